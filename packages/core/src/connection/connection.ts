@@ -1,0 +1,405 @@
+/**
+ * One transport connection and the sessions it carries: the engine a driver feeds.
+ *
+ * Theory of operation
+ * - Inputs: `handleTransportUp/Down(now)`, `handleBytes(now, bytes)`, `handleTimeout(now)`, and
+ *   commands on the Session objects it hands out. Outputs, pulled after each input:
+ *   `pollTransmit()` (bytes to write, batched), `pollEvent()` (for the application),
+ *   `pollTimeout()` (when to call handleTimeout next). It never does I/O or reads a clock.
+ * - Channel 0 carries connection frames (keepalive, connection close); each other channel is a
+ *   session. Initiators number their sessions 1, 3, 5...; a channel is never reused, so frames
+ *   that arrive for a session already closed (crossed with an abort) are recognised and dropped.
+ * - A malformed byte stream cannot be resynchronised: decoder errors close the whole connection
+ *   with CONNECTION_CLOSE and a reason. A session-level violation aborts only that session.
+ * - Sessions with something to send wait in a round-robin ready list; each turn writes one frame,
+ *   so a bulk session cannot starve an interactive one.
+ * - Keepalive: a PING after keepaliveIntervalMs without receiving anything; the peer is declared
+ *   dead after idleTimeoutMs of silence. PONG echoes the PING's stamp, giving an RTT sample.
+ */
+import { AbortCode, type CloseReason, ErrorCode, ProtocolError, RefuseCode, UsageError } from '../errors.js';
+import { type Limits, minEnabled, resolveLimits } from '../limits.js';
+import type { AgreedParameters, ConnectionEvent, SessionEvent } from '../session/events.js';
+import { buildConnect, evaluateConnect } from '../session/negotiation.js';
+import { Session, type SessionHost } from '../session/session.js';
+import { DEFAULT_UNITS, IMPLEMENTED_UNITS, knownUnits, Unit } from '../units.js';
+import { writeFrame } from '../wire/codec.js';
+import { FrameDecoder } from '../wire/decoder.js';
+import { CONNECTION_CHANNEL, type Extension, type Frame, FrameType, frameTypeName, PREFACE } from '../wire/frame.js';
+import { FrameWriter } from '../wire/writer.js';
+
+export type Role = 'initiator' | 'responder';
+
+export interface ConnectionOptions {
+  /** The initiator opens sessions (a client); the responder accepts them (a server). */
+  role: Role;
+  limits?: Partial<Limits>;
+  /** Responder: the functional units it is willing to agree to. Defaults to all implemented. */
+  acceptableUnits?: number;
+  /** Receives structured trace records (frames, state changes). Must not throw. */
+  tracer?: (record: TraceRecord) => void;
+}
+
+export type TraceRecord =
+  | { kind: 'frame-in'; channel: number; frame: string }
+  | { kind: 'session-closed'; channel: number; reason: CloseReason }
+  | { kind: 'connection-closed'; origin: 'local' | 'peer' | 'transport'; code: number; message: string };
+
+export interface OpenSessionOptions {
+  /** Functional units to propose; kernel is always added, unimplemented units are dropped. */
+  units?: number;
+  userData?: Uint8Array;
+  extensions?: Extension[];
+}
+
+export interface RttEstimate {
+  latestMs: number;
+  smoothedMs: number;
+  variationMs: number;
+}
+
+type ConnectionState = 'idle' | 'open' | 'closed';
+
+export class Connection {
+  readonly role: Role;
+  readonly limits: Readonly<Limits>;
+  readonly #acceptableUnits: number;
+  readonly #tracer: ((r: TraceRecord) => void) | undefined;
+  readonly #decoder: FrameDecoder;
+  readonly #writer = new FrameWriter();
+  readonly #host: SessionHost;
+
+  #state: ConnectionState = 'idle';
+  #prefacePending = false;
+  readonly #sessions = new Map<number, Session>();
+  #nextChannel = 1;
+  #highestPeerChannel = 0;
+  readonly #control: Frame[] = [];
+  #ready: Session[] = [];
+  readonly #readySet = new Set<Session>();
+  readonly #events: ConnectionEvent[] = [];
+  #eventsHead = 0;
+
+  #now = 0;
+  #lastReceivedAt = 0;
+  #lastPingAt = -Infinity;
+  #noSessionsSince = 0;
+  #keepaliveIntervalMs: number;
+  #idleTimeoutMs: number;
+  #rtt: RttEstimate | null = null;
+
+  constructor(options: ConnectionOptions) {
+    this.role = options.role;
+    this.limits = Object.freeze(resolveLimits(options.limits));
+    this.#acceptableUnits = knownUnits(options.acceptableUnits ?? IMPLEMENTED_UNITS) | Unit.KERNEL;
+    this.#tracer = options.tracer;
+    this.#decoder = new FrameDecoder(this.limits, { expectPreface: true });
+    this.#keepaliveIntervalMs = this.limits.keepaliveIntervalMs;
+    this.#idleTimeoutMs = this.limits.idleTimeoutMs;
+    this.#host = {
+      emit: (e: SessionEvent) => this.#events.push(e),
+      wake: (s: Session) => this.#wake(s),
+      sendControl: (f: Frame) => this.#control.push(f),
+      released: (s: Session) => this.#released(s),
+      rttSample: (ms: number) => this.#rttSample(ms),
+      established: (agreed: AgreedParameters) => this.#established(agreed),
+    };
+  }
+
+  get isOpen(): boolean {
+    return this.#state === 'open';
+  }
+
+  get isClosed(): boolean {
+    return this.#state === 'closed';
+  }
+
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
+  get rtt(): RttEstimate | null {
+    return this.#rtt;
+  }
+
+  session(channel: number): Session | undefined {
+    return this.#sessions.get(channel);
+  }
+
+  // ---------------------------------------------------------------- inputs
+
+  handleTransportUp(now: number): void {
+    if (this.#state !== 'idle') throw new UsageError(ErrorCode.INVALID_STATE, 'transport already up');
+    this.#now = now;
+    this.#state = 'open';
+    this.#prefacePending = true;
+    this.#lastReceivedAt = now;
+    this.#noSessionsSince = now;
+  }
+
+  /** Bytes from the transport, split anywhere. Never throws for anything the peer sent. */
+  handleBytes(now: number, bytes: Uint8Array): void {
+    if (this.#state !== 'open') return;
+    this.#now = now;
+    this.#lastReceivedAt = now;
+    this.#decoder.push(bytes);
+    for (;;) {
+      let frame: Frame | null;
+      try {
+        frame = this.#decoder.next();
+      } catch (e) {
+        if (!(e instanceof ProtocolError)) throw e;
+        this.close(now, e.wireCode, e.message);
+        return;
+      }
+      if (frame === null) return;
+      if (this.#tracer) this.#tracer({ kind: 'frame-in', channel: frame.channel, frame: frameTypeName(frame.type) });
+      this.#route(now, frame);
+      if (this.#state !== 'open') return;
+    }
+  }
+
+  handleTimeout(now: number): void {
+    if (this.#state !== 'open') return;
+    this.#now = now;
+    const silentMs = now - this.#lastReceivedAt;
+    if (this.#idleTimeoutMs > 0 && silentMs >= this.#idleTimeoutMs) {
+      this.close(now, AbortCode.IDLE_TIMEOUT, `peer unresponsive: nothing received for ${silentMs} ms`);
+      return;
+    }
+    if (this.#sessions.size === 0 && now - this.#noSessionsSince >= this.limits.handshakeTimeoutMs) {
+      const why =
+        this.#highestPeerChannel === 0 && this.#nextChannel === 1
+          ? 'no session established in time'
+          : 'no sessions left';
+      this.close(
+        now,
+        this.#highestPeerChannel === 0 && this.#nextChannel === 1 ? AbortCode.HANDSHAKE_TIMEOUT : AbortCode.SHUTDOWN,
+        why,
+      );
+      return;
+    }
+    if (
+      this.#keepaliveIntervalMs > 0 &&
+      silentMs >= this.#keepaliveIntervalMs &&
+      now - this.#lastPingAt >= this.#keepaliveIntervalMs
+    ) {
+      this.#lastPingAt = now;
+      this.#control.push({ type: FrameType.PING, channel: CONNECTION_CHANNEL, stamp: now });
+    }
+    for (const s of [...this.#sessions.values()]) s.handleTimeout(now);
+  }
+
+  /** The transport is gone: every session on it ends with a provider abort (recovery will suspend instead). */
+  handleTransportDown(now: number, message = 'transport closed'): void {
+    if (this.#state === 'closed') return;
+    this.#now = now;
+    this.#shutdown(now, 'transport', AbortCode.TRANSPORT_LOST, message, false);
+  }
+
+  // ---------------------------------------------------------------- commands
+
+  /**
+   * Initiator: opens a session with a connect request.
+   * @returns the new session, in state `connecting`.
+   * @throws UsageError when not the initiator, the connection is not open, or over the session limit.
+   */
+  openSession(now: number, options: OpenSessionOptions = {}): Session {
+    if (this.role !== 'initiator') throw new UsageError(ErrorCode.INVALID_STATE, 'only the initiator opens sessions');
+    if (this.#state !== 'open') throw new UsageError(ErrorCode.INVALID_STATE, `connection is ${this.#state}`);
+    if (this.#sessions.size >= this.limits.sessionsPerConnectionMax) {
+      throw new UsageError(
+        ErrorCode.INVALID_STATE,
+        `at most ${this.limits.sessionsPerConnectionMax} sessions per connection`,
+      );
+    }
+    this.#now = now;
+    const units = (knownUnits(options.units ?? DEFAULT_UNITS) & IMPLEMENTED_UNITS) | Unit.KERNEL;
+    const userData = options.userData ?? EMPTY;
+    if (userData.byteLength > this.limits.userDataBytesMax) {
+      throw new UsageError(ErrorCode.INVALID_ARGUMENT, `user data exceeds ${this.limits.userDataBytesMax} bytes`);
+    }
+    const channel = this.#nextChannel;
+    this.#nextChannel += 2;
+    const connect = buildConnect(channel, this.limits, units, userData, options.extensions ?? []);
+    const session = Session.initiate(now, this.#host, this.limits, connect);
+    this.#sessions.set(channel, session);
+    return session;
+  }
+
+  /**
+   * Closes the whole connection: every session is provider-aborted with `code`, the peer is told
+   * with CONNECTION_CLOSE, and the driver should close the transport once pollTransmit is empty.
+   */
+  close(now: number, code: AbortCode = AbortCode.SHUTDOWN, message = 'connection closed'): void {
+    if (this.#state === 'closed') return;
+    this.#now = now;
+    if (this.#state === 'open')
+      this.#control.push({ type: FrameType.CONNECTION_CLOSE, channel: CONNECTION_CHANNEL, code, message });
+    this.#shutdown(now, 'local', code, message, false);
+  }
+
+  // ---------------------------------------------------------------- outputs
+
+  /** The next bytes to write to the transport (many frames batched), or null. */
+  pollTransmit(): Uint8Array | null {
+    if (this.#state === 'idle') return null;
+    const w = this.#writer;
+    if (this.#prefacePending) {
+      w.bytes(PREFACE);
+      this.#prefacePending = false;
+    }
+    for (const f of this.#control) writeFrame(w, f);
+    this.#control.length = 0;
+    const budget = this.limits.transmitBatchBytes;
+    while (w.byteLength < budget && this.#ready.length > 0) {
+      const round = this.#ready;
+      this.#ready = [];
+      for (const s of round) {
+        if (w.byteLength < budget && s.writeNext(w) && s.hasWork()) this.#ready.push(s);
+        else if (w.byteLength >= budget && s.hasWork()) this.#ready.push(s);
+        else this.#readySet.delete(s);
+      }
+    }
+    return w.byteLength > 0 ? w.take() : null;
+  }
+
+  pollEvent(): ConnectionEvent | null {
+    if (this.#eventsHead >= this.#events.length) {
+      if (this.#eventsHead > 0) {
+        this.#events.length = 0;
+        this.#eventsHead = 0;
+      }
+      return null;
+    }
+    const e = this.#events[this.#eventsHead] as ConnectionEvent;
+    this.#events[this.#eventsHead++] = undefined as unknown as ConnectionEvent;
+    return e;
+  }
+
+  /** When handleTimeout must next be called (same clock as `now`), or null for never. */
+  pollTimeout(): number | null {
+    if (this.#state !== 'open') return null;
+    let next = Infinity;
+    if (this.#idleTimeoutMs > 0) next = Math.min(next, this.#lastReceivedAt + this.#idleTimeoutMs);
+    if (this.#keepaliveIntervalMs > 0) {
+      next = Math.min(next, Math.max(this.#lastReceivedAt, this.#lastPingAt) + this.#keepaliveIntervalMs);
+    }
+    if (this.#sessions.size === 0) next = Math.min(next, this.#noSessionsSince + this.limits.handshakeTimeoutMs);
+    for (const s of this.#sessions.values()) {
+      const d = s.nextDeadline();
+      if (d !== null && d < next) next = d;
+    }
+    return next === Infinity ? null : Math.max(next, this.#now);
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  #route(now: number, f: Frame): void {
+    if (f.channel === CONNECTION_CHANNEL) return this.#routeConnectionFrame(now, f);
+    const session = this.#sessions.get(f.channel);
+    if (session) return session.handleFrame(now, f);
+    if (f.type === FrameType.CONNECT) return this.#connectRequest(now, f);
+    if (this.#wasUsed(f.channel)) return; // a closed session's frames still in flight
+    this.close(now, AbortCode.UNEXPECTED_FRAME, `${frameTypeName(f.type)} for unknown channel ${f.channel}`);
+  }
+
+  #routeConnectionFrame(now: number, f: Frame): void {
+    switch (f.type) {
+      case FrameType.PING:
+        this.#control.push({ type: FrameType.PONG, channel: CONNECTION_CHANNEL, stamp: f.stamp });
+        return;
+      case FrameType.PONG:
+        if (Number.isFinite(f.stamp) && f.stamp <= now && f.stamp === this.#lastPingAt) this.#rttSample(now - f.stamp);
+        return;
+      case FrameType.CONNECTION_CLOSE:
+        this.#shutdown(now, 'peer', f.code as AbortCode, f.message, true);
+        return;
+      default:
+        this.close(now, AbortCode.UNEXPECTED_FRAME, `${frameTypeName(f.type)} on the connection channel`);
+    }
+  }
+
+  #connectRequest(now: number, f: Extract<Frame, { type: typeof FrameType.CONNECT }>): void {
+    if (this.role !== 'responder') {
+      this.close(now, AbortCode.UNEXPECTED_FRAME, 'CONNECT sent to the initiator');
+      return;
+    }
+    if (f.channel % 2 === 0 || f.channel <= this.#highestPeerChannel) {
+      this.close(now, AbortCode.PROTOCOL_ERROR, `CONNECT on channel ${f.channel}: channels are odd and never reused`);
+      return;
+    }
+    this.#highestPeerChannel = f.channel;
+    if (this.#sessions.size >= this.limits.sessionsPerConnectionMax) {
+      this.#control.push({ type: FrameType.REFUSE, channel: f.channel, code: RefuseCode.CONGESTION, userData: EMPTY });
+      return;
+    }
+    const evaluation = evaluateConnect(f, this.limits, this.#acceptableUnits);
+    if (!evaluation.ok) {
+      this.#control.push({ type: FrameType.REFUSE, channel: f.channel, code: evaluation.code, userData: EMPTY });
+      return;
+    }
+    const session = Session.respond(now, this.#host, this.limits, f.channel, {
+      versionMin: f.versionMin,
+      versionMax: f.versionMax,
+      proposedUnits: knownUnits(f.units),
+      agreed: evaluation.agreed,
+      extensions: f.extensions,
+      userData: f.userData,
+    });
+    this.#sessions.set(f.channel, session);
+  }
+
+  #wasUsed(channel: number): boolean {
+    if (channel % 2 === 0) return false;
+    return this.role === 'initiator' ? channel < this.#nextChannel : channel <= this.#highestPeerChannel;
+  }
+
+  #wake(s: Session): void {
+    if (this.#readySet.has(s)) return;
+    this.#readySet.add(s);
+    this.#ready.push(s);
+  }
+
+  #released(s: Session): void {
+    const reason = s.closeReason as CloseReason;
+    if (this.#tracer) this.#tracer({ kind: 'session-closed', channel: s.channel, reason });
+    this.#sessions.delete(s.channel);
+    if (this.#sessions.size === 0) this.#noSessionsSince = this.#now;
+  }
+
+  #established(agreed: AgreedParameters): void {
+    this.#keepaliveIntervalMs = minEnabled(this.#keepaliveIntervalMs, agreed.keepaliveIntervalMs);
+    this.#idleTimeoutMs = minEnabled(this.#idleTimeoutMs, agreed.idleTimeoutMs);
+  }
+
+  #rttSample(ms: number): void {
+    const r = this.#rtt;
+    // RFC 6298 smoothing: the estimate moves an eighth of the way, its variation a quarter.
+    this.#rtt = r
+      ? {
+          latestMs: ms,
+          smoothedMs: r.smoothedMs + (ms - r.smoothedMs) / 8,
+          variationMs: r.variationMs + (Math.abs(r.smoothedMs - ms) - r.variationMs) / 4,
+        }
+      : { latestMs: ms, smoothedMs: ms, variationMs: ms / 2 };
+    this.#events.push({ type: 'rtt', rttMs: ms, smoothedRttMs: this.#rtt.smoothedMs });
+  }
+
+  #shutdown(
+    now: number,
+    origin: 'local' | 'peer' | 'transport',
+    code: AbortCode,
+    message: string,
+    fromPeer: boolean,
+  ): void {
+    this.#state = 'closed';
+    for (const s of [...this.#sessions.values()]) s.providerAbort(now, code, message, { notifyPeer: false, fromPeer });
+    this.#ready = [];
+    this.#readySet.clear();
+    if (origin !== 'local') this.#control.length = 0;
+    if (this.#tracer) this.#tracer({ kind: 'connection-closed', origin, code, message });
+    this.#events.push({ type: 'connection-closed', origin, code, message });
+  }
+}
+
+const EMPTY = new Uint8Array(0);

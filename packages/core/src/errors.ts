@@ -1,0 +1,171 @@
+/**
+ * Errors, sorted by blame (after rustls): the peer misbehaved (ProtocolError), the caller
+ * misused the API (UsageError), the session is over (SessionClosedError), a deadline passed
+ * (TimeoutError), the transport failed (TransportError), or a bug of ours (InternalError).
+ *
+ * Every error has a stable string `code` (listed in docs/ERRORS.md); match on it, never on the
+ * message. A ProtocolError also carries the numeric wire code sent to the peer in the abort.
+ */
+
+/** Numeric reasons carried by provider aborts and refusals on the wire. Stable: part of the protocol. */
+export const AbortCode = {
+  /** The user aborted; see the user data for why. */
+  USER: 0,
+  PROTOCOL_ERROR: 1,
+  MALFORMED_FRAME: 2,
+  UNKNOWN_FRAME_TYPE: 3,
+  FRAME_TOO_LARGE: 4,
+  MESSAGE_TOO_LARGE: 5,
+  FLOW_CONTROL: 6,
+  UNEXPECTED_FRAME: 7,
+  BAD_PREFACE: 8,
+  UNSUPPORTED_VERSION: 9,
+  IDLE_TIMEOUT: 10,
+  HANDSHAKE_TIMEOUT: 11,
+  LIMIT_EXCEEDED: 12,
+  INTERNAL: 13,
+  RELEASE_TIMEOUT: 14,
+  SHUTDOWN: 15,
+  /** Local only, never sent: the transport connection was lost. */
+  TRANSPORT_LOST: 16,
+} as const;
+export type AbortCode = (typeof AbortCode)[keyof typeof AbortCode];
+
+/** Reasons for refusing a connect request (X.225 RF reason, extended). */
+export const RefuseCode = {
+  /** The called application refused, no reason given. */
+  REJECTED: 0,
+  /** The called application is busy or over its session limit (congestion). */
+  CONGESTION: 1,
+  /** No protocol version in common. */
+  VERSION_UNSUPPORTED: 2,
+  /** No acceptable set of functional units (a dialogue mode is required). */
+  UNITS_UNSUPPORTED: 3,
+  /** A proposed limit is outside what this side accepts. */
+  PARAMETERS_UNACCEPTABLE: 4,
+  /** Credentials were missing or not accepted. */
+  UNAUTHENTICATED: 5,
+  /** The server is shutting down. */
+  SHUTTING_DOWN: 6,
+} as const;
+export type RefuseCode = (typeof RefuseCode)[keyof typeof RefuseCode];
+
+/** Stable string codes of the error classes below. */
+export const ErrorCode = {
+  PROTOCOL: 'ERR_LIAISON_PROTOCOL',
+  USAGE: 'ERR_LIAISON_USAGE',
+  INVALID_STATE: 'ERR_LIAISON_INVALID_STATE',
+  INVALID_ARGUMENT: 'ERR_LIAISON_INVALID_ARGUMENT',
+  MESSAGE_TOO_LARGE: 'ERR_LIAISON_MESSAGE_TOO_LARGE',
+  UNIT_NOT_SELECTED: 'ERR_LIAISON_UNIT_NOT_SELECTED',
+  WOULD_BLOCK: 'ERR_LIAISON_WOULD_BLOCK',
+  SESSION_CLOSED: 'ERR_LIAISON_SESSION_CLOSED',
+  SESSION_REFUSED: 'ERR_LIAISON_SESSION_REFUSED',
+  SESSION_ABORTED: 'ERR_LIAISON_SESSION_ABORTED',
+  TIMEOUT: 'ERR_LIAISON_TIMEOUT',
+  TRANSPORT: 'ERR_LIAISON_TRANSPORT',
+  INTERNAL: 'ERR_LIAISON_INTERNAL',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export class LiaisonError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** The peer sent something the protocol forbids. `wireCode` is the abort code sent back. */
+export class ProtocolError extends LiaisonError {
+  readonly wireCode: AbortCode;
+  constructor(wireCode: AbortCode, message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.PROTOCOL, message, options);
+    this.wireCode = wireCode;
+  }
+}
+
+/** The caller asked for something not allowed now or with these arguments. Never caused by peer bytes. */
+export class UsageError extends LiaisonError {}
+
+/** The session is closed (released, refused or aborted); `reason` says how. */
+export class SessionClosedError extends LiaisonError {
+  readonly reason: CloseReason;
+  constructor(reason: CloseReason, message?: string) {
+    const code =
+      reason.kind === 'refused'
+        ? ErrorCode.SESSION_REFUSED
+        : reason.kind === 'released'
+          ? ErrorCode.SESSION_CLOSED
+          : ErrorCode.SESSION_ABORTED;
+    super(code, message ?? describeCloseReason(reason));
+    this.reason = reason;
+  }
+}
+
+export class TimeoutError extends LiaisonError {
+  constructor(message: string) {
+    super(ErrorCode.TIMEOUT, message);
+  }
+}
+
+export class TransportError extends LiaisonError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.TRANSPORT, message, options);
+  }
+}
+
+export class InternalError extends LiaisonError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.INTERNAL, message, options);
+  }
+}
+
+/**
+ * Why a session ended. Delivered by the `closed` promise and close events; never thrown by core.
+ * - released: orderly release completed; everything sent by both sides was delivered.
+ * - refused: the peer refused the connect request.
+ * - aborted: the local user (`origin: 'local'`) or the peer (`origin: 'peer'`) aborted,
+ *   or a provider (protocol error, timeout, transport loss) ended it.
+ * `undelivered` counts messages accepted by send() that the peer is not known to have received.
+ */
+export type CloseReason =
+  | { kind: 'released'; userData: Uint8Array; undelivered: 0 }
+  | { kind: 'refused'; code: RefuseCode; userData: Uint8Array; undelivered: number }
+  | {
+      kind: 'aborted';
+      origin: 'local' | 'peer';
+      /** user: an application called abort(); provider: the protocol machinery ended the session. */
+      by: 'user' | 'provider';
+      code: AbortCode;
+      message: string;
+      userData: Uint8Array;
+      undelivered: number;
+    };
+
+export function describeCloseReason(reason: CloseReason): string {
+  switch (reason.kind) {
+    case 'released':
+      return 'session released';
+    case 'refused':
+      return `session refused: ${refuseCodeName(reason.code)}`;
+    case 'aborted': {
+      const who = reason.origin === 'local' ? 'locally' : 'by peer';
+      const what = reason.by === 'user' ? 'user abort' : `provider abort (${abortCodeName(reason.code)})`;
+      const detail = reason.message ? `: ${reason.message}` : '';
+      const lost = reason.undelivered > 0 ? ` (${reason.undelivered} messages not known delivered)` : '';
+      return `session aborted ${who}, ${what}${detail}${lost}`;
+    }
+  }
+}
+
+export function abortCodeName(code: number): string {
+  for (const [name, value] of Object.entries(AbortCode)) if (value === code) return name;
+  return `UNKNOWN_${code}`;
+}
+
+export function refuseCodeName(code: number): string {
+  for (const [name, value] of Object.entries(RefuseCode)) if (value === code) return name;
+  return `UNKNOWN_${code}`;
+}

@@ -1,0 +1,60 @@
+/**
+ * @liaison/core: the sans-I/O session protocol engine. Feed it bytes and time; pull bytes to
+ * write, events and the next deadline. See docs/ARCHITECTURE.md.
+ */
+export {
+  Connection,
+  type ConnectionOptions,
+  type OpenSessionOptions,
+  type Role,
+  type RttEstimate,
+  type TraceRecord,
+} from './connection/connection.js';
+export {
+  AbortCode,
+  abortCodeName,
+  type CloseReason,
+  describeCloseReason,
+  ErrorCode,
+  InternalError,
+  LiaisonError,
+  ProtocolError,
+  RefuseCode,
+  refuseCodeName,
+  SessionClosedError,
+  TimeoutError,
+  TransportError,
+  UsageError,
+} from './errors.js';
+export {
+  DEFAULT_LIMITS,
+  FRAME_BYTES_FLOOR,
+  type Limits,
+  PROTOCOL_VERSION_MAX,
+  PROTOCOL_VERSION_MIN,
+  resolveLimits,
+  WINDOW_BYTES_FLOOR,
+} from './limits.js';
+export type {
+  AgreedParameters,
+  ConnectionEvent,
+  ConnectRequest,
+  MessageKind,
+  SessionEvent,
+} from './session/events.js';
+export { agreedFromAccept, buildAccept, buildConnect, evaluateConnect } from './session/negotiation.js';
+export { Session, type SessionState, type SessionStateName, type SessionStats } from './session/session.js';
+export {
+  DEFAULT_UNITS,
+  hasUnit,
+  IMPLEMENTED_UNITS,
+  negotiateUnits,
+  Unit,
+  type UnitName,
+  unitNames,
+  unitsFromNames,
+} from './units.js';
+export { decodePayload, encodeFrame, writeFrame } from './wire/codec.js';
+export { type DecoderLimits, FrameDecoder } from './wire/decoder.js';
+export * from './wire/frame.js';
+export { FrameWriter } from './wire/writer.js';

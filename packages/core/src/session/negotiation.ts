@@ -1,0 +1,143 @@
+/**
+ * Establishment parameters: what a connect request proposes, how the responder turns a proposal
+ * into agreed values or a refusal, and how the initiator checks the acceptance it gets back.
+ *
+ * Rules (docs/PROTOCOL.md, "Negotiation"): the version is the highest both support; functional
+ * units are the intersection of proposal, responder's wishes and what is implemented; each side's
+ * frame, message and window limits are its own and bind the other's sending; keepalive and idle
+ * timeout are the smaller non-zero values.
+ */
+import { AbortCode, ProtocolError, RefuseCode } from '../errors.js';
+import {
+  FRAME_BYTES_FLOOR,
+  type Limits,
+  minEnabled,
+  PROTOCOL_VERSION_MAX,
+  PROTOCOL_VERSION_MIN,
+  WINDOW_BYTES_FLOOR,
+} from '../limits.js';
+import { negotiateUnits } from '../units.js';
+import { type AcceptFrame, type ConnectFrame, type Extension, FrameType } from '../wire/frame.js';
+import type { AgreedParameters } from './events.js';
+
+export function buildConnect(
+  channel: number,
+  limits: Limits,
+  units: number,
+  userData: Uint8Array,
+  extensions: Extension[],
+): ConnectFrame {
+  return {
+    type: FrameType.CONNECT,
+    channel,
+    versionMin: PROTOCOL_VERSION_MIN,
+    versionMax: PROTOCOL_VERSION_MAX,
+    units,
+    frameBytesMax: limits.frameBytesMax,
+    messageBytesMax: limits.messageBytesMax,
+    receiveWindowBytes: limits.receiveWindowBytes,
+    keepaliveIntervalMs: limits.keepaliveIntervalMs,
+    idleTimeoutMs: limits.idleTimeoutMs,
+    extensions,
+    userData,
+  };
+}
+
+export type Evaluation = { ok: true; agreed: AgreedParameters } | { ok: false; code: RefuseCode; why: string };
+
+/** The responder's view of a connect request: the values acceptance would agree, or why to refuse. */
+export function evaluateConnect(cn: ConnectFrame, limits: Limits, acceptableUnits: number): Evaluation {
+  const version = Math.min(cn.versionMax, PROTOCOL_VERSION_MAX);
+  if (cn.versionMin > cn.versionMax || version < Math.max(cn.versionMin, PROTOCOL_VERSION_MIN)) {
+    return {
+      ok: false,
+      code: RefuseCode.VERSION_UNSUPPORTED,
+      why: `no common version: peer ${cn.versionMin}..${cn.versionMax}, here ${PROTOCOL_VERSION_MIN}..${PROTOCOL_VERSION_MAX}`,
+    };
+  }
+  const units = negotiateUnits(cn.units, acceptableUnits);
+  if (units === null) {
+    return { ok: false, code: RefuseCode.UNITS_UNSUPPORTED, why: 'no dialogue mode (duplex) in common' };
+  }
+  const bad = unacceptableLimits(cn);
+  if (bad) return { ok: false, code: RefuseCode.PARAMETERS_UNACCEPTABLE, why: bad };
+  return {
+    ok: true,
+    agreed: {
+      version,
+      units,
+      peerFrameBytesMax: cn.frameBytesMax,
+      peerMessageBytesMax: cn.messageBytesMax,
+      peerReceiveWindowBytes: cn.receiveWindowBytes,
+      keepaliveIntervalMs: minEnabled(cn.keepaliveIntervalMs, limits.keepaliveIntervalMs),
+      idleTimeoutMs: minEnabled(cn.idleTimeoutMs, limits.idleTimeoutMs),
+    },
+  };
+}
+
+export function buildAccept(
+  channel: number,
+  agreed: AgreedParameters,
+  limits: Limits,
+  userData: Uint8Array,
+  extensions: Extension[],
+): AcceptFrame {
+  return {
+    type: FrameType.ACCEPT,
+    channel,
+    version: agreed.version,
+    units: agreed.units,
+    frameBytesMax: limits.frameBytesMax,
+    messageBytesMax: limits.messageBytesMax,
+    receiveWindowBytes: limits.receiveWindowBytes,
+    keepaliveIntervalMs: agreed.keepaliveIntervalMs,
+    idleTimeoutMs: agreed.idleTimeoutMs,
+    extensions,
+    userData,
+  };
+}
+
+/**
+ * The initiator's check of an acceptance against its own proposal.
+ * @throws ProtocolError when the responder agreed to something never proposed.
+ */
+export function agreedFromAccept(cn: ConnectFrame, ac: AcceptFrame): AgreedParameters {
+  if (ac.version < cn.versionMin || ac.version > cn.versionMax) {
+    throw new ProtocolError(AbortCode.UNSUPPORTED_VERSION, `peer accepted version ${ac.version}, not proposed`);
+  }
+  if ((ac.units & ~cn.units) !== 0) {
+    throw new ProtocolError(AbortCode.PROTOCOL_ERROR, 'peer accepted functional units that were not proposed');
+  }
+  if (negotiateUnits(ac.units, ac.units) === null) {
+    throw new ProtocolError(AbortCode.PROTOCOL_ERROR, 'peer accepted a session without a dialogue mode');
+  }
+  const bad = unacceptableLimits(ac);
+  if (bad) throw new ProtocolError(AbortCode.PROTOCOL_ERROR, `peer accepted with ${bad}`);
+  if (
+    ac.keepaliveIntervalMs > minEnabled(cn.keepaliveIntervalMs, ac.keepaliveIntervalMs) ||
+    ac.idleTimeoutMs > minEnabled(cn.idleTimeoutMs, ac.idleTimeoutMs)
+  ) {
+    throw new ProtocolError(AbortCode.PROTOCOL_ERROR, 'peer agreed to longer timers than proposed');
+  }
+  return {
+    version: ac.version,
+    units: ac.units,
+    peerFrameBytesMax: ac.frameBytesMax,
+    peerMessageBytesMax: ac.messageBytesMax,
+    peerReceiveWindowBytes: ac.receiveWindowBytes,
+    keepaliveIntervalMs: ac.keepaliveIntervalMs,
+    idleTimeoutMs: ac.idleTimeoutMs,
+  };
+}
+
+function unacceptableLimits(f: {
+  frameBytesMax: number;
+  receiveWindowBytes: number;
+  messageBytesMax: number;
+}): string | null {
+  if (f.frameBytesMax < FRAME_BYTES_FLOOR) return `frame limit ${f.frameBytesMax} below ${FRAME_BYTES_FLOOR}`;
+  if (f.receiveWindowBytes < WINDOW_BYTES_FLOOR)
+    return `receive window ${f.receiveWindowBytes} below ${WINDOW_BYTES_FLOOR}`;
+  if (f.messageBytesMax < 1) return 'message limit of 0';
+  return null;
+}

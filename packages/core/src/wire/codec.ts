@@ -1,0 +1,260 @@
+/**
+ * Encode and decode of every frame type, side by side. `writeFrame` appends a frame to a
+ * FrameWriter; `decodePayload` turns one frame's header fields and payload into a typed Frame,
+ * or throws a ProtocolError. Decoding returns views into the payload (no copies).
+ *
+ * Checks here are the ones every frame must pass whatever the session state: field bounds,
+ * reserved flags zero, channel 0 only for connection frames, no trailing bytes.
+ */
+import { AbortCode, InternalError, ProtocolError } from '../errors.js';
+import {
+  ABORT_MESSAGE_BYTES_MAX,
+  CONNECTION_CHANNEL,
+  EXPEDITED_BYTES_MAX,
+  type Extension,
+  FLAG_END,
+  type Frame,
+  FrameType,
+  frameTypeName,
+} from './frame.js';
+import { PayloadReader } from './reader.js';
+import { FrameWriter } from './writer.js';
+
+/** User data is bounded by the receiver's limit; this is the wire ceiling (u16 length). */
+export const USER_DATA_BYTES_CEILING = 0xffff;
+const EXTENSIONS_MAX = 32;
+
+export function writeFrame(w: FrameWriter, f: Frame): void {
+  switch (f.type) {
+    case FrameType.CONNECT:
+      w.beginFrame(f.type, 0, f.channel);
+      w.u8(f.versionMin);
+      w.u8(f.versionMax);
+      w.u16(f.units);
+      writeLimits(w, f);
+      writeExtensions(w, f.extensions);
+      w.shortBytes(f.userData);
+      break;
+    case FrameType.ACCEPT:
+      w.beginFrame(f.type, 0, f.channel);
+      w.u8(f.version);
+      w.u8(0);
+      w.u16(f.units);
+      writeLimits(w, f);
+      writeExtensions(w, f.extensions);
+      w.shortBytes(f.userData);
+      break;
+    case FrameType.REFUSE:
+      w.beginFrame(f.type, 0, f.channel);
+      w.u16(f.code);
+      w.shortBytes(f.userData);
+      break;
+    case FrameType.FINISH:
+    case FrameType.DISCONNECT:
+    case FrameType.NOT_FINISHED:
+      w.beginFrame(f.type, 0, f.channel);
+      w.shortBytes(f.userData);
+      break;
+    case FrameType.ABORT:
+      w.beginFrame(f.type, 0, f.channel);
+      w.u8(f.byProvider ? 1 : 0);
+      w.u16(f.code);
+      w.utf8(f.message);
+      w.shortBytes(f.userData);
+      break;
+    case FrameType.DATA:
+    case FrameType.TYPED_DATA:
+      w.beginFrame(f.type, f.end ? FLAG_END : 0, f.channel);
+      w.bytes(f.payload);
+      break;
+    case FrameType.EXPEDITED:
+      w.beginFrame(f.type, 0, f.channel);
+      w.bytes(f.payload);
+      break;
+    case FrameType.ACK:
+      w.beginFrame(f.type, 0, f.channel);
+      w.u53(f.received);
+      w.u53(f.windowLimit);
+      break;
+    case FrameType.PING:
+    case FrameType.PONG:
+      w.beginFrame(f.type, 0, CONNECTION_CHANNEL);
+      w.f64(f.stamp);
+      break;
+    case FrameType.CONNECTION_CLOSE:
+      w.beginFrame(f.type, 0, CONNECTION_CHANNEL);
+      w.u16(f.code);
+      w.utf8(f.message);
+      break;
+    default:
+      return assertNever(f);
+  }
+  w.endFrame();
+}
+
+/** Encodes one frame on its own (tests, tools); the engine batches through a shared FrameWriter. */
+export function encodeFrame(f: Frame): Uint8Array {
+  const w = new FrameWriter(64);
+  writeFrame(w, f);
+  return w.take();
+}
+
+/**
+ * Decodes one frame. `userDataBytesMax` bounds every user-data field (the receiver's limit).
+ * @throws ProtocolError with MALFORMED_FRAME, UNKNOWN_FRAME_TYPE or LIMIT_EXCEEDED.
+ */
+export function decodePayload(
+  type: number,
+  flags: number,
+  channel: number,
+  payload: Uint8Array,
+  userDataBytesMax: number,
+): Frame {
+  const name = frameTypeName(type);
+  const r = new PayloadReader(payload, name);
+  const connectionFrame = type === FrameType.PING || type === FrameType.PONG || type === FrameType.CONNECTION_CLOSE;
+  if (type in BY_CODE) {
+    if (connectionFrame !== (channel === CONNECTION_CHANNEL)) {
+      throw new ProtocolError(
+        AbortCode.MALFORMED_FRAME,
+        connectionFrame ? `${name} frame on session channel ${channel}` : `${name} frame on the connection channel`,
+      );
+    }
+    const allowedFlags = type === FrameType.DATA || type === FrameType.TYPED_DATA ? FLAG_END : 0;
+    if ((flags & ~allowedFlags) !== 0) {
+      throw new ProtocolError(AbortCode.MALFORMED_FRAME, `${name} frame with reserved flags 0x${flags.toString(16)}`);
+    }
+  }
+  let f: Frame;
+  switch (type) {
+    case FrameType.CONNECT: {
+      const versionMin = r.u8();
+      const versionMax = r.u8();
+      const units = r.u16();
+      f = {
+        type,
+        channel,
+        versionMin,
+        versionMax,
+        units,
+        ...readLimits(r),
+        extensions: readExtensions(r),
+        userData: r.shortBytes(userDataBytesMax, 'user data'),
+      };
+      break;
+    }
+    case FrameType.ACCEPT: {
+      const version = r.u8();
+      if (r.u8() !== 0) throw new ProtocolError(AbortCode.MALFORMED_FRAME, 'ACCEPT reserved byte is not zero');
+      const units = r.u16();
+      f = {
+        type,
+        channel,
+        version,
+        units,
+        ...readLimits(r),
+        extensions: readExtensions(r),
+        userData: r.shortBytes(userDataBytesMax, 'user data'),
+      };
+      break;
+    }
+    case FrameType.REFUSE:
+      f = { type, channel, code: r.u16(), userData: r.shortBytes(userDataBytesMax, 'user data') };
+      break;
+    case FrameType.FINISH:
+    case FrameType.DISCONNECT:
+    case FrameType.NOT_FINISHED:
+      f = { type, channel, userData: r.shortBytes(userDataBytesMax, 'user data') };
+      break;
+    case FrameType.ABORT: {
+      const by = r.u8();
+      if (by > 1) throw new ProtocolError(AbortCode.MALFORMED_FRAME, `ABORT origin ${by} is neither user nor provider`);
+      f = {
+        type,
+        channel,
+        byProvider: by === 1,
+        code: r.u16(),
+        message: r.utf8(ABORT_MESSAGE_BYTES_MAX, 'message'),
+        userData: r.shortBytes(userDataBytesMax, 'user data'),
+      };
+      break;
+    }
+    case FrameType.DATA:
+    case FrameType.TYPED_DATA:
+      f = { type, channel, end: (flags & FLAG_END) !== 0, payload: r.rest() };
+      break;
+    case FrameType.EXPEDITED:
+      if (payload.byteLength > EXPEDITED_BYTES_MAX) {
+        throw new ProtocolError(
+          AbortCode.LIMIT_EXCEEDED,
+          `EXPEDITED payload of ${payload.byteLength} bytes exceeds ${EXPEDITED_BYTES_MAX}`,
+        );
+      }
+      f = { type, channel, payload: r.rest() };
+      break;
+    case FrameType.ACK:
+      f = { type, channel, received: r.u53(), windowLimit: r.u53() };
+      break;
+    case FrameType.PING:
+    case FrameType.PONG:
+      f = { type, channel: CONNECTION_CHANNEL, stamp: r.f64() };
+      break;
+    case FrameType.CONNECTION_CLOSE:
+      f = { type, channel: CONNECTION_CHANNEL, code: r.u16(), message: r.utf8(ABORT_MESSAGE_BYTES_MAX, 'message') };
+      break;
+    default:
+      throw new ProtocolError(AbortCode.UNKNOWN_FRAME_TYPE, `unknown frame type ${frameTypeName(type)}`);
+  }
+  r.end();
+  return f;
+}
+
+interface Limits {
+  frameBytesMax: number;
+  messageBytesMax: number;
+  receiveWindowBytes: number;
+  keepaliveIntervalMs: number;
+  idleTimeoutMs: number;
+}
+
+function writeLimits(w: FrameWriter, l: Limits): void {
+  w.u32(l.frameBytesMax);
+  w.u32(l.messageBytesMax);
+  w.u32(l.receiveWindowBytes);
+  w.u32(l.keepaliveIntervalMs);
+  w.u32(l.idleTimeoutMs);
+}
+
+function readLimits(r: PayloadReader): Limits {
+  return {
+    frameBytesMax: r.u32(),
+    messageBytesMax: r.u32(),
+    receiveWindowBytes: r.u32(),
+    keepaliveIntervalMs: r.u32(),
+    idleTimeoutMs: r.u32(),
+  };
+}
+
+function writeExtensions(w: FrameWriter, exts: readonly Extension[]): void {
+  w.u8(exts.length);
+  for (const e of exts) {
+    w.u8(e.id);
+    w.shortBytes(e.value);
+  }
+}
+
+function readExtensions(r: PayloadReader): Extension[] {
+  const count = r.u8();
+  if (count > EXTENSIONS_MAX) {
+    throw new ProtocolError(AbortCode.LIMIT_EXCEEDED, `${count} extensions exceed the limit of ${EXTENSIONS_MAX}`);
+  }
+  const out: Extension[] = [];
+  for (let i = 0; i < count; i++) out.push({ id: r.u8(), value: r.shortBytes(USER_DATA_BYTES_CEILING, 'extension') });
+  return out;
+}
+
+const BY_CODE: Record<number, true> = Object.fromEntries(Object.values(FrameType).map((v) => [v, true]));
+
+export function assertNever(x: never): never {
+  throw new InternalError(`unreachable: ${JSON.stringify(x)}`);
+}

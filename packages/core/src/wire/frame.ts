@@ -1,0 +1,177 @@
+/**
+ * The frames of liaison's native wire profile, version 1 (docs/PROTOCOL.md has every layout).
+ *
+ * A connection starts with a 4-byte preface from each side ("LSN" and the framing version), then
+ * carries frames. Every frame has a 10-byte header: type u8, flags u8, channel u32, payload length
+ * u32 (big-endian), then the payload. Channel 0 carries connection frames; every other channel is
+ * one session. The session machine works on these typed values, never on bytes, so a second wire
+ * profile (ISO 8327 SPDUs over RFC 1006) can plug in beside this one.
+ */
+
+export const PREFACE = Uint8Array.of(0x4c, 0x53, 0x4e, 0x01); // "LSN", framing version 1
+export const FRAMING_VERSION = 1;
+export const HEADER_BYTES = 10;
+/** The connection channel; sessions use 1..2^32-1. */
+export const CONNECTION_CHANNEL = 0;
+
+export const FrameType = {
+  // Establishment (X.225 CN, AC, RF)
+  CONNECT: 0x01,
+  ACCEPT: 0x02,
+  REFUSE: 0x03,
+  // Termination (X.225 FN, DN, NF, AB)
+  FINISH: 0x04,
+  DISCONNECT: 0x05,
+  NOT_FINISHED: 0x06,
+  ABORT: 0x07,
+  // Data transfer (X.225 DT, EX, TD)
+  DATA: 0x10,
+  EXPEDITED: 0x11,
+  TYPED_DATA: 0x12,
+  // Maintenance and flow control, native to liaison
+  ACK: 0x40,
+  PING: 0x41,
+  PONG: 0x42,
+  CONNECTION_CLOSE: 0x43,
+} as const;
+export type FrameType = (typeof FrameType)[keyof typeof FrameType];
+
+/** Flag of DATA and TYPED_DATA: this fragment ends its message. */
+export const FLAG_END = 0x01;
+
+/** Protocol-fixed sizes. */
+export const EXPEDITED_BYTES_MAX = 14; // X.215: expedited SSDUs carry at most 14 octets
+export const ABORT_MESSAGE_BYTES_MAX = 256;
+
+/** Opaque parameters carried by connect and accept for later extensions (auth, resume, crypto). */
+export interface Extension {
+  id: number;
+  value: Uint8Array;
+}
+
+export interface ConnectFrame {
+  type: typeof FrameType.CONNECT;
+  channel: number;
+  versionMin: number;
+  versionMax: number;
+  units: number;
+  frameBytesMax: number;
+  messageBytesMax: number;
+  receiveWindowBytes: number;
+  keepaliveIntervalMs: number;
+  idleTimeoutMs: number;
+  extensions: Extension[];
+  userData: Uint8Array;
+}
+
+export interface AcceptFrame {
+  type: typeof FrameType.ACCEPT;
+  channel: number;
+  version: number;
+  units: number;
+  frameBytesMax: number;
+  messageBytesMax: number;
+  receiveWindowBytes: number;
+  keepaliveIntervalMs: number;
+  idleTimeoutMs: number;
+  extensions: Extension[];
+  userData: Uint8Array;
+}
+
+export interface RefuseFrame {
+  type: typeof FrameType.REFUSE;
+  channel: number;
+  code: number;
+  userData: Uint8Array;
+}
+
+export interface UserDataFrame<T extends FrameType> {
+  type: T;
+  channel: number;
+  userData: Uint8Array;
+}
+export type FinishFrame = UserDataFrame<typeof FrameType.FINISH>;
+export type DisconnectFrame = UserDataFrame<typeof FrameType.DISCONNECT>;
+export type NotFinishedFrame = UserDataFrame<typeof FrameType.NOT_FINISHED>;
+
+export interface AbortFrame {
+  type: typeof FrameType.ABORT;
+  channel: number;
+  /** 0: the user aborted; 1: the provider (the protocol machinery) did. */
+  byProvider: boolean;
+  code: number;
+  message: string;
+  userData: Uint8Array;
+}
+
+export interface DataFrame {
+  type: typeof FrameType.DATA | typeof FrameType.TYPED_DATA;
+  channel: number;
+  /** Last fragment of its message. */
+  end: boolean;
+  payload: Uint8Array;
+}
+
+export interface ExpeditedFrame {
+  type: typeof FrameType.EXPEDITED;
+  channel: number;
+  payload: Uint8Array;
+}
+
+/** Cumulative acknowledgement and flow-control credit for one session. */
+export interface AckFrame {
+  type: typeof FrameType.ACK;
+  channel: number;
+  /** Count of sequenced frames received on this session so far. */
+  received: number;
+  /** Absolute offset, in flow-controlled payload bytes, up to which the peer may send. */
+  windowLimit: number;
+}
+
+export interface PingFrame {
+  type: typeof FrameType.PING | typeof FrameType.PONG;
+  channel: typeof CONNECTION_CHANNEL;
+  /** Opaque to the receiver, echoed in the pong; the sender puts its send time here. */
+  stamp: number;
+}
+
+export interface ConnectionCloseFrame {
+  type: typeof FrameType.CONNECTION_CLOSE;
+  channel: typeof CONNECTION_CHANNEL;
+  code: number;
+  message: string;
+}
+
+export type Frame =
+  | ConnectFrame
+  | AcceptFrame
+  | RefuseFrame
+  | FinishFrame
+  | DisconnectFrame
+  | NotFinishedFrame
+  | AbortFrame
+  | DataFrame
+  | ExpeditedFrame
+  | AckFrame
+  | PingFrame
+  | ConnectionCloseFrame;
+
+/**
+ * Frames that take a sequence number in their session's reliable stream: the receiver counts
+ * them and acknowledges the count, so a resumed session knows what to send again.
+ */
+export function isSequenced(type: FrameType): boolean {
+  return (
+    type === FrameType.DATA ||
+    type === FrameType.TYPED_DATA ||
+    type === FrameType.EXPEDITED ||
+    type === FrameType.FINISH ||
+    type === FrameType.DISCONNECT ||
+    type === FrameType.NOT_FINISHED
+  );
+}
+
+export function frameTypeName(type: number): string {
+  for (const [name, value] of Object.entries(FrameType)) if (value === type) return name;
+  return `0x${type.toString(16).padStart(2, '0')}`;
+}
