@@ -159,8 +159,12 @@ export class Connection {
   }
 
   handleTimeout(now: number): void {
-    if (this.#state !== 'open') return;
+    if (this.#state === 'closed') return;
     this.#now = now;
+    if (this.#state === 'idle') {
+      for (const s of [...this.#sessions.values()]) s.handleTimeout(now);
+      return;
+    }
     const silentMs = now - this.#lastReceivedAt;
     if (this.#idleTimeoutMs > 0 && silentMs >= this.#idleTimeoutMs) {
       this.close(now, AbortCode.IDLE_TIMEOUT, `peer unresponsive: nothing received for ${silentMs} ms`);
@@ -199,13 +203,14 @@ export class Connection {
   // ---------------------------------------------------------------- commands
 
   /**
-   * Initiator: opens a session with a connect request.
+   * Initiator: opens a session with a connect request. Allowed before the transport is up: the
+   * request then leaves right after the preface, and the handshake deadline already runs.
    * @returns the new session, in state `connecting`.
    * @throws UsageError when not the initiator, the connection is not open, or over the session limit.
    */
   openSession(now: number, options: OpenSessionOptions = {}): Session {
     if (this.role !== 'initiator') throw new UsageError(ErrorCode.INVALID_STATE, 'only the initiator opens sessions');
-    if (this.#state !== 'open') throw new UsageError(ErrorCode.INVALID_STATE, `connection is ${this.#state}`);
+    if (this.#state === 'closed') throw new UsageError(ErrorCode.INVALID_STATE, 'connection is closed');
     if (this.#sessions.size >= this.limits.sessionsPerConnectionMax) {
       throw new UsageError(
         ErrorCode.INVALID_STATE,
@@ -278,8 +283,15 @@ export class Connection {
 
   /** When handleTimeout must next be called (same clock as `now`), or null for never. */
   pollTimeout(): number | null {
-    if (this.#state !== 'open') return null;
+    if (this.#state === 'closed') return null;
     let next = Infinity;
+    if (this.#state === 'idle') {
+      for (const s of this.#sessions.values()) {
+        const d = s.nextDeadline();
+        if (d !== null && d < next) next = d;
+      }
+      return next === Infinity ? null : Math.max(next, this.#now);
+    }
     if (this.#idleTimeoutMs > 0) next = Math.min(next, this.#lastReceivedAt + this.#idleTimeoutMs);
     if (this.#keepaliveIntervalMs > 0) {
       next = Math.min(next, Math.max(this.#lastReceivedAt, this.#lastPingAt) + this.#keepaliveIntervalMs);

@@ -1,0 +1,95 @@
+/**
+ * `liaison connect URL`: each line of stdin is one message; each message received is one line on
+ * stdout. At the end of stdin the session is released in order, and the command exits 0 once the
+ * release completed and every message from the peer was printed. Refusal, abort or failure exit
+ * non-zero with a one-line reason on stderr.
+ */
+import { connect, describeCloseReason, SessionClosedError } from '@liaison/node';
+import { Exit, exitCodeFor } from '../exit-codes.js';
+import { type LimitFlags, limitsFrom, unitsFrom } from '../options.js';
+import { LineWriter, makeReporter, reasonJson, unitsJson } from '../output.js';
+
+export interface ConnectFlags extends LimitFlags {
+  json?: boolean;
+  userData?: string;
+}
+
+export async function connectCommand(url: string, flags: ConnectFlags): Promise<number> {
+  const report = makeReporter(flags.json ?? false, true);
+  const session = connect(url, { limits: limitsFrom(flags), units: unitsFrom(flags), userData: flags.userData });
+  const out = new LineWriter(process.stdout);
+
+  session.on('open', () => {
+    const a = session.agreed;
+    report.event(
+      'open',
+      {
+        url,
+        channel: session.channel,
+        version: a?.version,
+        units: a ? unitsJson(a.units) : [],
+        rttMs: session.rtt?.latestMs,
+      },
+      `session open to ${url}`,
+    );
+  });
+  session.on('typed', (data) => out.line(data));
+  session.on('expedited', (data) => out.line(data));
+  session.on('release-request', () => report.event('release-requested', {}, 'the peer asked to release the session'));
+
+  // Print everything received, honouring stdout's backpressure (which then slows the peer).
+  const printing = (async () => {
+    try {
+      for await (const message of session) {
+        out.line(message);
+        await out.wait();
+      }
+    } catch {
+      // The session aborted: `closed` carries the reason.
+    }
+  })();
+
+  const sending = (async () => {
+    try {
+      await session.ready;
+      await sendLines(session.send.bind(session));
+      await session.close();
+    } catch (e) {
+      if (!(e instanceof SessionClosedError)) throw e;
+    }
+  })();
+
+  const reason = await session.closed;
+  await printing;
+  await out.end();
+  // Stop reading stdin if the session ended first (the peer released or aborted).
+  process.stdin.destroy();
+  await sending.catch(() => {});
+  const code = exitCodeFor(reason);
+  const s = session.stats;
+  report.event(
+    'closed',
+    { reason: reasonJson(reason), messagesIn: s.messagesReceived, messagesOut: s.messagesSent },
+    describeCloseReason(reason),
+  );
+  if (code !== Exit.OK) report.error(describeCloseReason(reason), { exitCode: code });
+  return code;
+}
+
+/** Sends each line of stdin (without its newline; a final unterminated line counts too). */
+async function sendLines(send: (line: Uint8Array) => Promise<void>): Promise<void> {
+  let rest: Buffer | null = null;
+  for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
+    let data: Buffer = rest ? Buffer.concat([rest, chunk]) : chunk;
+    rest = null;
+    let start = 0;
+    for (let nl = data.indexOf(10, start); nl !== -1; nl = data.indexOf(10, start)) {
+      const end = nl > start && data[nl - 1] === 13 ? nl - 1 : nl;
+      await send(data.subarray(start, end));
+      start = nl + 1;
+    }
+    if (start < data.length) rest = Buffer.from(data.subarray(start));
+    data = Buffer.alloc(0);
+  }
+  if (rest && rest.length > 0) await send(rest);
+}

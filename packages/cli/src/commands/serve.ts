@@ -1,0 +1,80 @@
+/**
+ * `liaison serve --listen URL [--echo]`: accepts sessions and logs them. With --echo every
+ * message is sent back on its session; without it, messages are printed one per line on stdout.
+ * The first line on stdout is `listening URL` (with the real port when PORT is 0).
+ */
+import { type CloseReason, describeCloseReason, listen, type Session } from '@liaison/node';
+import { type LimitFlags, limitsFrom, unitsFrom } from '../options.js';
+import { LineWriter, makeReporter, reasonJson, unitsJson } from '../output.js';
+
+export interface ServeFlags extends LimitFlags {
+  listen: string;
+  echo?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+export async function serve(flags: ServeFlags): Promise<number> {
+  const report = makeReporter(flags.json ?? false, flags.quiet);
+  const server = await listen(flags.listen, { limits: limitsFrom(flags), units: unitsFrom(flags) });
+  process.stdout.write(`listening ${server.url}\n`);
+  report.event(
+    'listening',
+    { url: server.url, echo: flags.echo ?? false },
+    `listening on ${server.url}${flags.echo ? ' (echo)' : ''}`,
+  );
+  server.on('connection-error', (e) => report.error(`connection error: ${e.message}`));
+  const out = new LineWriter(process.stdout);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    report.event('stopping', { signal }, `stopping on ${signal}`);
+    await server.close();
+    await out.end();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+
+  for await (const session of server) void handle(session);
+  return 0;
+
+  async function handle(session: Session): Promise<void> {
+    const id = `${session.remoteAddress}:${session.remotePort}/${session.channel}`;
+    const agreed = session.agreed;
+    report.event(
+      'session-open',
+      { session: id, units: agreed ? unitsJson(agreed.units) : [], version: agreed?.version },
+      `session ${id} open`,
+    );
+    session.on('typed', (data) => (flags.echo ? void session.sendTyped(data).catch(() => {}) : out.line(data)));
+    session.on('expedited', (data) => (flags.echo ? void session.sendExpedited(data).catch(() => {}) : out.line(data)));
+    try {
+      for await (const message of session) {
+        if (flags.echo) await session.send(message);
+        else {
+          out.line(message);
+          await out.wait();
+        }
+      }
+    } catch {
+      // The session aborted; `closed` says why, below.
+    }
+    const reason: CloseReason = await session.closed;
+    const s = session.stats;
+    report.event(
+      'session-closed',
+      {
+        session: id,
+        reason: reasonJson(reason),
+        messagesIn: s.messagesReceived,
+        messagesOut: s.messagesSent,
+        bytesIn: s.bytesReceived,
+        bytesOut: s.bytesSent,
+      },
+      `session ${id} ${describeCloseReason(reason)} (${s.messagesReceived} messages in, ${s.messagesSent} out)`,
+    );
+  }
+}

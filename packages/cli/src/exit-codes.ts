@@ -1,0 +1,50 @@
+/**
+ * Exit codes of the `liaison` command (documented in `liaison --help` and the README).
+ * Scripts may rely on them: they are part of the command's contract.
+ */
+import { AbortCode, type CloseReason } from '@liaison/node';
+
+export const Exit = {
+  OK: 0,
+  /** A bug or an unexpected failure. */
+  INTERNAL: 1,
+  /** Bad arguments or options. */
+  USAGE: 2,
+  /** The peer refused the session. */
+  REFUSED: 3,
+  /** The session was aborted, by the peer or by a protocol error. */
+  ABORTED: 4,
+  /** The transport failed: connection refused, reset or lost. */
+  TRANSPORT: 5,
+  /** A deadline passed: handshake, idle peer, or release. */
+  TIMEOUT: 6,
+} as const;
+
+export function exitCodeFor(reason: CloseReason): number {
+  switch (reason.kind) {
+    case 'released':
+      return Exit.OK;
+    case 'refused':
+      return Exit.REFUSED;
+    case 'aborted':
+      if (reason.code === AbortCode.TRANSPORT_LOST) return Exit.TRANSPORT;
+      if (
+        reason.code === AbortCode.HANDSHAKE_TIMEOUT ||
+        reason.code === AbortCode.IDLE_TIMEOUT ||
+        reason.code === AbortCode.RELEASE_TIMEOUT
+      ) {
+        return Exit.TIMEOUT;
+      }
+      return Exit.ABORTED;
+  }
+}
+
+export const EXIT_CODES_HELP = `
+Exit codes:
+  0  success (connect: the session was released after every message was printed)
+  1  internal error
+  2  usage error (bad arguments)
+  3  the peer refused the session
+  4  the session was aborted (by the peer, or on a protocol error)
+  5  transport failure (connection refused, reset or lost)
+  6  timeout (handshake, unresponsive peer, release)`;

@@ -1,0 +1,2 @@
+/** `liaison`: the command, and the Node API re-exported so one install gives both. */
+export * from '@liaison/node';

@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+import { LiaisonError, UsageError } from '@liaison/node';
+/**
+ * The `liaison` command: `serve` and `connect` today. Parses arguments, runs the command, and
+ * turns every outcome into a documented exit code (exit-codes.ts).
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { connectCommand } from './commands/connect.js';
+import { serve } from './commands/serve.js';
+import { EXIT_CODES_HELP, Exit } from './exit-codes.js';
+import { limitOptions } from './options.js';
+
+const VERSION = '0.1.0';
+
+function program(): Command {
+  const root = new Command('liaison')
+    .description('Session layer (ISO 8327 / X.225 session services) over TCP: servers and clients.')
+    .version(VERSION)
+    .exitOverride()
+    .addHelpText('after', EXIT_CODES_HELP);
+
+  const serveCmd = root
+    .command('serve')
+    .description('accept sessions and log them; print received messages, or echo them back')
+    .requiredOption('--listen <url>', 'where to listen, tcp://HOST:PORT (port 0 picks a free port, printed on stdout)')
+    .option('--echo', 'send every message back on the session it came from')
+    .option('--json', 'events as JSON lines on stderr')
+    .option('--quiet', 'no human-readable log lines')
+    .addHelpText('after', `\nExample:\n  liaison serve --listen tcp://127.0.0.1:7000 --echo\n${EXIT_CODES_HELP}`)
+    .exitOverride()
+    .action(async (flags) => {
+      process.exitCode = await serve(flags);
+    });
+  for (const o of limitOptions()) serveCmd.addOption(o);
+
+  const connectCmd = root
+    .command('connect')
+    .argument('<url>', 'the server, tcp://HOST:PORT')
+    .description('send each line of stdin as a message; print each message received as a line')
+    .option('--json', 'events as JSON lines on stderr')
+    .addOption(new Option('--user-data <text>', 'user data for the connect request (the server may use it to decide)'))
+    .addHelpText(
+      'after',
+      `\nAt the end of input the session is released in order; the command exits 0 once the release\ncompleted and every message from the peer was printed.\n\nExample:\n  printf 'hello\\nworld\\n' | liaison connect tcp://127.0.0.1:7000\n${EXIT_CODES_HELP}`,
+    )
+    .exitOverride()
+    .action(async (url, flags) => {
+      process.exitCode = await connectCommand(url, flags);
+    });
+  for (const o of limitOptions()) connectCmd.addOption(o);
+  return root;
+}
+
+async function main(argv: string[]): Promise<void> {
+  try {
+    await program().parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      process.exitCode = e.exitCode === 0 ? Exit.OK : Exit.USAGE;
+      return;
+    }
+    if (e instanceof UsageError) {
+      process.stderr.write(`liaison: ${e.message}\n`);
+      process.exitCode = Exit.USAGE;
+      return;
+    }
+    if (e instanceof LiaisonError) {
+      process.stderr.write(`liaison: ${e.message}\n`);
+      process.exitCode = e.code === 'ERR_LIAISON_TRANSPORT' ? Exit.TRANSPORT : Exit.INTERNAL;
+      return;
+    }
+    process.stderr.write(`liaison: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
+    process.exitCode = Exit.INTERNAL;
+  }
+}
+
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+});
+await main(process.argv);

@@ -1,0 +1,47 @@
+/** Options shared by the commands: limits and functional units, parsed and validated once. */
+
+import type { Limits } from '@liaison/node';
+import { Option } from 'commander';
+
+export function limitOptions(): Option[] {
+  return [
+    new Option('--max-message-bytes <n>', 'largest message accepted').argParser(integer),
+    new Option('--keepalive-ms <n>', 'ping after this much silence (0: off)').argParser(integer),
+    new Option('--idle-timeout-ms <n>', 'declare the peer dead after this much silence (0: off)').argParser(integer),
+    new Option('--handshake-timeout-ms <n>', 'time allowed to establish a session').argParser(integer),
+    new Option(
+      '--units <list>',
+      'functional units, comma-separated (e.g. duplex,expedited,typed-data,negotiated-release)',
+    ),
+  ];
+}
+
+export interface LimitFlags {
+  maxMessageBytes?: number;
+  keepaliveMs?: number;
+  idleTimeoutMs?: number;
+  handshakeTimeoutMs?: number;
+  units?: string;
+}
+
+export function limitsFrom(flags: LimitFlags): Partial<Limits> {
+  const limits: Partial<Limits> = {};
+  if (flags.maxMessageBytes !== undefined) limits.messageBytesMax = flags.maxMessageBytes;
+  if (flags.keepaliveMs !== undefined) limits.keepaliveIntervalMs = flags.keepaliveMs;
+  if (flags.idleTimeoutMs !== undefined) limits.idleTimeoutMs = flags.idleTimeoutMs;
+  if (flags.handshakeTimeoutMs !== undefined) limits.handshakeTimeoutMs = flags.handshakeTimeoutMs;
+  return limits;
+}
+
+export function unitsFrom(flags: LimitFlags): string[] | undefined {
+  return flags.units
+    ?.split(',')
+    .map((u) => u.trim())
+    .filter(Boolean);
+}
+
+function integer(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`expected a non-negative integer, got "${value}"`);
+  return n;
+}

@@ -1,0 +1,105 @@
+/**
+ * What the command tells people and scripts. Human lines go to stderr; with --json every event
+ * is one JSON object per line on stderr instead. Standard output carries only data (messages,
+ * and `serve`'s listening address), so it can be piped.
+ */
+import { type CloseReason, describeCloseReason, unitNames } from '@liaison/node';
+
+export interface Reporter {
+  event(name: string, fields: Record<string, unknown>, human: string): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+export function makeReporter(json: boolean, quiet = false): Reporter {
+  return {
+    event(name, fields, human) {
+      if (json) process.stderr.write(`${JSON.stringify({ event: name, time: new Date().toISOString(), ...fields })}\n`);
+      else if (!quiet) process.stderr.write(`liaison: ${human}\n`);
+    },
+    error(message, fields = {}) {
+      if (json)
+        process.stderr.write(
+          `${JSON.stringify({ event: 'error', time: new Date().toISOString(), message, ...fields })}\n`,
+        );
+      process.stderr.write(json ? '' : `liaison: ${message}\n`);
+    },
+  };
+}
+
+/** A close reason as plain JSON (user data as UTF-8 text when it is, else hex). */
+export function reasonJson(reason: CloseReason): Record<string, unknown> {
+  const base: Record<string, unknown> = {
+    ...reason,
+    userData: printable(reason.userData),
+    description: describeCloseReason(reason),
+  };
+  return base;
+}
+
+export function unitsJson(bits: number): string[] {
+  return unitNames(bits).map((n) => n.toLowerCase().replace(/_/g, '-'));
+}
+
+function printable(bytes: Uint8Array): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return Buffer.from(bytes).toString('hex');
+  }
+}
+
+/**
+ * Writes lines to a stream in batches (one write per turn of the event loop) and honours
+ * backpressure: `wait()` resolves once the stream has drained.
+ */
+export class LineWriter {
+  readonly #out: NodeJS.WritableStream;
+  #parts: Uint8Array[] = [];
+  #bytes = 0;
+  #scheduled = false;
+  #draining: Promise<void> | null = null;
+
+  constructor(out: NodeJS.WritableStream) {
+    this.#out = out;
+  }
+
+  line(data: Uint8Array): void {
+    this.#parts.push(data, NEWLINE);
+    this.#bytes += data.byteLength + 1;
+    if (this.#bytes >= 64 * 1024) this.flush();
+    else if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  flush(): void {
+    this.#scheduled = false;
+    if (this.#parts.length === 0) return;
+    const chunk = Buffer.concat(this.#parts, this.#bytes);
+    this.#parts = [];
+    this.#bytes = 0;
+    if (!this.#out.write(chunk) && !this.#draining) {
+      this.#draining = new Promise((resolve) =>
+        this.#out.once('drain', () => {
+          this.#draining = null;
+          resolve();
+        }),
+      );
+    }
+  }
+
+  /** Resolves when the stream can take more (immediately unless it is backed up). */
+  wait(): Promise<void> {
+    return this.#draining ?? Promise.resolve();
+  }
+
+  /** Flushes and resolves when everything was handed to the stream. */
+  async end(): Promise<void> {
+    this.flush();
+    await this.wait();
+    await new Promise<void>((resolve) => this.#out.write('', () => resolve()));
+  }
+}
+
+const NEWLINE = Uint8Array.of(0x0a);

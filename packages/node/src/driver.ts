@@ -1,0 +1,175 @@
+/**
+ * Binds one core Connection to one Transport: the only place where liaison's bytes meet a socket
+ * and its deadlines meet a real timer.
+ *
+ * Theory of operation
+ * - Every input (bytes, drain, close, timer) is handed to the core, then the driver drains the
+ *   core's events, writes what it has to transmit and re-arms its single timer to pollTimeout().
+ * - Application commands (send, release) change the core at once but the write is coalesced into
+ *   one flush per turn of the event loop (setImmediate), so a burst of small sends leaves as one
+ *   batched write.
+ * - Transport backpressure: when a write returns false the driver stops pulling from the core
+ *   until the transport drains; the core's bounded send queues then fill and send() waits.
+ * - Events are dispatched after the core call that produced them returned, never inside it.
+ */
+import { performance } from 'node:perf_hooks';
+import type { AbortCode, Connection, ConnectionEvent, ConnectRequest } from '@liaison/core';
+import type { Transport } from './transport.js';
+
+/** The driver's view of a node Session: the events addressed to its channel. */
+export interface ChannelListener {
+  handleEvent(e: Exclude<ConnectionEvent, { type: 'connect-request' | 'rtt' | 'connection-closed' }>): void;
+}
+
+export interface DriverHooks {
+  /** Responder: a connect request passed negotiation; the application must accept or refuse. */
+  onConnectRequest?(channel: number, request: ConnectRequest): void;
+  /** The transport closed and every session on it has ended. */
+  onClosed?(): void;
+}
+
+export const now = (): number => performance.now();
+
+export class ConnectionDriver {
+  readonly conn: Connection;
+  readonly transport: Transport;
+  readonly #hooks: DriverHooks;
+  readonly #listeners = new Map<number, ChannelListener>();
+  #timer: NodeJS.Timeout | null = null;
+  #timerAt = Number.POSITIVE_INFINITY;
+  #flushScheduled = false;
+  #transportBlocked = false;
+  #ended = false;
+  #transportClosed = false;
+  /** Close the transport once no session remains (a client's own connection). */
+  endWhenIdle = false;
+
+  constructor(transport: Transport, conn: Connection, hooks: DriverHooks = {}) {
+    this.transport = transport;
+    this.conn = conn;
+    this.#hooks = hooks;
+  }
+
+  /** Installs the transport handlers; the core learns the transport is up when it opens. */
+  start(): void {
+    this.transport.start({
+      onOpen: () => {
+        if (this.#transportClosed) return;
+        this.conn.handleTransportUp(now());
+        this.#afterInput();
+      },
+      onData: (bytes) => {
+        this.conn.handleBytes(now(), bytes);
+        this.#afterInput();
+      },
+      onDrain: () => {
+        this.#transportBlocked = false;
+        this.#afterInput();
+      },
+      onClose: (error) => {
+        this.#transportClosed = true;
+        this.#ended = true;
+        this.conn.handleTransportDown(now(), error ? `transport failed: ${error.message}` : 'transport closed');
+        this.#drainEvents();
+        this.#clearTimer();
+        this.#hooks.onClosed?.();
+      },
+    });
+    this.#rearm();
+  }
+
+  register(channel: number, listener: ChannelListener): void {
+    this.#listeners.set(channel, listener);
+  }
+
+  /** A command changed the core: flush on the next turn, batching with other commands. */
+  scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      this.#afterInput();
+    });
+  }
+
+  /** Closes the connection and every session on it with a provider abort. */
+  close(code?: AbortCode, message?: string): void {
+    this.conn.close(now(), code, message);
+    this.#afterInput();
+  }
+
+  get transportClosed(): boolean {
+    return this.#transportClosed;
+  }
+
+  #afterInput(): void {
+    // Flushing can raise events (writable) and events can queue frames (a listener's send): loop.
+    for (let i = 0; i < 16; i++) {
+      const dispatched = this.#drainEvents();
+      const wrote = this.#flush();
+      if (!dispatched && !wrote) break;
+    }
+    this.#rearm();
+    if (!this.#ended && (this.conn.isClosed || (this.endWhenIdle && this.conn.sessionCount === 0))) {
+      this.#ended = true;
+      this.#clearTimer();
+      this.transport.end();
+    }
+  }
+
+  #drainEvents(): boolean {
+    let any = false;
+    for (let e = this.conn.pollEvent(); e !== null; e = this.conn.pollEvent()) {
+      any = true;
+      switch (e.type) {
+        case 'connect-request':
+          this.#hooks.onConnectRequest?.(e.channel, e.request);
+          break;
+        case 'rtt':
+        case 'connection-closed':
+          break;
+        default: {
+          this.#listeners.get(e.channel)?.handleEvent(e);
+          if (e.type === 'closed') this.#listeners.delete(e.channel);
+        }
+      }
+    }
+    return any;
+  }
+
+  #flush(): boolean {
+    if (this.#ended) return false;
+    let wrote = false;
+    while (!this.#transportBlocked) {
+      const bytes = this.conn.pollTransmit();
+      if (bytes === null) break;
+      wrote = true;
+      if (!this.transport.write(bytes)) this.#transportBlocked = true;
+    }
+    return wrote;
+  }
+
+  #rearm(): void {
+    const at = this.conn.pollTimeout();
+    if (at === null) return this.#clearTimer();
+    // An armed timer that fires earlier is kept: on firing, the core says what is due.
+    if (this.#timer !== null && this.#timerAt <= at) return;
+    this.#clearTimer();
+    this.#timerAt = at;
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = null;
+        this.#timerAt = Number.POSITIVE_INFINITY;
+        this.conn.handleTimeout(now());
+        this.#afterInput();
+      },
+      Math.max(0, Math.ceil(at - now())),
+    );
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#timerAt = Number.POSITIVE_INFINITY;
+  }
+}

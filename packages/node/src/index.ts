@@ -1,0 +1,24 @@
+/**
+ * @liaison/node: liaison sessions over TCP for Node.js.
+ *
+ *   const server = await listen('tcp://127.0.0.1:7000');
+ *   for await (const session of server) for await (const m of session) await session.send(m);
+ *
+ *   const session = connect('tcp://127.0.0.1:7000');
+ *   await session.ready;
+ *   await session.send('hello');
+ *   await session.close();
+ */
+export * from '@liaison/core';
+export { type ConnectOptions, connect } from './client.js';
+export {
+  type AcceptDecision,
+  type IncomingRequest,
+  type ListenOptions,
+  listen,
+  Server,
+  type ServerEventMap,
+} from './server.js';
+export { type ReleaseDecider, Session, type SessionEventMap } from './session.js';
+export { TcpTransport, type Transport, type TransportHandlers } from './transport.js';
+export { type Endpoint, formatEndpoint, parseEndpoint } from './url.js';

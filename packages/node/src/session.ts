@@ -1,0 +1,439 @@
+/**
+ * A session as the application sees it: `ready` and `closed` promises, `send()` that waits when
+ * the peer's window is full, async iteration over messages, typed events.
+ *
+ * Theory of operation
+ * - Incoming messages land in an inbox. A 'message' listener (or 'typed', 'expedited') takes
+ *   them as they arrive; otherwise they wait for the async iterator. Flow-control credit goes
+ *   back to the peer only when a message leaves the inbox, so an application that reads slowly
+ *   slows its sender instead of buffering without bound.
+ * - Outgoing work (sends, release requests and responses) goes through one FIFO: a send the core
+ *   cannot take yet waits there, and a release queued after it waits behind it. So everything
+ *   sent before close() is on the wire before the release, and an echo written while handling
+ *   the last message goes out before the release response.
+ * - A release requested by the peer is answered when the application has taken every message
+ *   before it (the iterator ended, or listeners ran); `onReleaseRequest` may refuse it when the
+ *   negotiated-release unit was selected.
+ * - Nothing is dropped silently: when the session ends, waiting sends reject with a
+ *   SessionClosedError whose reason counts what was not delivered.
+ */
+import { EventEmitter } from 'node:events';
+import {
+  type AgreedParameters,
+  type CloseReason,
+  type ConnectionEvent,
+  type Session as CoreSession,
+  ErrorCode,
+  type MessageKind,
+  type RttEstimate,
+  SessionClosedError,
+  type SessionStateName,
+  type SessionStats,
+  UsageError,
+} from '@liaison/core';
+import { type ChannelListener, type ConnectionDriver, now } from './driver.js';
+
+export interface SessionEventMap {
+  /** Normal data, when a listener is attached (otherwise iterate the session). */
+  message: [data: Uint8Array];
+  typed: [data: Uint8Array];
+  expedited: [data: Uint8Array];
+  /** The session is open (also resolves `ready`). */
+  open: [];
+  /** The peer asked for an orderly release; it is answered once earlier messages were taken. */
+  'release-request': [userData: Uint8Array];
+  /** The peer refused this side's release request (negotiated release); the session goes on. */
+  'release-refused': [userData: Uint8Array];
+  close: [reason: CloseReason];
+}
+
+/** Decides a release requested by the peer: true accepts; false refuses (negotiated release only). */
+export type ReleaseDecider = (userData: Uint8Array, session: Session) => boolean | Promise<boolean>;
+
+export interface SessionInit {
+  onReleaseRequest?: ReleaseDecider;
+}
+
+type InboxItem = { kind: MessageKind; data: Uint8Array } | { kind: 'release'; userData: Uint8Array };
+type Op =
+  | { op: 'send'; kind: MessageKind; data: Uint8Array; resolve: () => void; reject: (e: Error) => void }
+  | { op: 'release'; userData: Uint8Array }
+  | { op: 'respond'; accept: boolean; userData: Uint8Array };
+
+export class Session extends EventEmitter<SessionEventMap> implements ChannelListener {
+  readonly ready: Promise<void>;
+  readonly closed: Promise<CloseReason>;
+  readonly #driver: ConnectionDriver;
+  readonly #core: CoreSession;
+  readonly #onReleaseRequest: ReleaseDecider | undefined;
+  #resolveReady!: () => void;
+  #rejectReady!: (e: Error) => void;
+  #resolveClosed!: (r: CloseReason) => void;
+  #reason: CloseReason | null = null;
+  #peerUserData: Uint8Array = new Uint8Array(0);
+
+  readonly #inbox: InboxItem[] = [];
+  #inboxHead = 0;
+  #reader: { resolve: (r: IteratorResult<Uint8Array>) => void; reject: (e: Error) => void } | null = null;
+  #iterating = false;
+  #releaseAnswered = false;
+
+  readonly #ops: Op[] = [];
+  #opsHead = 0;
+
+  /** @internal Created by connect() and by a server; applications do not construct sessions. */
+  constructor(driver: ConnectionDriver, core: CoreSession, init: SessionInit = {}) {
+    super();
+    this.#driver = driver;
+    this.#core = core;
+    this.#onReleaseRequest = init.onReleaseRequest;
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.#resolveReady = resolve;
+      this.#rejectReady = reject;
+    });
+    // `ready` may be ignored by an application that only awaits `closed`: never an unhandled rejection.
+    this.ready.catch(() => {});
+    this.closed = new Promise<CloseReason>((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+    driver.register(core.channel, this);
+  }
+
+  get channel(): number {
+    return this.#core.channel;
+  }
+
+  /** The X.225 state: connecting, awaiting-response, open, releasing, release-requested, disconnecting, closed. */
+  get state(): SessionStateName {
+    return this.#core.state;
+  }
+
+  get agreed(): AgreedParameters | null {
+    return this.#core.agreed;
+  }
+
+  /** User data the peer sent with its connect request (server side) or its acceptance (client side). */
+  get peerUserData(): Uint8Array {
+    return this.#peerUserData;
+  }
+
+  get closeReason(): CloseReason | null {
+    return this.#reason;
+  }
+
+  get remoteAddress(): string {
+    return this.#driver.transport.remoteAddress;
+  }
+
+  get remotePort(): number {
+    return this.#driver.transport.remotePort;
+  }
+
+  get rtt(): RttEstimate | null {
+    return this.#driver.conn.rtt;
+  }
+
+  get stats(): Readonly<SessionStats> {
+    return this.#core.stats;
+  }
+
+  /** Bytes accepted by send() and not yet on the wire (the core's queue plus waiting sends). */
+  get bufferedAmount(): number {
+    let waiting = 0;
+    for (let i = this.#opsHead; i < this.#ops.length; i++) {
+      const op = this.#ops[i] as Op;
+      if (op.op === 'send') waiting += op.data.byteLength;
+    }
+    return this.#core.queuedBytes + waiting;
+  }
+
+  /**
+   * Sends one message (normal data). Resolves when the session has accepted it into its bounded
+   * send queue; waits while the queue is full (the peer's window is closed).
+   * @throws (rejects) SessionClosedError after the session ended; UsageError for a message over
+   * the peer's limit or a state where sending is not allowed (after close()).
+   */
+  send(data: Uint8Array | string): Promise<void> {
+    return this.#send('normal', data);
+  }
+
+  /** Typed data (X.215 S-TYPED-DATA): outside the normal data flow's token rules. */
+  sendTyped(data: Uint8Array | string): Promise<void> {
+    return this.#send('typed', data);
+  }
+
+  /** Expedited data: at most 14 bytes, overtakes normal data not yet sent. */
+  sendExpedited(data: Uint8Array | string): Promise<void> {
+    return this.#send('expedited', data);
+  }
+
+  /**
+   * Orderly release (S-RELEASE): everything sent before is delivered, then both sides close.
+   * When the peer asked first, this accepts its request. Resolves with the close reason; if the
+   * peer refuses (negotiated release), resolves... never while open: listen for 'release-refused'.
+   */
+  close(userData: Uint8Array | string = EMPTY): Promise<CloseReason> {
+    if (this.#reason) return this.closed;
+    const bytes = toBytes(userData);
+    const state = this.#core.state;
+    if (state === 'release-requested' && !this.#releaseAnswered) {
+      this.#releaseAnswered = true;
+      this.#enqueue({ op: 'respond', accept: true, userData: bytes });
+    } else if (state === 'open' || state === 'connecting') {
+      this.#enqueue({ op: 'release', userData: bytes });
+    }
+    return this.closed;
+  }
+
+  /** User abort (S-U-ABORT): ends at once; data in transit may be lost and is counted in the reason. */
+  abort(userData: Uint8Array | string = EMPTY): void {
+    if (this.#reason) return;
+    try {
+      this.#core.abort(now(), toBytes(userData));
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+    }
+    // The core queued the abort frame and a `closed` event; both go out on the next flush.
+    this.#driver.scheduleFlush();
+  }
+
+  /** Normal-data messages in order. Ends after the peer's release; throws if the session aborts. */
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    if (this.#iterating) throw new UsageError(ErrorCode.INVALID_STATE, 'a session has one message iterator at a time');
+    this.#iterating = true;
+    return {
+      next: () => this.#next(),
+      return: async () => {
+        this.#iterating = false;
+        return { done: true, value: undefined };
+      },
+    };
+  }
+
+  // ---------------------------------------------------------------- from the driver
+
+  /** @internal */
+  handleEvent(e: Exclude<ConnectionEvent, { type: 'connect-request' | 'rtt' | 'connection-closed' }>): void {
+    switch (e.type) {
+      case 'accepted':
+        this.#peerUserData = e.userData;
+        this.#opened();
+        return;
+      case 'message':
+        if (e.kind === 'expedited' && this.listenerCount('expedited') > 0) {
+          // Expedited data overtakes normal data waiting in the inbox too.
+          this.#core.consume(now(), e.data.byteLength);
+          this.emit('expedited', e.data);
+          return;
+        }
+        this.#inbox.push({ kind: e.kind, data: e.data });
+        this.#deliver();
+        return;
+      case 'writable':
+        this.#pump();
+        return;
+      case 'release-requested':
+        this.#inbox.push({ kind: 'release', userData: e.userData });
+        this.#deliver();
+        return;
+      case 'release-refused':
+        this.emit('release-refused', e.userData);
+        return;
+      case 'closed':
+        this.#ended(e.reason);
+        return;
+    }
+  }
+
+  /** @internal The server accepted this session. */
+  opened(peerUserData: Uint8Array): void {
+    this.#peerUserData = peerUserData;
+    this.#opened();
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  #opened(): void {
+    this.#resolveReady();
+    this.emit('open');
+    this.#pump();
+  }
+
+  #send(kind: MessageKind, data: Uint8Array | string): Promise<void> {
+    if (this.#reason) return Promise.reject(new SessionClosedError(this.#reason));
+    const bytes = toBytes(data);
+    // Fast path: nothing waiting and the core takes it now.
+    if (this.#opsHead === this.#ops.length && this.#core.writable) {
+      try {
+        this.#core.send(now(), kind, bytes);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      this.#driver.scheduleFlush();
+      return RESOLVED;
+    }
+    const state = this.#core.state;
+    if (state !== 'connecting' && state !== 'open' && state !== 'release-requested') {
+      return Promise.reject(new UsageError(ErrorCode.INVALID_STATE, `cannot send in state ${state}`));
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.#enqueue({ op: 'send', kind, data: bytes, resolve, reject });
+    });
+  }
+
+  #enqueue(op: Op): void {
+    this.#ops.push(op);
+    this.#pump();
+  }
+
+  /** Hands waiting operations to the core in order, as far as it takes them. */
+  #pump(): void {
+    const state = this.#core.state;
+    if (state === 'connecting' || state === 'awaiting-response') return;
+    while (this.#opsHead < this.#ops.length) {
+      const op = this.#ops[this.#opsHead] as Op;
+      if (op.op === 'send') {
+        if (!this.#core.writable && (this.#core.state === 'open' || this.#core.state === 'release-requested')) return;
+        try {
+          this.#core.send(now(), op.kind, op.data);
+          op.resolve();
+        } catch (e) {
+          op.reject(this.#reason ? new SessionClosedError(this.#reason) : (e as Error));
+        }
+      } else {
+        try {
+          if (op.op === 'release') this.#core.release(now(), op.userData);
+          else this.#core.respondRelease(now(), op.accept, op.userData);
+        } catch (e) {
+          if (!(e instanceof UsageError)) throw e;
+        }
+      }
+      this.#ops[this.#opsHead++] = undefined as unknown as Op;
+    }
+    this.#ops.length = 0;
+    this.#opsHead = 0;
+    this.#driver.scheduleFlush();
+  }
+
+  /** Moves inbox items to listeners or a waiting reader. */
+  #deliver(): void {
+    while (this.#inboxHead < this.#inbox.length) {
+      const item = this.#inbox[this.#inboxHead] as InboxItem;
+      if (item.kind === 'release') {
+        if (this.#reader !== null) {
+          this.#take();
+          const reader = this.#reader;
+          this.#reader = null;
+          this.#answerRelease(item.userData);
+          reader.resolve({ done: true, value: undefined });
+          continue;
+        }
+        if (this.listenerCount('message') > 0 || !this.#iterating) {
+          this.#take();
+          this.#answerRelease(item.userData);
+          continue;
+        }
+        return;
+      }
+      const event = item.kind === 'normal' ? 'message' : item.kind;
+      // Typed and expedited data are events only: while iterating they are emitted as they come
+      // up, so that they never hold normal data back.
+      if (this.listenerCount(event) > 0 || (item.kind !== 'normal' && this.#iterating)) {
+        this.#take();
+        this.emit(event, item.data);
+        continue;
+      }
+      if (item.kind === 'normal' && this.#reader !== null) {
+        this.#take();
+        const reader = this.#reader;
+        this.#reader = null;
+        reader.resolve({ done: false, value: item.data });
+        continue;
+      }
+      return;
+    }
+  }
+
+  #take(): InboxItem {
+    const item = this.#inbox[this.#inboxHead] as InboxItem;
+    this.#inbox[this.#inboxHead++] = undefined as unknown as InboxItem;
+    if (this.#inboxHead === this.#inbox.length) {
+      this.#inbox.length = 0;
+      this.#inboxHead = 0;
+    }
+    if (item.kind !== 'release' && this.#reason === null) {
+      this.#core.consume(now(), item.data.byteLength);
+      this.#driver.scheduleFlush();
+    }
+    return item;
+  }
+
+  #next(): Promise<IteratorResult<Uint8Array>> {
+    if (this.#reader !== null) return Promise.reject(new UsageError(ErrorCode.INVALID_STATE, 'next() already pending'));
+    const p = new Promise<IteratorResult<Uint8Array>>((resolve, reject) => {
+      this.#reader = { resolve, reject };
+    });
+    this.#deliver();
+    if (this.#reader !== null && this.#reason !== null && this.#inboxHead === this.#inbox.length) this.#finishReader();
+    return p;
+  }
+
+  #answerRelease(userData: Uint8Array): void {
+    this.emit('release-request', userData);
+    if (this.#releaseAnswered) return;
+    const decide = this.#onReleaseRequest;
+    if (!decide) {
+      this.#releaseAnswered = true;
+      this.#enqueue({ op: 'respond', accept: true, userData: EMPTY });
+      return;
+    }
+    Promise.resolve()
+      .then(() => decide(userData, this))
+      .then(
+        (accept) => {
+          if (this.#releaseAnswered || this.#reason) return;
+          this.#releaseAnswered = true;
+          this.#enqueue({ op: 'respond', accept: accept !== false, userData: EMPTY });
+          if (accept === false) this.#releaseAnswered = false;
+        },
+        () => this.abort(),
+      );
+  }
+
+  #ended(reason: CloseReason): void {
+    if (this.#reason) return;
+    this.#reason = reason;
+    const error = new SessionClosedError(reason);
+    this.#rejectReady(error);
+    for (let i = this.#opsHead; i < this.#ops.length; i++) {
+      const op = this.#ops[i] as Op;
+      if (op.op === 'send') op.reject(error);
+    }
+    this.#ops.length = 0;
+    this.#opsHead = 0;
+    // Messages already received stay readable; only then does the iterator end.
+    this.#deliver();
+    if (this.#reader !== null && this.#inboxHead === this.#inbox.length) this.#finishReader();
+    this.emit('close', reason);
+    this.#resolveClosed(reason);
+  }
+
+  #finishReader(): void {
+    const reader = this.#reader;
+    const reason = this.#reason;
+    if (!reader || !reason) return;
+    this.#reader = null;
+    if (reason.kind === 'released') reader.resolve({ done: true, value: undefined });
+    else reader.reject(new SessionClosedError(reason));
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+const RESOLVED = Promise.resolve();
+const UTF8 = new TextEncoder();
+
+function toBytes(data: Uint8Array | string): Uint8Array {
+  if (typeof data === 'string') return UTF8.encode(data);
+  if (data instanceof Uint8Array) return data;
+  throw new UsageError(ErrorCode.INVALID_ARGUMENT, 'data must be a Uint8Array or a string');
+}

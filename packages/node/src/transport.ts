@@ -1,0 +1,87 @@
+/**
+ * The byte pipe under a connection. TCP implements it today; TLS and WebSocket transports plug
+ * in here later without the driver changing. A transport reports bytes, drain and close through
+ * the handlers the driver installs, and never interprets the bytes.
+ */
+import type { Socket } from 'node:net';
+
+export interface TransportHandlers {
+  /** The transport is connected and can carry bytes (at once for an accepted socket). */
+  onOpen(): void;
+  onData(bytes: Uint8Array): void;
+  /** The transport accepts writes again after `write` returned false. */
+  onDrain(): void;
+  /** The transport is gone (closed by either side or failed); called once. */
+  onClose(error: Error | undefined): void;
+}
+
+export interface Transport {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  start(handlers: TransportHandlers): void;
+  /** Queues bytes; false means "buffer full, wait for onDrain". The bytes are never reused by the caller. */
+  write(bytes: Uint8Array): boolean;
+  /** Graceful close after everything written so far has been sent. */
+  end(): void;
+  /** Immediate close. */
+  destroy(): void;
+}
+
+/** A connected TCP socket as a transport. */
+export class TcpTransport implements Transport {
+  readonly #socket: Socket;
+  #closed = false;
+
+  constructor(socket: Socket) {
+    this.#socket = socket;
+    socket.setNoDelay(true);
+  }
+
+  get remoteAddress(): string {
+    return this.#socket.remoteAddress ?? '';
+  }
+  get remotePort(): number {
+    return this.#socket.remotePort ?? 0;
+  }
+  get localAddress(): string {
+    return this.#socket.localAddress ?? '';
+  }
+  get localPort(): number {
+    return this.#socket.localPort ?? 0;
+  }
+
+  start(h: TransportHandlers): void {
+    let failure: Error | undefined;
+    if (this.#socket.connecting) this.#socket.once('connect', () => h.onOpen());
+    else queueMicrotask(() => h.onOpen());
+    this.#socket.on('data', (chunk: Buffer) => h.onData(chunk));
+    this.#socket.on('drain', () => h.onDrain());
+    this.#socket.on('error', (e) => {
+      failure = e;
+    });
+    this.#socket.on('close', () => {
+      if (this.#closed) return;
+      this.#closed = true;
+      h.onClose(failure);
+    });
+  }
+
+  write(bytes: Uint8Array): boolean {
+    if (this.#socket.destroyed || this.#socket.writableEnded) return false;
+    return this.#socket.write(bytes);
+  }
+
+  end(): void {
+    if (!this.#socket.destroyed && !this.#socket.writableEnded) this.#socket.end();
+    // A peer that never closes its side must not keep the socket forever.
+    setTimeout(() => this.#socket.destroy(), END_LINGER_MS).unref();
+  }
+
+  destroy(): void {
+    this.#socket.destroy();
+  }
+}
+
+const END_LINGER_MS = 5_000;
