@@ -75,8 +75,27 @@ export const connectionCloseFrame: fc.Arbitrary<Frame> = fc
   .record({ code: u16, message })
   .map((r) => ({ type: FrameType.CONNECTION_CLOSE, channel: 0, ...r }));
 
-/** One arbitrary per frame type, keyed by the FrameType name. */
-export const frameByType: Record<keyof typeof FrameType, fc.Arbitrary<Frame>> = {
+/** The 14 frame types of wire profile v1 (types added later need their own arbitraries and vectors). */
+export const V1_FRAME_TYPES = [
+  'CONNECT',
+  'ACCEPT',
+  'REFUSE',
+  'FINISH',
+  'DISCONNECT',
+  'NOT_FINISHED',
+  'ABORT',
+  'DATA',
+  'EXPEDITED',
+  'TYPED_DATA',
+  'ACK',
+  'PING',
+  'PONG',
+  'CONNECTION_CLOSE',
+] as const;
+export type V1FrameTypeName = (typeof V1_FRAME_TYPES)[number];
+
+/** One arbitrary per v1 frame type, keyed by the FrameType name. */
+export const frameByType: Record<V1FrameTypeName, fc.Arbitrary<Frame>> = {
   CONNECT: connectFrame,
   ACCEPT: acceptFrame,
   REFUSE: refuseFrame,

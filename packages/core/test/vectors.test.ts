@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { encodeFrame, FrameType, PREFACE } from '@liaison/core';
 import fc from 'fast-check';
-import { cuts } from './arbitraries.js';
+import { cuts, V1_FRAME_TYPES } from './arbitraries.js';
 import {
   byteByByte,
   concatBytes,
@@ -30,9 +30,9 @@ const file = JSON.parse(readFileSync(new URL('../test/vectors/frames.json', impo
   frames: Vector[];
 };
 
-test('the vectors cover every frame type', () => {
+test('the vectors cover every v1 frame type', () => {
   const covered = new Set(file.frames.map((v) => (v.frame as { type: number }).type));
-  for (const [name, code] of Object.entries(FrameType)) assert.ok(covered.has(code), `no vector for ${name}`);
+  for (const name of V1_FRAME_TYPES) assert.ok(covered.has(FrameType[name]), `no vector for ${name}`);
 });
 
 test('preface vector', () => {

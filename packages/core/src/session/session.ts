@@ -264,12 +264,26 @@ export class Session {
       this.#consumedBytes -= bytes;
       throw new UsageError(ErrorCode.INVALID_ARGUMENT, 'consumed more bytes than were received');
     }
+    this.#creditChanged();
+    void now;
+  }
+
+  /**
+   * Bytes the peer may have beyond what was advertised: consumed data, plus fragments held for
+   * reassembly (the application cannot consume a message before it is whole, so counting them as
+   * outstanding would stall any message larger than the window). Acknowledges once half a window
+   * has opened.
+   */
+  #creditChanged(): void {
     const window = this.#limits.receiveWindowBytes;
-    if (this.#consumedBytes + window - this.#advertisedLimit >= window / 2 && this.#isEstablished()) {
+    if (this.#creditBase() + window - this.#advertisedLimit >= window / 2 && this.#isEstablished()) {
       this.#ackNow = true;
       this.#host.wake(this);
     }
-    void now;
+  }
+
+  #creditBase(): number {
+    return this.#consumedBytes + this.#assembling.normal.bytes + this.#assembling.typed.bytes;
   }
 
   // ---------------------------------------------------------------- input from the peer
@@ -402,6 +416,7 @@ export class Session {
         if (!f.end) {
           a.parts.push(f.payload);
           a.bytes += f.payload.byteLength;
+          this.#creditChanged();
           return true;
         }
         let data = f.payload;
@@ -558,7 +573,7 @@ export class Session {
       const room = this.#windowRoom();
       let n = Math.min(remaining, maxPayload, room);
       // Avoid silly windows: wait for room unless the fragment ends the message or is sizeable.
-      if (n < remaining && n < Math.min(maxPayload, 4096)) n = 0;
+      if (n < remaining && n < this.#fragmentBytesMin()) n = 0;
       if (n === 0 && remaining > 0) return wrote;
       const end = item.offset + n === item.data.byteLength;
       writeFrame(w, {
@@ -601,13 +616,24 @@ export class Session {
     if (item.kind !== 'normal' && item.kind !== 'typed') return true;
     const remaining = item.data.byteLength - item.offset;
     const room = this.#windowRoom();
-    return (
-      room >= remaining || room >= Math.min(4096, (this.#agreed as AgreedParameters).peerFrameBytesMax - HEADER_BYTES)
+    return room >= remaining || room >= this.#fragmentBytesMin();
+  }
+
+  /**
+   * The smallest partial fragment worth sending. Never more than half the peer's window: a
+   * threshold above the whole window could never be met, and the message would wait forever.
+   */
+  #fragmentBytesMin(): number {
+    const agreed = this.#agreed as AgreedParameters;
+    return Math.min(
+      4096,
+      agreed.peerFrameBytesMax - HEADER_BYTES,
+      Math.max(1, Math.floor(agreed.peerReceiveWindowBytes / 2)),
     );
   }
 
   #writeAck(w: FrameWriter): void {
-    this.#advertisedLimit = Math.max(this.#advertisedLimit, this.#consumedBytes + this.#limits.receiveWindowBytes);
+    this.#advertisedLimit = Math.max(this.#advertisedLimit, this.#creditBase() + this.#limits.receiveWindowBytes);
     writeFrame(w, {
       type: FrameType.ACK,
       channel: this.channel,
