@@ -28,6 +28,14 @@ export const AbortCode = {
   SHUTDOWN: 15,
   /** Local only, never sent: the transport connection was lost. */
   TRANSPORT_LOST: 16,
+  /** The peer does not know the session: unknown, expired, or the proof failed (not said which). */
+  RESUME_REFUSED: 17,
+  /** The session was not resumed within the resume window. */
+  RESUME_WINDOW_EXPIRED: 18,
+  /** Suspended sessions used their memory budget; the oldest was dropped. */
+  RESUME_BUDGET_EXCEEDED: 19,
+  /** The peer's resume answer did not prove the key, or its counts were impossible. */
+  RESUME_FAILED: 20,
 } as const;
 export type AbortCode = (typeof AbortCode)[keyof typeof AbortCode];
 

@@ -35,11 +35,15 @@ export {
   resolveLimits,
   WINDOW_BYTES_FLOOR,
 } from './limits.js';
+export { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './recovery/backoff.js';
+export { constantTimeEqual, type RandomSource } from './recovery/proof.js';
+export { SessionTable, type SessionTableOptions } from './recovery/table.js';
 export type {
   AgreedParameters,
   ConnectionEvent,
   ConnectRequest,
   MessageKind,
+  ResumeStats,
   SessionEvent,
 } from './session/events.js';
 export { agreedFromAccept, buildAccept, buildConnect, evaluateConnect } from './session/negotiation.js';

@@ -30,6 +30,12 @@ export interface Limits {
   sessionsPerConnectionMax: number;
   /** Largest batch of frames handed to the transport in one pollTransmit(). */
   transmitBatchBytes: number;
+  /** Sent bytes kept until acknowledged, per session; when full, sending waits for acknowledgements. */
+  retransmitBufferBytes: number;
+  /** Responder: how long a suspended session is kept for a resume (announced to the initiator). */
+  resumeWindowMs: number;
+  /** Responder: bytes all suspended sessions may retain together; past it the oldest are dropped. */
+  suspendedBytesMax: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -45,6 +51,9 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   ackDelayMs: 10,
   sessionsPerConnectionMax: 1024,
   transmitBatchBytes: 256 * 1024,
+  retransmitBufferBytes: 8 * 1024 * 1024,
+  resumeWindowMs: 60_000,
+  suspendedBytesMax: 256 * 1024 * 1024,
 });
 
 /** Protocol floors: below these a peer's advertised value is refused as unacceptable. */
@@ -67,6 +76,9 @@ const RANGES: { [K in keyof Limits]: [min: number, max: number] } = {
   ackDelayMs: [0, 60_000],
   sessionsPerConnectionMax: [1, 1 << 24],
   transmitBatchBytes: [1024, 64 * 1024 * 1024],
+  retransmitBufferBytes: [64 * 1024, 1024 * 1024 * 1024],
+  resumeWindowMs: [0, U32_MAX],
+  suspendedBytesMax: [0, Number.MAX_SAFE_INTEGER],
 };
 
 /** @throws UsageError (ERR_LIAISON_INVALID_ARGUMENT) on an unknown, non-integer or out-of-range limit. */

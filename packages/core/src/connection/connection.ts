@@ -18,13 +18,23 @@
  */
 import { AbortCode, type CloseReason, ErrorCode, ProtocolError, RefuseCode, UsageError } from '../errors.js';
 import { type Limits, minEnabled, resolveLimits } from '../limits.js';
+import { NONCE_BYTES, newKeyShare, type RandomSource, SESSION_ID_BYTES } from '../recovery/proof.js';
+import type { SessionTable } from '../recovery/table.js';
 import type { AgreedParameters, ConnectionEvent, SessionEvent } from '../session/events.js';
 import { buildConnect, evaluateConnect } from '../session/negotiation.js';
-import { Session, type SessionHost } from '../session/session.js';
+import { type RecoveryOffer, Session, type SessionHost } from '../session/session.js';
 import { DEFAULT_UNITS, IMPLEMENTED_UNITS, knownUnits, Unit } from '../units.js';
 import { writeFrame } from '../wire/codec.js';
 import { FrameDecoder } from '../wire/decoder.js';
-import { CONNECTION_CHANNEL, type Extension, type Frame, FrameType, frameTypeName, PREFACE } from '../wire/frame.js';
+import {
+  CONNECTION_CHANNEL,
+  type Extension,
+  ExtensionId,
+  type Frame,
+  FrameType,
+  frameTypeName,
+  PREFACE,
+} from '../wire/frame.js';
 import { FrameWriter } from '../wire/writer.js';
 
 export type Role = 'initiator' | 'responder';
@@ -37,6 +47,17 @@ export interface ConnectionOptions {
   acceptableUnits?: number;
   /** Receives structured trace records (frames, state changes). Must not throw. */
   tracer?: (record: TraceRecord) => void;
+  /**
+   * Cryptographically strong random bytes (the platform's, or a seeded source in simulation).
+   * Without it, sessions are not resumable.
+   */
+  random?: RandomSource;
+  /**
+   * Where sessions wait when the transport breaks, and (responder) where a resume finds them.
+   * Without it, a transport break aborts its sessions. A responder shares one table among all
+   * its connections, so a session can resume on any of them.
+   */
+  table?: SessionTable;
 }
 
 export type TraceRecord =
@@ -64,6 +85,10 @@ export class Connection {
   readonly limits: Readonly<Limits>;
   readonly #acceptableUnits: number;
   readonly #tracer: ((r: TraceRecord) => void) | undefined;
+  readonly #random: RandomSource | undefined;
+  readonly #table: SessionTable | undefined;
+  /** Responder: the nonce sent on this connection. Initiator: the one received. */
+  #challenge: Uint8Array | null = null;
   readonly #decoder: FrameDecoder;
   readonly #writer = new FrameWriter();
   readonly #host: SessionHost;
@@ -92,6 +117,8 @@ export class Connection {
     this.limits = Object.freeze(resolveLimits(options.limits));
     this.#acceptableUnits = knownUnits(options.acceptableUnits ?? IMPLEMENTED_UNITS) | Unit.KERNEL;
     this.#tracer = options.tracer;
+    this.#random = options.random;
+    this.#table = options.table;
     this.#decoder = new FrameDecoder(this.limits, { expectPreface: true });
     this.#keepaliveIntervalMs = this.limits.keepaliveIntervalMs;
     this.#idleTimeoutMs = this.limits.idleTimeoutMs;
@@ -101,7 +128,8 @@ export class Connection {
       sendControl: (f: Frame) => this.#control.push(f),
       released: (s: Session) => this.#released(s),
       rttSample: (ms: number) => this.#rttSample(ms),
-      established: (agreed: AgreedParameters) => this.#established(agreed),
+      established: (session: Session, agreed: AgreedParameters) => this.#established(session, agreed),
+      detach: (session: Session) => this.#detach(session),
     };
   }
 
@@ -134,6 +162,10 @@ export class Connection {
     this.#prefacePending = true;
     this.#lastReceivedAt = now;
     this.#noSessionsSince = now;
+    if (this.role === 'responder' && this.#random && this.#table) {
+      this.#challenge = this.#random(NONCE_BYTES);
+      this.#control.push({ type: FrameType.CHALLENGE, channel: CONNECTION_CHANNEL, nonce: this.#challenge });
+    }
   }
 
   /** Bytes from the transport, split anywhere. Never throws for anything the peer sent. */
@@ -167,7 +199,9 @@ export class Connection {
     }
     const silentMs = now - this.#lastReceivedAt;
     if (this.#idleTimeoutMs > 0 && silentMs >= this.#idleTimeoutMs) {
-      this.close(now, AbortCode.IDLE_TIMEOUT, `peer unresponsive: nothing received for ${silentMs} ms`);
+      // A silent transport is as good as a broken one: resumable sessions wait for a new one.
+      const why = `peer unresponsive: nothing received for ${silentMs} ms`;
+      this.#shutdown(now, 'local', AbortCode.IDLE_TIMEOUT, why, false, true);
       return;
     }
     if (this.#sessions.size === 0 && now - this.#noSessionsSince >= this.limits.handshakeTimeoutMs) {
@@ -193,11 +227,14 @@ export class Connection {
     for (const s of [...this.#sessions.values()]) s.handleTimeout(now);
   }
 
-  /** The transport is gone: every session on it ends with a provider abort (recovery will suspend instead). */
+  /**
+   * The transport is gone. Resumable sessions are suspended into the session table (events
+   * `suspended`); the others end with a provider abort (TRANSPORT_LOST).
+   */
   handleTransportDown(now: number, message = 'transport closed'): void {
     if (this.#state === 'closed') return;
     this.#now = now;
-    this.#shutdown(now, 'transport', AbortCode.TRANSPORT_LOST, message, false);
+    this.#shutdown(now, 'transport', AbortCode.TRANSPORT_LOST, message, false, true);
   }
 
   // ---------------------------------------------------------------- commands
@@ -223,12 +260,36 @@ export class Connection {
     if (userData.byteLength > this.limits.userDataBytesMax) {
       throw new UsageError(ErrorCode.INVALID_ARGUMENT, `user data exceeds ${this.limits.userDataBytesMax} bytes`);
     }
-    const channel = this.#nextChannel;
-    this.#nextChannel += 2;
-    const connect = buildConnect(channel, this.limits, units, userData, options.extensions ?? []);
-    const session = Session.initiate(now, this.#host, this.limits, connect);
+    const channel = this.#allocateChannel();
+    const extensions = [...(options.extensions ?? [])];
+    const keyShare = this.#random && this.#table ? newKeyShare(this.#random) : null;
+    if (keyShare) extensions.push({ id: ExtensionId.KEY_SHARE, value: keyShare.publicKey });
+    const connect = buildConnect(channel, this.limits, units, userData, extensions);
+    const session = Session.initiate(now, this.#host, this.limits, connect, keyShare);
     this.#sessions.set(channel, session);
     return session;
+  }
+
+  /**
+   * Initiator: carries a suspended session on this (new) connection. RESUME leaves as soon as
+   * the responder's challenge is here; the session replays what its peer may lack right behind it.
+   * @throws UsageError unless the session is suspended and this connection is not closed.
+   */
+  resumeSession(now: number, session: Session): void {
+    if (this.role !== 'initiator') throw new UsageError(ErrorCode.INVALID_STATE, 'only the initiator resumes sessions');
+    if (this.#state === 'closed') throw new UsageError(ErrorCode.INVALID_STATE, 'connection is closed');
+    this.#now = now;
+    const channel = this.#allocateChannel();
+    session.attachForResume(now, this.#host, channel);
+    this.#sessions.set(channel, session);
+    if (this.#challenge && this.#random) session.sendResume(now, this.#challenge, this.#random(NONCE_BYTES));
+  }
+
+  #allocateChannel(): number {
+    if (this.#nextChannel > 0xffff_ffff) throw new UsageError(ErrorCode.INVALID_STATE, 'channel numbers exhausted');
+    const channel = this.#nextChannel;
+    this.#nextChannel += 2;
+    return channel;
   }
 
   /**
@@ -240,7 +301,7 @@ export class Connection {
     this.#now = now;
     if (this.#state === 'open')
       this.#control.push({ type: FrameType.CONNECTION_CLOSE, channel: CONNECTION_CHANNEL, code, message });
-    this.#shutdown(now, 'local', code, message, false);
+    this.#shutdown(now, 'local', code, message, false, false);
   }
 
   // ---------------------------------------------------------------- outputs
@@ -255,11 +316,17 @@ export class Connection {
     }
     for (const f of this.#control) writeFrame(w, f);
     this.#control.length = 0;
+    if (this.#state === 'closed') return w.byteLength > 0 ? w.take() : null;
     const budget = this.limits.transmitBatchBytes;
     while (w.byteLength < budget && this.#ready.length > 0) {
       const round = this.#ready;
       this.#ready = [];
       for (const s of round) {
+        if (!s.isHostedBy(this.#host)) {
+          // Moved to another connection (resumed elsewhere) or parked: never write it here.
+          this.#readySet.delete(s);
+          continue;
+        }
         if (w.byteLength < budget && s.writeNext(w) && s.hasWork()) this.#ready.push(s);
         else if (w.byteLength >= budget && s.hasWork()) this.#ready.push(s);
         else this.#readySet.delete(s);
@@ -311,6 +378,7 @@ export class Connection {
     const session = this.#sessions.get(f.channel);
     if (session) return session.handleFrame(now, f);
     if (f.type === FrameType.CONNECT) return this.#connectRequest(now, f);
+    if (f.type === FrameType.RESUME) return this.#resumeRequest(now, f);
     if (this.#wasUsed(f.channel)) return; // a closed session's frames still in flight
     this.close(now, AbortCode.UNEXPECTED_FRAME, `${frameTypeName(f.type)} for unknown channel ${f.channel}`);
   }
@@ -324,7 +392,17 @@ export class Connection {
         if (Number.isFinite(f.stamp) && f.stamp <= now && f.stamp === this.#lastPingAt) this.#rttSample(now - f.stamp);
         return;
       case FrameType.CONNECTION_CLOSE:
-        this.#shutdown(now, 'peer', f.code as AbortCode, f.message, true);
+        this.#shutdown(now, 'peer', f.code as AbortCode, f.message, true, false);
+        return;
+      case FrameType.CHALLENGE:
+        if (this.role !== 'initiator' || this.#challenge !== null) {
+          this.close(now, AbortCode.UNEXPECTED_FRAME, 'unexpected CHALLENGE');
+          return;
+        }
+        this.#challenge = f.nonce.slice();
+        for (const s of this.#sessions.values()) {
+          if (s.link === 'resuming' && this.#random) s.sendResume(now, this.#challenge, this.#random(NONCE_BYTES));
+        }
         return;
       default:
         this.close(now, AbortCode.UNEXPECTED_FRAME, `${frameTypeName(f.type)} on the connection channel`);
@@ -350,15 +428,63 @@ export class Connection {
       this.#control.push({ type: FrameType.REFUSE, channel: f.channel, code: evaluation.code, userData: EMPTY });
       return;
     }
-    const session = Session.respond(now, this.#host, this.limits, f.channel, {
+    if (f.userData.byteLength > this.limits.userDataBytesMax) {
+      const code = RefuseCode.PARAMETERS_UNACCEPTABLE;
+      this.#control.push({ type: FrameType.REFUSE, channel: f.channel, code, userData: EMPTY });
+      return;
+    }
+    const request = {
       versionMin: f.versionMin,
       versionMax: f.versionMax,
       proposedUnits: knownUnits(f.units),
       agreed: evaluation.agreed,
-      extensions: f.extensions,
+      extensions: f.extensions.filter((e) => e.id !== ExtensionId.KEY_SHARE),
       userData: f.userData,
-    });
+    };
+    const offer = this.#recoveryOffer(f.extensions);
+    const session = Session.respond(now, this.#host, this.limits, f.channel, request, offer);
     this.#sessions.set(f.channel, session);
+  }
+
+  #recoveryOffer(extensions: Extension[]): RecoveryOffer | null {
+    const peerPublicKey = extensions.find((e) => e.id === ExtensionId.KEY_SHARE)?.value;
+    if (peerPublicKey?.byteLength !== 32 || !this.#random || !this.#table) return null;
+    return {
+      keyShare: newKeyShare(this.#random),
+      peerPublicKey: peerPublicKey.slice(),
+      sessionId: this.#random(SESSION_ID_BYTES),
+      resumeWindowMs: this.limits.resumeWindowMs,
+    };
+  }
+
+  /** Responder: a session resumes on this connection (or is refused without saying why). */
+  #resumeRequest(now: number, f: Extract<Frame, { type: typeof FrameType.RESUME }>): void {
+    if (this.role !== 'responder') {
+      this.close(now, AbortCode.UNEXPECTED_FRAME, 'RESUME sent to the initiator');
+      return;
+    }
+    if (f.channel % 2 === 0 || f.channel <= this.#highestPeerChannel) {
+      this.close(now, AbortCode.PROTOCOL_ERROR, `RESUME on channel ${f.channel}: channels are odd and never reused`);
+      return;
+    }
+    this.#highestPeerChannel = f.channel;
+    const session = this.#table?.find(f.sessionId);
+    const challenge = this.#challenge;
+    if (session && challenge && this.#sessions.size < this.limits.sessionsPerConnectionMax) {
+      if (session.resumeFrom(now, this.#host, f.channel, f, challenge)) {
+        this.#table?.unpark(session);
+        this.#sessions.set(f.channel, session);
+        return;
+      }
+    }
+    // Unknown, expired and unproven look the same from outside. What the initiator sends next on
+    // this channel (its replay) is dropped as traffic of a closed channel.
+    this.#control.push({
+      type: FrameType.RESUME_REFUSE,
+      channel: f.channel,
+      code: AbortCode.RESUME_REFUSED,
+      message: 'no session to resume',
+    });
   }
 
   #wasUsed(channel: number): boolean {
@@ -375,11 +501,18 @@ export class Connection {
   #released(s: Session): void {
     const reason = s.closeReason as CloseReason;
     if (this.#tracer) this.#tracer({ kind: 'session-closed', channel: s.channel, reason });
+    this.#table?.forget(s);
+    this.#detach(s);
+  }
+
+  #detach(s: Session): void {
+    if (this.#sessions.get(s.channel) !== s) return;
     this.#sessions.delete(s.channel);
     if (this.#sessions.size === 0) this.#noSessionsSince = this.#now;
   }
 
-  #established(agreed: AgreedParameters): void {
+  #established(session: Session, agreed: AgreedParameters): void {
+    if (this.role === 'responder' && session.sessionId) this.#table?.register(session);
     this.#keepaliveIntervalMs = minEnabled(this.#keepaliveIntervalMs, agreed.keepaliveIntervalMs);
     this.#idleTimeoutMs = minEnabled(this.#idleTimeoutMs, agreed.idleTimeoutMs);
   }
@@ -403,9 +536,21 @@ export class Connection {
     code: AbortCode,
     message: string,
     fromPeer: boolean,
+    suspend: boolean,
   ): void {
     this.#state = 'closed';
-    for (const s of [...this.#sessions.values()]) s.providerAbort(now, code, message, { notifyPeer: false, fromPeer });
+    const table = this.#table;
+    for (const s of [...this.#sessions.values()]) {
+      // Established sessions, and sessions whose resume failed with this connection, wait in the table.
+      if (suspend && table && s.resumable) {
+        this.#sessions.delete(s.channel);
+        s.suspend(now, table.host, message);
+        table.park(now, s);
+      } else {
+        s.providerAbort(now, code, message, { notifyPeer: false, fromPeer });
+      }
+    }
+    this.#sessions.clear();
     this.#ready = [];
     this.#readySet.clear();
     if (origin !== 'local') this.#control.length = 0;

@@ -5,6 +5,7 @@
  */
 import type { CloseReason } from '../errors.js';
 import type { Extension } from '../wire/frame.js';
+import type { Session } from './session.js';
 
 /** Values both sides agreed at establishment. */
 export interface AgreedParameters {
@@ -34,14 +35,41 @@ export interface ConnectRequest {
 
 export type MessageKind = 'normal' | 'expedited' | 'typed';
 
+/** What a resumption did, in numbers. */
+export interface ResumeStats {
+  /** From the suspension (or, replacing a live connection, from the resume) to the resume. */
+  downtimeMs: number;
+  /** Whole messages this side sends again. */
+  replayedMessages: number;
+  /** Whole messages the peer said it sends again. */
+  peerReplayedMessages: number;
+  /** Frames this side drops because it already had them (the peer could not know). */
+  duplicatesSuppressed: number;
+  /** Always 0: a resume that would lose anything is refused instead and the session ends. */
+  lost: 0;
+}
+
+/**
+ * Events of one session. `channel` is its channel on the connection that raised the event;
+ * `session` is the engine's session object, stable across resumes (drivers key on it).
+ */
 export type SessionEvent =
-  | { type: 'connect-request'; channel: number; request: ConnectRequest }
-  | { type: 'accepted'; channel: number; agreed: AgreedParameters; extensions: Extension[]; userData: Uint8Array }
-  | { type: 'message'; channel: number; kind: MessageKind; data: Uint8Array }
-  | { type: 'writable'; channel: number }
-  | { type: 'release-requested'; channel: number; userData: Uint8Array }
-  | { type: 'release-refused'; channel: number; userData: Uint8Array }
-  | { type: 'closed'; channel: number; reason: CloseReason };
+  | { type: 'connect-request'; channel: number; session: Session; request: ConnectRequest }
+  | {
+      type: 'accepted';
+      channel: number;
+      session: Session;
+      agreed: AgreedParameters;
+      extensions: Extension[];
+      userData: Uint8Array;
+    }
+  | { type: 'message'; channel: number; session: Session; kind: MessageKind; data: Uint8Array }
+  | { type: 'writable'; channel: number; session: Session }
+  | { type: 'release-requested'; channel: number; session: Session; userData: Uint8Array }
+  | { type: 'release-refused'; channel: number; session: Session; userData: Uint8Array }
+  | { type: 'suspended'; channel: number; session: Session; reason: string }
+  | { type: 'resumed'; channel: number; session: Session; stats: ResumeStats }
+  | { type: 'closed'; channel: number; session: Session; reason: CloseReason };
 
 export type ConnectionEvent =
   | SessionEvent

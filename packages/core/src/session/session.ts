@@ -16,8 +16,18 @@
  * - Role differences (initiator or responder) are parameters; the machine is the same.
  * The machine never does I/O and never reads a clock: `now` comes in with every call.
  */
-import { AbortCode, type CloseReason, ErrorCode, ProtocolError, type RefuseCode, UsageError } from '../errors.js';
+import {
+  AbortCode,
+  type CloseReason,
+  ErrorCode,
+  InternalError,
+  ProtocolError,
+  type RefuseCode,
+  UsageError,
+} from '../errors.js';
 import type { Limits } from '../limits.js';
+import { constantTimeEqual, deriveResumeKey, type KeyShare, resumeProof, SESSION_ID_BYTES } from '../recovery/proof.js';
+import { RetransmitBuffer, type SentFrame } from '../recovery/retransmit.js';
 import { hasUnit, Unit } from '../units.js';
 import { assertNever, writeFrame } from '../wire/codec.js';
 import {
@@ -25,13 +35,16 @@ import {
   type ConnectFrame,
   EXPEDITED_BYTES_MAX,
   type Extension,
+  ExtensionId,
   type Frame,
   FrameType,
   frameTypeName,
   HEADER_BYTES,
+  isSequenced,
+  type ResumeFrame,
 } from '../wire/frame.js';
 import type { FrameWriter } from '../wire/writer.js';
-import type { AgreedParameters, ConnectRequest, MessageKind, SessionEvent } from './events.js';
+import type { AgreedParameters, ConnectRequest, MessageKind, ResumeStats, SessionEvent } from './events.js';
 import { agreedFromAccept, buildAccept } from './negotiation.js';
 
 export type SessionState =
@@ -61,8 +74,41 @@ export interface SessionHost {
   /** A round-trip sample (connect to accept). */
   rttSample(rttMs: number): void;
   /** The session was established with these values (the connection adopts its timers). */
-  established(agreed: AgreedParameters): void;
+  established(session: Session, agreed: AgreedParameters): void;
+  /** The session moves to another host (a resume elsewhere): forget it without closing it. */
+  detach(session: Session): void;
 }
+
+/** What a responder offers for recovery when the initiator sent a key share. */
+export interface RecoveryOffer {
+  keyShare: KeyShare;
+  peerPublicKey: Uint8Array;
+  sessionId: Uint8Array;
+  resumeWindowMs: number;
+}
+
+interface Recovery {
+  sessionId: Uint8Array;
+  key: Uint8Array;
+  /** How long the responder keeps this session suspended (from ACCEPT), if it said. */
+  resumeWindowMs: number | null;
+}
+
+/** Whether the session is on a transport, waiting for one, or resuming on one. */
+type Link =
+  | { name: 'attached' }
+  | { name: 'suspended'; since: number }
+  /** Initiator: on a new connection, waiting for the responder's challenge. */
+  | { name: 'resuming'; since: number }
+  /** Initiator: RESUME sent; replaying; waiting for RESUMED. */
+  | {
+      name: 'awaiting-resumed';
+      since: number;
+      challenge: Uint8Array;
+      clientNonce: Uint8Array;
+      resendFrom: number;
+      replaying: number;
+    };
 
 type Outgoing =
   | { kind: 'normal' | 'typed'; data: Uint8Array; offset: number }
@@ -73,11 +119,18 @@ export interface SessionStats {
   messagesReceived: number;
   bytesSent: number;
   bytesReceived: number;
+  /** Times the session was resumed after a transport break. */
+  resumes: number;
+  /** Frames and payload bytes sent again after resumes. */
+  framesRetransmitted: number;
+  bytesRetransmitted: number;
+  /** Frames the peer repeated after a resume that this side dropped (already received). */
+  duplicatesSuppressed: number;
 }
 
 export class Session {
-  readonly channel: number;
-  readonly #host: SessionHost;
+  #channel: number;
+  #host: SessionHost;
   readonly #limits: Limits;
   #state: SessionState;
   #agreed: AgreedParameters | null = null;
@@ -91,10 +144,18 @@ export class Session {
   #sentSeq = 0;
   #sentFlowBytes = 0;
   #peerWindowLimit = 0;
-  /** Sequence numbers of the last frame of each transmitted, not yet acknowledged message. */
-  readonly #inflight: number[] = [];
-  #inflightHead = 0;
+  /** Sent and unacknowledged frames: what a resume sends again. */
+  readonly #sent = new RetransmitBuffer();
   #peerReceived = 0;
+  #unackedReceivedBytes = 0;
+  #undeliveredAtClose: { kind: MessageKind; data: Uint8Array }[] = [];
+
+  // Recovery
+  #keyShare: KeyShare | null = null;
+  #offer: RecoveryOffer | null = null;
+  #recovery: Recovery | null = null;
+  #link: Link = { name: 'attached' };
+  #duplicatesToDrop = 0;
   #disconnectSeq = -1;
 
   // Receiving
@@ -110,10 +171,19 @@ export class Session {
     typed: { parts: [], bytes: 0 },
   };
 
-  readonly stats: SessionStats = { messagesSent: 0, messagesReceived: 0, bytesSent: 0, bytesReceived: 0 };
+  readonly stats: SessionStats = {
+    messagesSent: 0,
+    messagesReceived: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    resumes: 0,
+    framesRetransmitted: 0,
+    bytesRetransmitted: 0,
+    duplicatesSuppressed: 0,
+  };
 
   private constructor(channel: number, host: SessionHost, limits: Limits, state: SessionState) {
-    this.channel = channel;
+    this.#channel = channel;
     this.#host = host;
     this.#limits = limits;
     this.#state = state;
@@ -121,21 +191,80 @@ export class Session {
   }
 
   /** Initiator side: sends the connect request. */
-  static initiate(now: number, host: SessionHost, limits: Limits, connect: ConnectFrame): Session {
+  static initiate(
+    now: number,
+    host: SessionHost,
+    limits: Limits,
+    connect: ConnectFrame,
+    keyShare: KeyShare | null,
+  ): Session {
     const s = new Session(connect.channel, host, limits, { name: 'connecting', since: now, connect });
+    s.#keyShare = keyShare;
     host.sendControl(connect);
     return s;
   }
 
   /** Responder side: a connect request that passed negotiation, awaiting the application's answer. */
-  static respond(now: number, host: SessionHost, limits: Limits, channel: number, request: ConnectRequest): Session {
+  static respond(
+    now: number,
+    host: SessionHost,
+    limits: Limits,
+    channel: number,
+    request: ConnectRequest,
+    offer: RecoveryOffer | null,
+  ): Session {
     const s = new Session(channel, host, limits, { name: 'awaiting-response', since: now, request });
-    host.emit({ type: 'connect-request', channel, request });
+    s.#offer = offer;
+    host.emit({ type: 'connect-request', channel, session: s, request });
     return s;
+  }
+
+  /** Whether `host` carries this session now (a session that resumed elsewhere is not its old host's). */
+  isHostedBy(host: SessionHost): boolean {
+    return this.#host === host;
+  }
+
+  /** The channel on the current connection (a resumed session gets a new one). */
+  get channel(): number {
+    return this.#channel;
   }
 
   get state(): SessionStateName {
     return this.#state.name;
+  }
+
+  /** attached, suspended (transport lost, waiting to resume), resuming or awaiting-resumed. */
+  get link(): Link['name'] {
+    return this.#link.name;
+  }
+
+  /** The id a resume names; null until established, or when recovery was not agreed. */
+  get sessionId(): Uint8Array | null {
+    return this.#recovery?.sessionId ?? null;
+  }
+
+  /** Whether a transport break suspends this session (instead of aborting it). */
+  get resumable(): boolean {
+    return this.#recovery !== null && this.#isEstablished();
+  }
+
+  /** The responder's resume window, as it announced it (initiator side), or null. */
+  get resumeWindowMs(): number | null {
+    return this.#recovery?.resumeWindowMs ?? null;
+  }
+
+  /** Bytes this session holds for retransmission or waiting to be sent (its cost while suspended). */
+  get retainedBytes(): number {
+    return this.#sent.unackedBytes + this.#queuedBytes;
+  }
+
+  /**
+   * The messages accepted by send() that the peer is not known to have received: after a lost
+   * session, exactly the ones the application may want to send elsewhere. Oldest first.
+   */
+  undeliveredMessages(): { kind: MessageKind; data: Uint8Array }[] {
+    if (this.#state.name === 'closed') return this.#undeliveredAtClose;
+    return this.#collectUndelivered();
   }
 
   get closeReason(): CloseReason | null {
@@ -158,7 +287,7 @@ export class Session {
       const item = this.#queue[i] as Outgoing;
       if (item.kind === 'normal' || item.kind === 'typed') queuedMessages++;
     }
-    return queuedMessages + this.#expedited.length + (this.#inflight.length - this.#inflightHead);
+    return queuedMessages + this.#expedited.length + this.#sent.undeliveredMessages().length;
   }
 
   get queuedBytes(): number {
@@ -172,8 +301,26 @@ export class Session {
     const s = this.#state;
     if (s.name !== 'awaiting-response') throw this.#invalid('accept');
     this.#checkUserData(userData);
+    const all = [...extensions];
+    const offer = this.#offer;
+    if (offer) {
+      try {
+        const key = deriveResumeKey(offer.keyShare, offer.peerPublicKey, offer.sessionId);
+        this.#recovery = { sessionId: offer.sessionId, key, resumeWindowMs: offer.resumeWindowMs };
+        const window = new Uint8Array(4);
+        new DataView(window.buffer).setUint32(0, offer.resumeWindowMs);
+        all.push(
+          { id: ExtensionId.KEY_SHARE, value: offer.keyShare.publicKey },
+          { id: ExtensionId.SESSION_ID, value: offer.sessionId },
+          { id: ExtensionId.RESUME_WINDOW, value: window },
+        );
+      } catch {
+        // A peer key that fails the agreement: the session goes on without recovery.
+      }
+      this.#offer = null;
+    }
     this.#establish(s.request.agreed);
-    this.#host.sendControl(buildAccept(this.channel, s.request.agreed, this.#limits, userData, extensions));
+    this.#host.sendControl(buildAccept(this.channel, s.request.agreed, this.#limits, userData, all));
     this.#state = { name: 'open' };
     void now;
   }
@@ -293,7 +440,15 @@ export class Session {
    * reported through events, never thrown.
    */
   handleFrame(now: number, f: Frame): void {
+    if (this.#duplicatesToDrop > 0 && isSequenced(f.type)) {
+      // The peer resent frames this side already had (it could not know how far we got).
+      this.#duplicatesToDrop--;
+      this.stats.duplicatesSuppressed++;
+      return;
+    }
     try {
+      if (f.type === FrameType.RESUMED || f.type === FrameType.RESUME_REFUSE) return this.#resumeAnswer(now, f);
+      if (this.#link.name === 'awaiting-resumed') throw this.#unexpected(f);
       this.#dispatch(now, f);
     } catch (e) {
       if (!(e instanceof ProtocolError)) throw e;
@@ -319,12 +474,15 @@ export class Session {
     switch (s.name) {
       case 'connecting':
         if (f.type === FrameType.ACCEPT) {
-          this.#establish(agreedFromAccept(s.connect, f));
+          const agreed = agreedFromAccept(s.connect, f);
+          this.#recovery = this.#recoveryFromAccept(f.extensions);
+          this.#establish(agreed);
           this.#host.rttSample(now - s.since);
           this.#state = { name: 'open' };
           this.#host.emit({
             type: 'accepted',
             channel: this.channel,
+            session: this,
             agreed: this.#agreed as AgreedParameters,
             extensions: f.extensions,
             userData: f.userData,
@@ -347,7 +505,7 @@ export class Session {
         if (f.type === FrameType.FINISH) {
           this.#countReceived(now);
           this.#state = { name: 'release-requested', since: now };
-          this.#host.emit({ type: 'release-requested', channel: this.channel, userData: f.userData });
+          this.#host.emit({ type: 'release-requested', channel: this.channel, session: this, userData: f.userData });
           return;
         }
         throw this.#unexpected(f);
@@ -371,7 +529,7 @@ export class Session {
         ) {
           this.#countReceived(now);
           this.#state = { name: 'open' };
-          this.#host.emit({ type: 'release-refused', channel: this.channel, userData: f.userData });
+          this.#host.emit({ type: 'release-refused', channel: this.channel, session: this, userData: f.userData });
           return;
         }
         if (f.type === FrameType.FINISH && !s.answeredCollision) {
@@ -444,12 +602,18 @@ export class Session {
   #deliver(kind: MessageKind, data: Uint8Array): void {
     this.stats.messagesReceived++;
     this.stats.bytesReceived += data.byteLength;
-    this.#host.emit({ type: 'message', channel: this.channel, kind, data });
+    this.#host.emit({ type: 'message', channel: this.channel, session: this, kind, data });
   }
 
   #countFlow(now: number, bytes: number): void {
     this.#countReceived(now);
     this.#receivedFlowBytes += bytes;
+    // Acknowledge at least every ACK_EVERY_BYTES: the sender's retransmit budget waits on it.
+    this.#unackedReceivedBytes += bytes;
+    if (this.#unackedReceivedBytes >= ACK_EVERY_BYTES && !this.#ackNow) {
+      this.#ackNow = true;
+      this.#host.wake(this);
+    }
     if (this.#receivedFlowBytes > this.#advertisedLimit) {
       throw new ProtocolError(
         AbortCode.FLOW_CONTROL,
@@ -472,13 +636,8 @@ export class Session {
     }
     if (received > this.#peerReceived) {
       this.#peerReceived = received;
-      while (this.#inflightHead < this.#inflight.length && (this.#inflight[this.#inflightHead] as number) <= received) {
-        this.#inflightHead++;
-      }
-      if (this.#inflightHead > 1024 && this.#inflightHead * 2 > this.#inflight.length) {
-        this.#inflight.splice(0, this.#inflightHead);
-        this.#inflightHead = 0;
-      }
+      this.#sent.acknowledge(received);
+      this.#host.wake(this); // the retransmit budget may have room again
     }
     if (windowLimit > this.#peerWindowLimit) {
       this.#peerWindowLimit = windowLimit;
@@ -506,10 +665,215 @@ export class Session {
     });
   }
 
+  // ---------------------------------------------------------------- recovery
+
+  /**
+   * The transport is gone: keep everything, move to `host` (a session table) and wait for a
+   * resume. Emits `suspended` on the old host first, so its driver learns it.
+   * @throws UsageError unless resumable.
+   */
+  suspend(now: number, host: SessionHost, why: string): void {
+    if (!this.resumable) throw this.#invalid('suspend');
+    const link = this.#link;
+    // A resume attempt that failed with its connection: still the same suspension.
+    if (link.name === 'attached')
+      this.#host.emit({ type: 'suspended', channel: this.channel, session: this, reason: why });
+    this.#host = host;
+    this.#link = { name: 'suspended', since: link.name === 'attached' ? now : link.since };
+    this.#ackNow = false;
+    this.#ackDueAt = null;
+  }
+
+  /** Initiator: adopted by a new connection on `channel`; RESUME goes out when its challenge arrives. */
+  attachForResume(now: number, host: SessionHost, channel: number): void {
+    if (this.#link.name !== 'suspended' || this.#recovery === null) throw this.#invalid('resume');
+    this.#host.detach(this);
+    this.#host = host;
+    this.#channel = channel;
+    this.#link = { name: 'resuming', since: this.#link.since };
+    void now;
+  }
+
+  /** Initiator: the responder's challenge arrived; send RESUME, then replay what the peer may lack. */
+  sendResume(now: number, challenge: Uint8Array, clientNonce: Uint8Array): void {
+    const link = this.#link;
+    const recovery = this.#recovery;
+    if (link.name !== 'resuming' || recovery === null) return;
+    const resendFrom = this.#sent.firstUnacked(this.#sentSeq + 1);
+    const replaying = this.#sent.pendingMessages();
+    const received = this.#receivedSeq;
+    const proof = resumeProof(recovery.key, 'initiator', {
+      sessionId: recovery.sessionId,
+      challenge,
+      clientNonce,
+      received,
+      resendFrom,
+    });
+    this.#host.sendControl({
+      type: FrameType.RESUME,
+      channel: this.channel,
+      sessionId: recovery.sessionId,
+      clientNonce,
+      received,
+      resendFrom,
+      replaying,
+      proof,
+    });
+    this.#link = { name: 'awaiting-resumed', since: link.since, challenge, clientNonce, resendFrom, replaying };
+    this.#sent.rewind();
+    this.#ackDueAt = now + this.#limits.ackDelayMs;
+    this.#host.wake(this);
+  }
+
+  /**
+   * Responder: a RESUME naming this session arrived on a new connection with `challenge`.
+   * Returns false, changing nothing, unless the proof holds and the counts are possible; the
+   * caller then refuses without saying why (an attacker learns nothing about the session).
+   */
+  resumeFrom(now: number, host: SessionHost, channel: number, f: ResumeFrame, challenge: Uint8Array): boolean {
+    const recovery = this.#recovery;
+    if (recovery === null || this.#state.name === 'closed' || !this.#isEstablished()) return false;
+    const expected = resumeProof(recovery.key, 'initiator', {
+      sessionId: recovery.sessionId,
+      challenge,
+      clientNonce: f.clientNonce,
+      received: f.received,
+      resendFrom: f.resendFrom,
+    });
+    if (!constantTimeEqual(expected, f.proof)) return false;
+    // The initiator cannot have received more than was sent, nor less than it acknowledged;
+    // and it must resend from no later than the first frame this side lacks.
+    if (f.received > this.#sentSeq || f.received < this.#peerReceived) return false;
+    if (f.resendFrom < 1 || f.resendFrom > this.#receivedSeq + 1) return false;
+    const since = this.#link.name === 'suspended' ? this.#link.since : now;
+    this.#host.detach(this);
+    this.#host = host;
+    this.#channel = channel;
+    this.#link = { name: 'attached' };
+    this.#duplicatesToDrop = this.#receivedSeq + 1 - f.resendFrom;
+    this.#peerReceived = f.received;
+    this.#sent.acknowledge(f.received);
+    this.#sent.rewind();
+    const replaying = this.#sent.pendingMessages();
+    host.sendControl({
+      type: FrameType.RESUMED,
+      channel,
+      received: this.#receivedSeq,
+      replaying,
+      proof: resumeProof(recovery.key, 'responder', {
+        sessionId: recovery.sessionId,
+        challenge,
+        clientNonce: f.clientNonce,
+        received: this.#receivedSeq,
+        resendFrom: f.resendFrom,
+      }),
+    });
+    this.#resumed(now, since, {
+      replayedMessages: replaying,
+      peerReplayedMessages: f.replaying,
+      duplicatesSuppressed: this.#duplicatesToDrop,
+    });
+    return true;
+  }
+
+  /** Initiator: RESUMED or RESUME_REFUSE answered our RESUME. */
+  #resumeAnswer(now: number, f: Frame): void {
+    const link = this.#link;
+    const recovery = this.#recovery;
+    if (link.name !== 'awaiting-resumed' || recovery === null) throw this.#unexpected(f);
+    if (f.type === FrameType.RESUME_REFUSE) {
+      return this.#close(now, {
+        kind: 'aborted',
+        origin: 'peer',
+        by: 'provider',
+        code: AbortCode.RESUME_REFUSED,
+        message: f.message || 'the peer could not resume the session',
+        userData: EMPTY,
+        undelivered: this.undelivered,
+      });
+    }
+    if (f.type !== FrameType.RESUMED) throw this.#unexpected(f);
+    const expected = resumeProof(recovery.key, 'responder', {
+      sessionId: recovery.sessionId,
+      challenge: link.challenge,
+      clientNonce: link.clientNonce,
+      received: f.received,
+      resendFrom: link.resendFrom,
+    });
+    if (!constantTimeEqual(expected, f.proof)) {
+      throw new ProtocolError(AbortCode.RESUME_FAILED, 'the peer could not prove the session key');
+    }
+    if (f.received > this.#sentSeq || f.received < this.#peerReceived) {
+      throw new ProtocolError(
+        AbortCode.RESUME_FAILED,
+        `peer claims ${f.received} frames received of ${this.#sentSeq} sent`,
+      );
+    }
+    this.#peerReceived = f.received;
+    this.#sent.acknowledge(f.received);
+    this.#link = { name: 'attached' };
+    this.#resumed(now, link.since, {
+      replayedMessages: link.replaying,
+      peerReplayedMessages: f.replaying,
+      duplicatesSuppressed: 0,
+    });
+  }
+
+  #resumed(now: number, since: number, counts: Omit<ResumeStats, 'downtimeMs' | 'lost'>): void {
+    this.stats.resumes++;
+    this.#ackNow = true;
+    this.#host.wake(this);
+    this.#host.emit({
+      type: 'resumed',
+      channel: this.channel,
+      session: this,
+      stats: { downtimeMs: now - since, lost: 0, ...counts },
+    });
+  }
+
+  #recoveryFromAccept(extensions: Extension[]): Recovery | null {
+    const share = this.#keyShare;
+    this.#keyShare = null;
+    if (share === null) return null;
+    const peerKey = extensions.find((e) => e.id === ExtensionId.KEY_SHARE)?.value;
+    const sessionId = extensions.find((e) => e.id === ExtensionId.SESSION_ID)?.value;
+    const window = extensions.find((e) => e.id === ExtensionId.RESUME_WINDOW)?.value;
+    if (!peerKey || !sessionId) return null; // the responder does not offer recovery
+    if (sessionId.byteLength !== SESSION_ID_BYTES) {
+      throw new ProtocolError(AbortCode.MALFORMED_FRAME, 'session id extension of the wrong size');
+    }
+    let key: Uint8Array;
+    try {
+      key = deriveResumeKey(share, peerKey, sessionId);
+    } catch (cause) {
+      throw new ProtocolError(AbortCode.PROTOCOL_ERROR, 'unusable key share from the peer', { cause });
+    }
+    const resumeWindowMs =
+      window && window.byteLength === 4 ? new DataView(window.buffer, window.byteOffset, 4).getUint32(0) : null;
+    return { sessionId: sessionId.slice(), key, resumeWindowMs };
+  }
+
+  /** The session table gave up on this suspended session (window or memory budget). */
+  expire(now: number, code: AbortCode, message: string): void {
+    if (this.#state.name === 'closed') return;
+    this.#abortWith(now, { byProvider: true, code, message, userData: EMPTY }, 'local', false);
+  }
+
+  #collectUndelivered(): { kind: MessageKind; data: Uint8Array }[] {
+    const out: { kind: MessageKind; data: Uint8Array }[] = this.#sent.undeliveredMessages();
+    for (const data of this.#expedited) out.push({ kind: 'expedited', data });
+    for (let i = this.#queueHead; i < this.#queue.length; i++) {
+      const item = this.#queue[i] as Outgoing;
+      if (item.kind === 'normal' || item.kind === 'typed') out.push({ kind: item.kind, data: item.data });
+    }
+    return out;
+  }
+
   // ---------------------------------------------------------------- time
 
   /** Arms the delayed acknowledgement and enforces the handshake and release deadlines. */
   handleTimeout(now: number): void {
+    if (this.#link.name === 'suspended') return; // the session table keeps its deadline
     if (this.#ackDueAt !== null && now >= this.#ackDueAt) {
       this.#ackNow = true;
       this.#host.wake(this);
@@ -530,6 +894,7 @@ export class Session {
 
   /** The earliest time this session needs `handleTimeout`, or null. */
   nextDeadline(): number | null {
+    if (this.#link.name === 'suspended') return null;
     let next: number | null = null;
     if (this.#ackDueAt !== null && !this.#ackNow) next = this.#ackDueAt;
     const s = this.#state;
@@ -551,17 +916,32 @@ export class Session {
    * interleave sessions fairly.
    */
   writeNext(w: FrameWriter): boolean {
+    if (!this.#canTransmit()) return false;
     let wrote = false;
     if (this.#ackNow || (this.#ackDueAt !== null && this.#receivedSeq > this.#ackedReceived && this.#hasSendable())) {
       this.#writeAck(w);
       wrote = true;
     }
     if (!this.#isEstablished() && this.#state.name !== 'releasing') return wrote;
+    // After a resume, what the peer lacks goes first, in its original order and numbering.
+    const again = this.#sent.nextReplay();
+    if (again !== undefined) {
+      this.#writeSent(w, again);
+      this.stats.framesRetransmitted++;
+      this.stats.bytesRetransmitted += again.body.byteLength;
+      return true;
+    }
     const ex = this.#expedited[0];
     if (ex !== undefined && this.#windowRoom() >= ex.byteLength) {
       this.#expedited.shift();
-      writeFrame(w, { type: FrameType.EXPEDITED, channel: this.channel, payload: ex });
       this.#sentFlowBytes += ex.byteLength;
+      this.#record(w, {
+        seq: 0,
+        type: FrameType.EXPEDITED,
+        end: true,
+        body: ex,
+        message: { kind: 'expedited', data: ex },
+      });
       this.#afterSend(ex.byteLength, true);
       return true;
     }
@@ -576,11 +956,13 @@ export class Session {
       if (n < remaining && n < this.#fragmentBytesMin()) n = 0;
       if (n === 0 && remaining > 0) return wrote;
       const end = item.offset + n === item.data.byteLength;
-      writeFrame(w, {
+      const payload = item.data.subarray(item.offset, item.offset + n);
+      this.#record(w, {
+        seq: 0,
         type: item.kind === 'normal' ? FrameType.DATA : FrameType.TYPED_DATA,
-        channel: this.channel,
         end,
-        payload: item.data.subarray(item.offset, item.offset + n),
+        body: payload,
+        ...(end ? { message: { kind: item.kind, data: item.data } } : {}),
       });
       item.offset += n;
       this.#sentFlowBytes += n;
@@ -595,20 +977,52 @@ export class Session {
         : control.kind === 'disconnect'
           ? FrameType.DISCONNECT
           : FrameType.NOT_FINISHED;
-    writeFrame(w, { type, channel: this.channel, userData: control.userData });
     this.#popQueue();
+    this.#record(w, { seq: 0, type, end: true, body: control.userData });
     this.#sentSeq++;
     if (control.kind === 'disconnect') this.#disconnectSeq = this.#sentSeq;
     return true;
   }
 
+  /** Writes a sequenced frame for the first time and keeps it until acknowledged. */
+  #record(w: FrameWriter, frame: SentFrame): void {
+    frame.seq = this.#sentSeq + 1;
+    this.#writeSent(w, frame);
+    this.#sent.push(frame);
+  }
+
+  #writeSent(w: FrameWriter, f: SentFrame): void {
+    switch (f.type) {
+      case FrameType.DATA:
+      case FrameType.TYPED_DATA:
+        writeFrame(w, { type: f.type, channel: this.channel, end: f.end, payload: f.body });
+        return;
+      case FrameType.EXPEDITED:
+        writeFrame(w, { type: f.type, channel: this.channel, payload: f.body });
+        return;
+      case FrameType.FINISH:
+      case FrameType.DISCONNECT:
+      case FrameType.NOT_FINISHED:
+        writeFrame(w, { type: f.type, channel: this.channel, userData: f.body });
+        return;
+      default:
+        throw new InternalError(`unsequenced frame ${frameTypeName(f.type)} in the retransmit buffer`);
+    }
+  }
+
+  /** Attached to a live connection (or, initiator, resuming optimistically behind its RESUME). */
+  #canTransmit(): boolean {
+    return this.#link.name === 'attached' || this.#link.name === 'awaiting-resumed';
+  }
+
   /** Whether `writeNext` would write something now. */
   hasWork(): boolean {
-    return this.#ackNow || this.#hasSendable();
+    return this.#canTransmit() && (this.#ackNow || this.#hasSendable());
   }
 
   #hasSendable(): boolean {
     if (!this.#isEstablished() && this.#state.name !== 'releasing') return false;
+    if (this.#sent.replaying) return true;
     const ex = this.#expedited[0];
     if (ex !== undefined) return this.#windowRoom() >= ex.byteLength;
     const item = this.#queue[this.#queueHead];
@@ -641,6 +1055,7 @@ export class Session {
       windowLimit: this.#advertisedLimit,
     });
     this.#ackedReceived = this.#receivedSeq;
+    this.#unackedReceivedBytes = 0;
     this.#ackNow = false;
     this.#ackDueAt = null;
   }
@@ -649,18 +1064,19 @@ export class Session {
     this.#sentSeq++;
     this.#queuedBytes -= bytes;
     this.stats.bytesSent += bytes;
-    if (endsMessage) {
-      this.stats.messagesSent++;
-      this.#inflight.push(this.#sentSeq);
-    }
+    if (endsMessage) this.stats.messagesSent++;
     if (this.#writerBlocked && this.#queuedBytes < this.#limits.sendQueueBytesMax && this.#canSendData()) {
       this.#writerBlocked = false;
-      this.#host.emit({ type: 'writable', channel: this.channel });
+      this.#host.emit({ type: 'writable', channel: this.channel, session: this });
     }
   }
 
+  /** Bytes that may be sent now: within the peer's window and this side's retransmit budget. */
   #windowRoom(): number {
-    return this.#peerWindowLimit - this.#sentFlowBytes;
+    return Math.min(
+      this.#peerWindowLimit - this.#sentFlowBytes,
+      this.#limits.retransmitBufferBytes - this.#sent.unackedBytes,
+    );
   }
 
   #popQueue(): void {
@@ -680,7 +1096,7 @@ export class Session {
   #establish(agreed: AgreedParameters): void {
     this.#agreed = agreed;
     this.#peerWindowLimit = agreed.peerReceiveWindowBytes;
-    this.#host.established(agreed);
+    this.#host.established(this, agreed);
   }
 
   #isEstablished(): boolean {
@@ -718,6 +1134,8 @@ export class Session {
 
   #close(now: number, reason: CloseReason): void {
     if (this.#state.name === 'closed') return;
+    if (reason.kind !== 'released') this.#undeliveredAtClose = this.#collectUndelivered();
+    this.#sent.clear();
     this.#state = { name: 'closed', reason };
     this.#queue.length = 0;
     this.#queueHead = 0;
@@ -725,7 +1143,7 @@ export class Session {
     this.#queuedBytes = 0;
     this.#assembling.normal = { parts: [], bytes: 0 };
     this.#assembling.typed = { parts: [], bytes: 0 };
-    this.#host.emit({ type: 'closed', channel: this.channel, reason });
+    this.#host.emit({ type: 'closed', channel: this.channel, session: this, reason });
     this.#host.released(this);
     void now;
   }
@@ -766,3 +1184,5 @@ function concat(parts: Uint8Array[], total: number): Uint8Array {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Received payload bytes after which an acknowledgement goes out without waiting for ackDelayMs. */
+const ACK_EVERY_BYTES = 128 * 1024;

@@ -7,6 +7,7 @@
  * reserved flags zero, channel 0 only for connection frames, no trailing bytes.
  */
 import { AbortCode, InternalError, ProtocolError } from '../errors.js';
+import { NONCE_BYTES, PROOF_BYTES, SESSION_ID_BYTES } from '../recovery/proof.js';
 import {
   ABORT_MESSAGE_BYTES_MAX,
   CONNECTION_CHANNEL,
@@ -59,7 +60,7 @@ export function writeFrame(w: FrameWriter, f: Frame): void {
       w.beginFrame(f.type, 0, f.channel);
       w.u8(f.byProvider ? 1 : 0);
       w.u16(f.code);
-      w.utf8(f.message);
+      w.utf8(truncateUtf8(f.message, ABORT_MESSAGE_BYTES_MAX));
       w.shortBytes(f.userData);
       break;
     case FrameType.DATA:
@@ -84,7 +85,31 @@ export function writeFrame(w: FrameWriter, f: Frame): void {
     case FrameType.CONNECTION_CLOSE:
       w.beginFrame(f.type, 0, CONNECTION_CHANNEL);
       w.u16(f.code);
-      w.utf8(f.message);
+      w.utf8(truncateUtf8(f.message, ABORT_MESSAGE_BYTES_MAX));
+      break;
+    case FrameType.RESUME:
+      w.beginFrame(f.type, 0, f.channel);
+      w.bytes(fixed(f.sessionId, SESSION_ID_BYTES));
+      w.bytes(fixed(f.clientNonce, NONCE_BYTES));
+      w.u53(f.received);
+      w.u53(f.resendFrom);
+      w.u32(f.replaying);
+      w.bytes(fixed(f.proof, PROOF_BYTES));
+      break;
+    case FrameType.RESUMED:
+      w.beginFrame(f.type, 0, f.channel);
+      w.u53(f.received);
+      w.u32(f.replaying);
+      w.bytes(fixed(f.proof, PROOF_BYTES));
+      break;
+    case FrameType.RESUME_REFUSE:
+      w.beginFrame(f.type, 0, f.channel);
+      w.u16(f.code);
+      w.utf8(truncateUtf8(f.message, ABORT_MESSAGE_BYTES_MAX));
+      break;
+    case FrameType.CHALLENGE:
+      w.beginFrame(f.type, 0, CONNECTION_CHANNEL);
+      w.bytes(fixed(f.nonce, NONCE_BYTES));
       break;
     default:
       return assertNever(f);
@@ -112,7 +137,11 @@ export function decodePayload(
 ): Frame {
   const name = frameTypeName(type);
   const r = new PayloadReader(payload, name);
-  const connectionFrame = type === FrameType.PING || type === FrameType.PONG || type === FrameType.CONNECTION_CLOSE;
+  const connectionFrame =
+    type === FrameType.PING ||
+    type === FrameType.PONG ||
+    type === FrameType.CONNECTION_CLOSE ||
+    type === FrameType.CHALLENGE;
   if (type in BY_CODE) {
     if (connectionFrame !== (channel === CONNECTION_CHANNEL)) {
       throw new ProtocolError(
@@ -202,6 +231,27 @@ export function decodePayload(
     case FrameType.CONNECTION_CLOSE:
       f = { type, channel: CONNECTION_CHANNEL, code: r.u16(), message: r.utf8(ABORT_MESSAGE_BYTES_MAX, 'message') };
       break;
+    case FrameType.RESUME:
+      f = {
+        type,
+        channel,
+        sessionId: r.bytes(SESSION_ID_BYTES),
+        clientNonce: r.bytes(NONCE_BYTES),
+        received: r.u53(),
+        resendFrom: r.u53(),
+        replaying: r.u32(),
+        proof: r.bytes(PROOF_BYTES),
+      };
+      break;
+    case FrameType.RESUMED:
+      f = { type, channel, received: r.u53(), replaying: r.u32(), proof: r.bytes(PROOF_BYTES) };
+      break;
+    case FrameType.RESUME_REFUSE:
+      f = { type, channel, code: r.u16(), message: r.utf8(ABORT_MESSAGE_BYTES_MAX, 'message') };
+      break;
+    case FrameType.CHALLENGE:
+      f = { type, channel: CONNECTION_CHANNEL, nonce: r.bytes(NONCE_BYTES) };
+      break;
     default:
       throw new ProtocolError(AbortCode.UNKNOWN_FRAME_TYPE, `unknown frame type ${frameTypeName(type)}`);
   }
@@ -236,6 +286,7 @@ function readLimits(r: PayloadReader): Limits {
 }
 
 function writeExtensions(w: FrameWriter, exts: readonly Extension[]): void {
+  if (exts.length > EXTENSIONS_MAX) throw new InternalError(`${exts.length} extensions exceed ${EXTENSIONS_MAX}`);
   w.u8(exts.length);
   for (const e of exts) {
     w.u8(e.id);
@@ -251,6 +302,21 @@ function readExtensions(r: PayloadReader): Extension[] {
   const out: Extension[] = [];
   for (let i = 0; i < count; i++) out.push({ id: r.u8(), value: r.shortBytes(USER_DATA_BYTES_CEILING, 'extension') });
   return out;
+}
+
+/** Cuts a string to at most `max` UTF-8 bytes without splitting a character. */
+export function truncateUtf8(s: string, max: number): string {
+  if (s.length * 3 <= max) return s;
+  const bytes = new TextEncoder().encode(s);
+  if (bytes.byteLength <= max) return s;
+  let end = max;
+  while (end > 0 && ((bytes[end] as number) & 0xc0) === 0x80) end--;
+  return new TextDecoder().decode(bytes.subarray(0, end));
+}
+
+function fixed(b: Uint8Array, n: number): Uint8Array {
+  if (b.byteLength !== n) throw new InternalError(`field of ${b.byteLength} bytes where ${n} are required`);
+  return b;
 }
 
 const BY_CODE: Record<number, true> = Object.fromEntries(Object.values(FrameType).map((v) => [v, true]));

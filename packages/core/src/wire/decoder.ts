@@ -13,7 +13,7 @@
  */
 import { AbortCode, ProtocolError } from '../errors.js';
 import { decodePayload } from './codec.js';
-import { FRAMING_VERSION, type Frame, HEADER_BYTES, PREFACE } from './frame.js';
+import { CONTROL_FRAME_BYTES_MAX, FRAMING_VERSION, type Frame, FrameType, HEADER_BYTES, PREFACE } from './frame.js';
 
 export interface DecoderLimits {
   /** Largest frame (header included) this side accepts. */
@@ -84,14 +84,18 @@ export class FrameDecoder {
     if (this.#buffered < HEADER_BYTES) return null;
     this.#peek(this.#header, HEADER_BYTES);
     const length = this.#headerView.getUint32(6);
-    if (length + HEADER_BYTES > this.#limits.frameBytesMax) {
+    const type = this.#headerView.getUint8(0);
+    const limit =
+      type === FrameType.DATA || type === FrameType.TYPED_DATA
+        ? this.#limits.frameBytesMax
+        : Math.max(this.#limits.frameBytesMax, CONTROL_FRAME_BYTES_MAX);
+    if (length + HEADER_BYTES > limit) {
       throw new ProtocolError(
         AbortCode.FRAME_TOO_LARGE,
-        `frame of ${length + HEADER_BYTES} bytes exceeds the limit of ${this.#limits.frameBytesMax}`,
+        `frame of ${length + HEADER_BYTES} bytes exceeds the limit of ${limit}`,
       );
     }
     if (this.#buffered < HEADER_BYTES + length) return null;
-    const type = this.#headerView.getUint8(0);
     const flags = this.#headerView.getUint8(1);
     const channel = this.#headerView.getUint32(2);
     this.#skip(HEADER_BYTES);

@@ -24,6 +24,10 @@ export const FrameType = {
   DISCONNECT: 0x05,
   NOT_FINISHED: 0x06,
   ABORT: 0x07,
+  // Recovery (native): resume a suspended session on a new connection
+  RESUME: 0x08,
+  RESUMED: 0x09,
+  RESUME_REFUSE: 0x0a,
   // Data transfer (X.225 DT, EX, TD)
   DATA: 0x10,
   EXPEDITED: 0x11,
@@ -33,6 +37,8 @@ export const FrameType = {
   PING: 0x41,
   PONG: 0x42,
   CONNECTION_CLOSE: 0x43,
+  /** Responder to initiator, first frame of every connection: the nonce a resume must be bound to. */
+  CHALLENGE: 0x44,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
@@ -42,6 +48,21 @@ export const FLAG_END = 0x01;
 /** Protocol-fixed sizes. */
 export const EXPEDITED_BYTES_MAX = 14; // X.215: expedited SSDUs carry at most 14 octets
 export const ABORT_MESSAGE_BYTES_MAX = 256;
+/**
+ * Frames other than DATA and TYPED_DATA are accepted up to this size whatever the peer's
+ * frameBytesMax, so user data and extensions never depend on the data-frame limit.
+ */
+export const CONTROL_FRAME_BYTES_MAX = 192 * 1024;
+
+/** Extension ids carried by CONNECT and ACCEPT (0x01-0x0F recovery; 0x10-0x2F security; 0x80+ applications). */
+export const ExtensionId = {
+  /** X25519 public key (32 bytes) for the resume key agreement. */
+  KEY_SHARE: 0x01,
+  /** ACCEPT only: the session id (16 bytes) a resume names. */
+  SESSION_ID: 0x02,
+  /** ACCEPT only: how long the responder keeps the session suspended (u32 ms). */
+  RESUME_WINDOW: 0x03,
+} as const;
 
 /** Opaque parameters carried by connect and accept for later extensions (auth, resume, crypto). */
 export interface Extension {
@@ -128,6 +149,44 @@ export interface AckFrame {
   windowLimit: number;
 }
 
+/** Initiator: resume the named session on this connection, on the frame's (new) channel. */
+export interface ResumeFrame {
+  type: typeof FrameType.RESUME;
+  channel: number;
+  sessionId: Uint8Array;
+  clientNonce: Uint8Array;
+  /** Sequenced frames the initiator has received on this session. */
+  received: number;
+  /** Sequence number of the first frame the initiator sends after this one (it may repeat some). */
+  resendFrom: number;
+  /** Whole messages the initiator is about to send again. */
+  replaying: number;
+  proof: Uint8Array;
+}
+
+/** Responder: the session is resumed; it sends again from the initiator's `received` + 1. */
+export interface ResumedFrame {
+  type: typeof FrameType.RESUMED;
+  channel: number;
+  received: number;
+  replaying: number;
+  proof: Uint8Array;
+}
+
+/** Responder: no such session to resume (unknown, expired or not proven: deliberately not said which). */
+export interface ResumeRefuseFrame {
+  type: typeof FrameType.RESUME_REFUSE;
+  channel: number;
+  code: number;
+  message: string;
+}
+
+export interface ChallengeFrame {
+  type: typeof FrameType.CHALLENGE;
+  channel: typeof CONNECTION_CHANNEL;
+  nonce: Uint8Array;
+}
+
 export interface PingFrame {
   type: typeof FrameType.PING | typeof FrameType.PONG;
   channel: typeof CONNECTION_CHANNEL;
@@ -154,7 +213,11 @@ export type Frame =
   | ExpeditedFrame
   | AckFrame
   | PingFrame
-  | ConnectionCloseFrame;
+  | ConnectionCloseFrame
+  | ResumeFrame
+  | ResumedFrame
+  | ResumeRefuseFrame
+  | ChallengeFrame;
 
 /**
  * Frames that take a sequence number in their session's reliable stream: the receiver counts

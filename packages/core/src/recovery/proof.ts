@@ -1,0 +1,81 @@
+/**
+ * Resume credentials: a key agreed at establishment and the proofs that use it.
+ *
+ * At establishment each side sends an ephemeral X25519 public key (extension KEY_SHARE); the
+ * responder also names the session (SESSION_ID, 16 random bytes). Both derive
+ *   resumeKey = HKDF-SHA256(ikm = X25519 shared secret, salt = session id, info = "liaison resume v1")
+ * so only the two original parties know it: the session id alone is never enough to resume.
+ * A resume proves knowledge of the key over a fresh challenge that the responder sends on every
+ * new connection, so a captured resume cannot be replayed on another connection:
+ *   proof = HMAC-SHA256(resumeKey, label || session id || challenge || client nonce || counts)
+ * with distinct labels for the initiator's request and the responder's answer (mutual proof).
+ * Primitives come from @noble (audited); randomness is passed in, never read here.
+ */
+import { x25519 } from '@noble/curves/ed25519.js';
+import { hkdf } from '@noble/hashes/hkdf.js';
+import { hmac } from '@noble/hashes/hmac.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+
+export const KEY_BYTES = 32;
+export const SESSION_ID_BYTES = 16;
+export const NONCE_BYTES = 16;
+export const PROOF_BYTES = 32;
+
+/** A source of cryptographically strong random bytes, supplied by the platform (or a seeded simulator). */
+export type RandomSource = (bytes: number) => Uint8Array;
+
+export interface KeyShare {
+  secret: Uint8Array;
+  publicKey: Uint8Array;
+}
+
+export function newKeyShare(random: RandomSource): KeyShare {
+  const secret = random(KEY_BYTES);
+  return { secret, publicKey: x25519.getPublicKey(secret) };
+}
+
+/** @throws Error when the peer's key is malformed or of low order (the caller turns it into a refusal). */
+export function deriveResumeKey(mine: KeyShare, peerPublicKey: Uint8Array, sessionId: Uint8Array): Uint8Array {
+  const shared = x25519.getSharedSecret(mine.secret, peerPublicKey);
+  return hkdf(sha256, shared, sessionId, LABEL_KEY, KEY_BYTES);
+}
+
+export interface ProofInput {
+  sessionId: Uint8Array;
+  challenge: Uint8Array;
+  clientNonce: Uint8Array;
+  received: number;
+  resendFrom: number;
+}
+
+export function resumeProof(key: Uint8Array, role: 'initiator' | 'responder', p: ProofInput): Uint8Array {
+  const counts = new Uint8Array(16);
+  const view = new DataView(counts.buffer);
+  view.setFloat64(0, p.received);
+  view.setFloat64(8, p.resendFrom);
+  const label = role === 'initiator' ? LABEL_REQUEST : LABEL_ANSWER;
+  return hmac(sha256, key, concat([label, p.sessionId, p.challenge, p.clientNonce, counts]));
+}
+
+/** Compares secrets in time independent of where they differ. */
+export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  let diff = 0;
+  for (let i = 0; i < a.byteLength; i++) diff |= (a[i] as number) ^ (b[i] as number);
+  return diff === 0;
+}
+
+const ascii = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
+const LABEL_KEY = ascii('liaison resume v1');
+const LABEL_REQUEST = ascii('liaison resume request');
+const LABEL_ANSWER = ascii('liaison resume answer');
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}

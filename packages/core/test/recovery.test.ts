@@ -1,0 +1,251 @@
+/**
+ * Recovery on virtual time: sessions outlive their transport, resume on a new connection with a
+ * proof, and deliver exactly once and in order in both directions. Cuts happen at arbitrary
+ * points of a byte stream (bytes in flight are lost, as a broken TCP connection loses them).
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  AbortCode,
+  Connection,
+  type ConnectionEvent,
+  encodeFrame,
+  FrameType,
+  type Limits,
+  PREFACE,
+  type Session,
+  SessionTable,
+} from '@liaison/core';
+
+/** A deterministic random source (xorshift), so every run is the same. */
+export function seededRandom(seed: number): (n: number) => Uint8Array {
+  let x = seed >>> 0 || 1;
+  return (n) => {
+    const out = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      out[i] = x & 0xff;
+    }
+    return out;
+  };
+}
+
+class Link {
+  now = 0;
+  client!: Connection;
+  server!: Connection;
+  readonly clientTable = new SessionTable({ resumeWindowMs: 10_000, suspendedBytesMax: 1 << 30 });
+  readonly serverTable = new SessionTable({ resumeWindowMs: 10_000, suspendedBytesMax: 1 << 30 });
+  readonly random = seededRandom(7);
+  readonly clientEvents: ConnectionEvent[] = [];
+  readonly serverEvents: ConnectionEvent[] = [];
+  /** Bytes allowed through before the link breaks (a cut at an arbitrary byte offset). */
+  budget = Number.POSITIVE_INFINITY;
+
+  constructor(readonly limits: Partial<Limits> = {}) {
+    this.connect();
+  }
+
+  connect(): void {
+    this.client = new Connection({
+      role: 'initiator',
+      limits: this.limits,
+      random: this.random,
+      table: this.clientTable,
+    });
+    this.server = new Connection({
+      role: 'responder',
+      limits: this.limits,
+      random: this.random,
+      table: this.serverTable,
+    });
+    this.client.handleTransportUp(this.now);
+    this.server.handleTransportUp(this.now);
+  }
+
+  pump(): void {
+    for (let i = 0; i < 100_000; i++) {
+      const moved = this.#flow(this.client, this.server) + this.#flow(this.server, this.client);
+      this.#drain(this.client, this.clientEvents);
+      this.#drain(this.server, this.serverEvents);
+      for (let e = this.serverTable.pollEvent(); e; e = this.serverTable.pollEvent()) this.serverEvents.push(e);
+      for (let e = this.clientTable.pollEvent(); e; e = this.clientTable.pollEvent()) this.clientEvents.push(e);
+      if (moved === 0) return;
+    }
+    throw new Error('no quiescence');
+  }
+
+  cut(): void {
+    this.client.handleTransportDown(this.now, 'cut');
+    this.server.handleTransportDown(this.now, 'cut');
+    this.pump();
+  }
+
+  #flow(from: Connection, to: Connection): number {
+    let n = 0;
+    for (let b = from.pollTransmit(); b; b = from.pollTransmit()) {
+      if (this.budget <= 0) continue; // lost in the break
+      const part = b.byteLength > this.budget ? b.subarray(0, this.budget) : b;
+      this.budget -= part.byteLength;
+      to.handleBytes(this.now, part);
+      n += part.byteLength;
+    }
+    return n;
+  }
+
+  #drain(c: Connection, into: ConnectionEvent[]): void {
+    for (let e = c.pollEvent(); e; e = c.pollEvent()) {
+      into.push(e);
+      if (e.type === 'message') e.session.consume(this.now, e.data.byteLength);
+      if (e.type === 'connect-request') e.session.accept(this.now, new Uint8Array(0));
+    }
+  }
+}
+
+const text = (e: ConnectionEvent) => (e.type === 'message' ? new TextDecoder().decode(e.data) : '');
+const received = (events: ConnectionEvent[]) => events.filter((e) => e.type === 'message').map(text);
+const nums = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+
+describe('recovery', () => {
+  test('a session resumes after a cut and delivers exactly once, in order, both ways', () => {
+    const l = new Link({ frameBytesMax: 4096 });
+    const c = l.client.openSession(l.now);
+    l.pump();
+    const s = l.server.session(c.channel) as Session;
+    assert.equal(c.state, 'open');
+    assert.ok(c.sessionId && s.sessionId, 'recovery agreed');
+    for (const m of nums(300, 'c')) c.send(l.now, 'normal', new TextEncoder().encode(m));
+    for (const m of nums(300, 's')) s.send(l.now, 'normal', new TextEncoder().encode(m));
+    l.budget = 2500; // the link breaks in the middle of the stream
+    l.pump();
+    l.cut();
+    assert.equal(c.link, 'suspended');
+    assert.equal(s.link, 'suspended');
+    assert.ok(l.clientEvents.some((e) => e.type === 'suspended'));
+    l.budget = Number.POSITIVE_INFINITY;
+    l.now += 100;
+    l.connect();
+    l.client.resumeSession(l.now, c);
+    l.pump();
+    assert.equal(c.link, 'attached');
+    assert.equal(s.link, 'attached');
+    assert.deepEqual(received(l.serverEvents), nums(300, 'c'));
+    assert.deepEqual(received(l.clientEvents), nums(300, 's'));
+    const resumed = l.clientEvents.find((e) => e.type === 'resumed');
+    assert.ok(resumed && resumed.type === 'resumed');
+    assert.equal(resumed.stats.lost, 0);
+    assert.equal(resumed.stats.downtimeMs, 100);
+    assert.equal(c.stats.resumes, 1);
+    assert.equal(s.stats.resumes, 1);
+  });
+
+  test('many cuts at every kind of offset lose and duplicate nothing', () => {
+    const l = new Link({ frameBytesMax: 2048 });
+    const c = l.client.openSession(l.now);
+    l.pump();
+    const s = l.server.session(c.channel) as Session;
+    const big = new Uint8Array(20_000).map((_, i) => i & 0xff);
+    let sentC = 0;
+    let sentS = 0;
+    for (let round = 0; round < 40; round++) {
+      for (let i = 0; i < 25; i++) {
+        if (c.writable) c.send(l.now, 'normal', new TextEncoder().encode(`c${sentC++}`));
+        if (s.writable) s.send(l.now, 'normal', new TextEncoder().encode(`s${sentS++}`));
+      }
+      if (round % 7 === 0 && c.writable) c.send(l.now, 'typed', big);
+      l.budget = 97 * round + 13;
+      l.pump();
+      l.cut();
+      l.budget = Number.POSITIVE_INFINITY;
+      l.now += 10;
+      l.connect();
+      l.client.resumeSession(l.now, c);
+      l.pump();
+      assert.equal(c.link, 'attached', `round ${round}`);
+    }
+    l.pump();
+    const fromC = l.serverEvents.filter((e) => e.type === 'message' && e.kind === 'normal').map(text);
+    const fromS = l.clientEvents.filter((e) => e.type === 'message' && e.kind === 'normal').map(text);
+    assert.deepEqual(fromC, nums(sentC, 'c'));
+    assert.deepEqual(fromS, nums(sentS, 's'));
+    const bigs = l.serverEvents.filter((e) => e.type === 'message' && e.kind === 'typed');
+    assert.equal(bigs.length, 6);
+    for (const b of bigs) assert.ok(b.type === 'message' && Buffer.from(b.data).equals(Buffer.from(big)));
+  });
+
+  test('a resume with a forged proof is refused and the real one still works', () => {
+    const l = new Link();
+    const c = l.client.openSession(l.now);
+    l.pump();
+    c.send(l.now, 'normal', new TextEncoder().encode('before'));
+    l.budget = 0;
+    l.pump();
+    l.cut();
+    l.budget = Number.POSITIVE_INFINITY;
+    // An attacker who knows the session id but not the key.
+    const server2 = new Connection({ role: 'responder', random: l.random, table: l.serverTable });
+    server2.handleTransportUp(l.now);
+    const forged = new Uint8Array(32);
+    server2.handleBytes(l.now, PREFACE);
+    server2.handleBytes(
+      l.now,
+      encodeFrame({
+        type: FrameType.RESUME,
+        channel: 1,
+        sessionId: c.sessionId as Uint8Array,
+        clientNonce: new Uint8Array(16),
+        received: 0,
+        resendFrom: 1,
+        replaying: 0,
+        proof: forged,
+      }),
+    );
+    const answer = server2.pollTransmit() as Uint8Array;
+    const refusal = encodeFrame({
+      type: FrameType.RESUME_REFUSE,
+      channel: 1,
+      code: AbortCode.RESUME_REFUSED,
+      message: 'no session to resume',
+    });
+    assert.ok(Buffer.from(answer).includes(Buffer.from(refusal)), 'refused, without saying why');
+    // The real client resumes afterwards.
+    l.connect();
+    l.client.resumeSession(l.now, c);
+    l.pump();
+    assert.equal(c.link, 'attached');
+    assert.deepEqual(received(l.serverEvents), ['before']);
+  });
+
+  test('a session not resumed within the window is lost, with its undelivered messages', () => {
+    const l = new Link({ resumeWindowMs: 500 });
+    const c = l.client.openSession(l.now);
+    l.pump();
+    const s = l.server.session(c.channel) as Session;
+    l.budget = 0;
+    s.send(l.now, 'normal', new TextEncoder().encode('never'));
+    l.pump();
+    l.cut();
+    l.now = 600;
+    l.serverTable.handleTimeout(l.now);
+    l.pump();
+    const closed = l.serverEvents.find((e) => e.type === 'closed');
+    assert.ok(closed && closed.type === 'closed' && closed.reason.kind === 'aborted');
+    assert.equal(closed.reason.code, AbortCode.RESUME_WINDOW_EXPIRED);
+    assert.equal(closed.reason.undelivered, 1);
+    assert.deepEqual(
+      s.undeliveredMessages().map((m) => new TextDecoder().decode(m.data)),
+      ['never'],
+    );
+    // The client's late resume is refused: it learns the session was lost.
+    l.budget = Number.POSITIVE_INFINITY;
+    l.connect();
+    l.client.resumeSession(l.now, c);
+    l.pump();
+    assert.equal(c.state, 'closed');
+    const lost = l.clientEvents.find((e) => e.type === 'closed');
+    assert.ok(lost && lost.type === 'closed' && lost.reason.kind === 'aborted');
+    assert.equal(lost.reason.code, AbortCode.RESUME_REFUSED);
+  });
+});
