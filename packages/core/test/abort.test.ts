@@ -35,7 +35,8 @@ describe('abort', () => {
     p.autoConsume = false;
     const ch = establish(p);
     const a = p.a.conn.session(ch)!;
-    for (let i = 0; i < 5; i++) a.send(p.now, 'normal', new Uint8Array(1000));
+    // 990 bytes + the 32-byte frame charge: two fit a 2048-byte window, a third does not.
+    for (let i = 0; i < 5; i++) a.send(p.now, 'normal', new Uint8Array(990));
     assert.equal(a.undelivered, 5, 'all queued');
     p.pump();
     assert.equal(eventsOf(p.b, 'message').length, 2, 'two fit the window');

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { AbortCode, ErrorCode, FrameType, UsageError } from '@liaison/core';
+import { AbortCode, ErrorCode, FRAME_CHARGE_BYTES, FrameType, UsageError } from '@liaison/core';
 import { establish, eventsOf, Pair } from './harness.js';
 import { acceptedRawSession } from './raw-peer.js';
 
@@ -22,7 +22,9 @@ describe('flow control', () => {
     const ch = establish(p);
     const a = p.a.conn.session(ch)!;
     const b = p.b.conn.session(ch)!;
-    const chunk = new Uint8Array(16 * 1024);
+    // Each frame costs its payload plus FRAME_CHARGE_BYTES: four such chunks fill the window exactly.
+    const chunk = new Uint8Array(window / 4 - FRAME_CHARGE_BYTES);
+    const windowPayload = 4 * chunk.byteLength;
     let accepted = 0;
     let blocked: unknown = null;
     for (let i = 0; i < 100 && blocked === null; i++) {
@@ -36,22 +38,22 @@ describe('flow control', () => {
       p.advance(20, 20);
     }
     assert.ok(blocked instanceof UsageError && blocked.code === ErrorCode.WOULD_BLOCK, String(blocked));
-    assert.equal(received(p), window, 'exactly one window delivered');
+    assert.equal(received(p), windowPayload, 'exactly one window delivered');
     assert.equal(a.writable, false);
-    assert.equal(a.queuedBytes, accepted * chunk.byteLength - window);
+    assert.equal(a.queuedBytes, accepted * chunk.byteLength - windowPayload);
     assert.equal(eventsOf(p.a, 'writable').length, 0);
     assert.equal(a.state, 'open');
 
     // Blocked means blocked: time alone does not move data.
     p.advance(1000, 100);
-    assert.equal(received(p), window);
+    assert.equal(received(p), windowPayload);
 
     b.consume(p.now, window);
     p.pump();
     p.advance(20, 20);
     assert.equal(eventsOf(p.a, 'writable').length, 1, 'a writable event follows consumption');
     assert.ok(a.writable);
-    assert.equal(received(p), 2 * window);
+    assert.equal(received(p), 2 * windowPayload);
     a.send(p.now, 'normal', chunk);
     assert.throws(
       () => b.consume(p.now, 3 * window),
@@ -105,8 +107,9 @@ describe('flow control', () => {
 
   test('a forged frame past the window is a provider abort with FLOW_CONTROL', () => {
     const peer = acceptedRawSession({ limits: { receiveWindowBytes: 1024 } }, { frameBytesMax: 4096 });
-    peer.send({ type: FrameType.DATA, channel: 1, end: true, payload: new Uint8Array(1024) });
-    assert.equal(peer.eventsOf('message').length, 1, 'exactly the window is allowed');
+    const payload = new Uint8Array(1024 - FRAME_CHARGE_BYTES);
+    peer.send({ type: FrameType.DATA, channel: 1, end: true, payload });
+    assert.equal(peer.eventsOf('message').length, 1, 'exactly the window (payload and frame charge) is allowed');
     peer.send({ type: FrameType.EXPEDITED, channel: 1, payload: new Uint8Array(1) });
     const [abort] = peer.sent(FrameType.ABORT);
     assert.equal(abort?.code, AbortCode.FLOW_CONTROL);

@@ -200,7 +200,7 @@ function feed(role: Role, bytes: Uint8Array, cuts: number[]): { conn: Connection
       events.push(e);
       const s = 'channel' in e ? conn.session(e.channel) : undefined;
       if (e.type === 'connect-request' && s?.state === 'awaiting-response') s.accept(now, new Uint8Array(0));
-      if (e.type === 'message' && s) s.consume(now, e.data.byteLength);
+      if (e.type === 'message' && s) s.consume(now, e.credit);
     }
     const deadline = conn.pollTimeout();
     if (deadline !== null && deadline <= now) conn.handleTimeout(now);

@@ -81,7 +81,7 @@ export class Pair {
   #drainEvents(s: Side): void {
     for (let e = s.conn.pollEvent(); e !== null; e = s.conn.pollEvent()) {
       s.events.push(e);
-      if (this.autoConsume && e.type === 'message') s.conn.session(e.channel)?.consume(this.now, e.data.byteLength);
+      if (this.autoConsume && e.type === 'message') s.conn.session(e.channel)?.consume(this.now, e.credit);
     }
   }
 }

@@ -98,7 +98,7 @@ class Link {
   #drain(c: Connection, into: ConnectionEvent[]): void {
     for (let e = c.pollEvent(); e; e = c.pollEvent()) {
       into.push(e);
-      if (e.type === 'message') e.session.consume(this.now, e.data.byteLength);
+      if (e.type === 'message') e.session.consume(this.now, e.credit);
       if (e.type === 'connect-request') e.session.accept(this.now, new Uint8Array(0));
     }
   }

@@ -12,35 +12,33 @@
  *   until the transport drains; the core's bounded send queues then fill and send() waits.
  * - Events are dispatched after the core call that produced them returned, never inside it.
  */
-import { performance } from 'node:perf_hooks';
-import type { AbortCode, Connection, ConnectionEvent, ConnectRequest } from '@liaison/core';
+import type { AbortCode, Connection, ConnectRequest, Session as CoreSession } from '@liaison/core';
+import { now } from './clock.js';
+import { dispatchSessionEvent } from './registry.js';
 import type { Transport } from './transport.js';
-
-/** The driver's view of a node Session: the events addressed to its channel. */
-export interface ChannelListener {
-  handleEvent(e: Exclude<ConnectionEvent, { type: 'connect-request' | 'rtt' | 'connection-closed' }>): void;
-}
 
 export interface DriverHooks {
   /** Responder: a connect request passed negotiation; the application must accept or refuse. */
-  onConnectRequest?(channel: number, request: ConnectRequest): void;
-  /** The transport closed and every session on it has ended. */
+  onConnectRequest?(session: CoreSession, request: ConnectRequest): void;
+  /** Something may have been parked in (or taken from) a session table: update its timer. */
+  onParkingChanged?(): void;
+  /** The transport closed; its sessions were suspended or ended. */
   onClosed?(): void;
 }
 
-export const now = (): number => performance.now();
+export { now };
 
 export class ConnectionDriver {
   readonly conn: Connection;
   readonly transport: Transport;
   readonly #hooks: DriverHooks;
-  readonly #listeners = new Map<number, ChannelListener>();
   #timer: NodeJS.Timeout | null = null;
   #timerAt = Number.POSITIVE_INFINITY;
   #flushScheduled = false;
   #transportBlocked = false;
   #ended = false;
   #transportClosed = false;
+  #parkingChanged = false;
   /** Close the transport once no session remains (a client's own connection). */
   endWhenIdle = false;
 
@@ -72,14 +70,11 @@ export class ConnectionDriver {
         this.conn.handleTransportDown(now(), error ? `transport failed: ${error.message}` : 'transport closed');
         this.#drainEvents();
         this.#clearTimer();
+        this.#hooks.onParkingChanged?.();
         this.#hooks.onClosed?.();
       },
     });
     this.#rearm();
-  }
-
-  register(channel: number, listener: ChannelListener): void {
-    this.#listeners.set(channel, listener);
   }
 
   /** A command changed the core: flush on the next turn, batching with other commands. */
@@ -110,6 +105,10 @@ export class ConnectionDriver {
       if (!dispatched && !wrote) break;
     }
     this.#rearm();
+    if (this.#parkingChanged) {
+      this.#parkingChanged = false;
+      this.#hooks.onParkingChanged?.();
+    }
     if (!this.#ended && (this.conn.isClosed || (this.endWhenIdle && this.conn.sessionCount === 0))) {
       this.#ended = true;
       this.#clearTimer();
@@ -123,15 +122,14 @@ export class ConnectionDriver {
       any = true;
       switch (e.type) {
         case 'connect-request':
-          this.#hooks.onConnectRequest?.(e.channel, e.request);
+          this.#hooks.onConnectRequest?.(e.session, e.request);
           break;
         case 'rtt':
         case 'connection-closed':
           break;
-        default: {
-          this.#listeners.get(e.channel)?.handleEvent(e);
-          if (e.type === 'closed') this.#listeners.delete(e.channel);
-        }
+        default:
+          if (e.type === 'suspended' || e.type === 'resumed' || e.type === 'closed') this.#parkingChanged = true;
+          dispatchSessionEvent(e, this);
       }
     }
     return any;

@@ -8,6 +8,7 @@ import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import {
   Connection,
   type ConnectRequest,
+  type Session as CoreSession,
   ErrorCode,
   type Limits,
   RefuseCode,
@@ -15,7 +16,9 @@ import {
   UsageError,
   unitsFromNames,
 } from '@liaison/core';
+import { random } from './clock.js';
 import { ConnectionDriver, now } from './driver.js';
+import { Parking } from './parking.js';
 import { type ReleaseDecider, Session } from './session.js';
 import { TcpTransport } from './transport.js';
 import { type Endpoint, formatEndpoint, parseEndpoint } from './url.js';
@@ -39,6 +42,11 @@ export interface ListenOptions {
   onConnect?: (request: IncomingRequest) => AcceptDecision | Promise<AcceptDecision>;
   /** Decides release requests of every session (see Session); default accepts. */
   onReleaseRequest?: ReleaseDecider;
+  /**
+   * Keep sessions whose transport broke, for their clients to resume (default true). The resume
+   * window and memory budget are `limits.resumeWindowMs` and `limits.suspendedBytesMax`.
+   */
+  resume?: boolean;
 }
 
 export interface ServerEventMap {
@@ -65,6 +73,7 @@ export class Server extends EventEmitter<ServerEventMap> {
   #readers: ((r: IteratorResult<Session>) => void)[] = [];
   #closing = false;
   readonly #acceptableUnits: number | undefined;
+  readonly #parking: Parking | null;
 
   /** @internal use listen() */
   constructor(endpoint: Endpoint, options: ListenOptions) {
@@ -72,7 +81,8 @@ export class Server extends EventEmitter<ServerEventMap> {
     this.#requested = endpoint;
     this.#options = options;
     this.#acceptableUnits = options.units ? parseUnits(options.units) : undefined;
-    new Connection({ role: 'responder', limits: options.limits }); // validates the limits now
+    const probe = new Connection({ role: 'responder', limits: options.limits }); // validates the limits now
+    this.#parking = options.resume === false ? null : new Parking(probe.limits);
     this.#net = createServer((socket) => this.#onSocket(socket));
   }
 
@@ -114,6 +124,7 @@ export class Server extends EventEmitter<ServerEventMap> {
     if (this.#closing) return new Promise((r) => this.once('close', () => r()));
     this.#closing = true;
     for (const d of this.#drivers) d.close();
+    this.#parking?.stop();
     for (const read of this.#readers) read({ done: true, value: undefined });
     this.#readers = [];
     return new Promise((resolve) => {
@@ -145,19 +156,20 @@ export class Server extends EventEmitter<ServerEventMap> {
       role: 'responder',
       limits: this.#options.limits,
       acceptableUnits: this.#acceptableUnits,
+      random,
+      table: this.#parking?.table,
     });
     const transport = new TcpTransport(socket);
     const driver: ConnectionDriver = new ConnectionDriver(transport, conn, {
-      onConnectRequest: (channel, request) => this.#decide(driver, channel, request),
+      onConnectRequest: (core, request) => this.#decide(driver, core, request),
+      onParkingChanged: () => this.#parking?.update(),
       onClosed: () => this.#drivers.delete(driver),
     });
     this.#drivers.add(driver);
     driver.start();
   }
 
-  #decide(driver: ConnectionDriver, channel: number, request: ConnectRequest): void {
-    const core = driver.conn.session(channel);
-    if (!core) return;
+  #decide(driver: ConnectionDriver, core: CoreSession, request: ConnectRequest): void {
     const session = new Session(driver, core, { onReleaseRequest: this.#options.onReleaseRequest });
     const incoming: IncomingRequest = {
       ...request,

@@ -21,17 +21,18 @@ import { EventEmitter } from 'node:events';
 import {
   type AgreedParameters,
   type CloseReason,
-  type ConnectionEvent,
   type Session as CoreSession,
   ErrorCode,
   type MessageKind,
+  type ResumeStats,
   type RttEstimate,
   SessionClosedError,
   type SessionStateName,
   type SessionStats,
   UsageError,
 } from '@liaison/core';
-import { type ChannelListener, type ConnectionDriver, now } from './driver.js';
+import { type ConnectionDriver, now } from './driver.js';
+import { registerSession, type SessionListener, type SessionListenerEvent } from './registry.js';
 
 export interface SessionEventMap {
   /** Normal data, when a listener is attached (otherwise iterate the session). */
@@ -44,6 +45,10 @@ export interface SessionEventMap {
   'release-request': [userData: Uint8Array];
   /** The peer refused this side's release request (negotiated release); the session goes on. */
   'release-refused': [userData: Uint8Array];
+  /** The transport broke; the session waits to be resumed (sends are kept and go out on resume). */
+  suspended: [reason: string];
+  /** The session resumed on a new transport connection: what it cost, in numbers. */
+  resumed: [stats: ResumeStats];
   close: [reason: CloseReason];
 }
 
@@ -54,16 +59,16 @@ export interface SessionInit {
   onReleaseRequest?: ReleaseDecider;
 }
 
-type InboxItem = { kind: MessageKind; data: Uint8Array } | { kind: 'release'; userData: Uint8Array };
+type InboxItem = { kind: MessageKind; data: Uint8Array; credit: number } | { kind: 'release'; userData: Uint8Array };
 type Op =
   | { op: 'send'; kind: MessageKind; data: Uint8Array; resolve: () => void; reject: (e: Error) => void }
   | { op: 'release'; userData: Uint8Array }
   | { op: 'respond'; accept: boolean; userData: Uint8Array };
 
-export class Session extends EventEmitter<SessionEventMap> implements ChannelListener {
+export class Session extends EventEmitter<SessionEventMap> implements SessionListener {
   readonly ready: Promise<void>;
   readonly closed: Promise<CloseReason>;
-  readonly #driver: ConnectionDriver;
+  #driver: ConnectionDriver;
   readonly #core: CoreSession;
   readonly #onReleaseRequest: ReleaseDecider | undefined;
   #resolveReady!: () => void;
@@ -96,7 +101,7 @@ export class Session extends EventEmitter<SessionEventMap> implements ChannelLis
     this.closed = new Promise<CloseReason>((resolve) => {
       this.#resolveClosed = resolve;
     });
-    driver.register(core.channel, this);
+    registerSession(core, this);
   }
 
   get channel(): number {
@@ -119,6 +124,25 @@ export class Session extends EventEmitter<SessionEventMap> implements ChannelLis
 
   get closeReason(): CloseReason | null {
     return this.#reason;
+  }
+
+  /** attached (on a transport), suspended (waiting to resume), resuming, awaiting-resumed. */
+  get link(): string {
+    return this.#core.link;
+  }
+
+  /**
+   * The messages accepted by send() that the peer is not known to have received, oldest first.
+   * After a session was lost (aborted or not resumed in time), these are exactly the ones that
+   * never arrived: resend them elsewhere if they matter.
+   */
+  undeliveredMessages(): { kind: MessageKind; data: Uint8Array }[] {
+    return this.#core.undeliveredMessages();
+  }
+
+  /** @internal A reconnection carries this session on a new connection. */
+  moveTo(driver: ConnectionDriver): void {
+    this.#driver = driver;
   }
 
   get remoteAddress(): string {
@@ -213,8 +237,16 @@ export class Session extends EventEmitter<SessionEventMap> implements ChannelLis
   // ---------------------------------------------------------------- from the driver
 
   /** @internal */
-  handleEvent(e: Exclude<ConnectionEvent, { type: 'connect-request' | 'rtt' | 'connection-closed' }>): void {
+  handleEvent(e: SessionListenerEvent, driver: ConnectionDriver | null): void {
     switch (e.type) {
+      case 'suspended':
+        this.emit('suspended', e.reason);
+        return;
+      case 'resumed':
+        if (driver) this.#driver = driver;
+        this.emit('resumed', e.stats);
+        this.#pump();
+        return;
       case 'accepted':
         this.#peerUserData = e.userData;
         this.#opened();
@@ -222,11 +254,11 @@ export class Session extends EventEmitter<SessionEventMap> implements ChannelLis
       case 'message':
         if (e.kind === 'expedited' && this.listenerCount('expedited') > 0) {
           // Expedited data overtakes normal data waiting in the inbox too.
-          this.#core.consume(now(), e.data.byteLength);
+          this.#core.consume(now(), e.credit);
           this.emit('expedited', e.data);
           return;
         }
-        this.#inbox.push({ kind: e.kind, data: e.data });
+        this.#inbox.push({ kind: e.kind, data: e.data, credit: e.credit });
         this.#deliver();
         return;
       case 'writable':
@@ -362,7 +394,7 @@ export class Session extends EventEmitter<SessionEventMap> implements ChannelLis
       this.#inboxHead = 0;
     }
     if (item.kind !== 'release' && this.#reason === null) {
-      this.#core.consume(now(), item.data.byteLength);
+      this.#core.consume(now(), item.credit);
       this.#driver.scheduleFlush();
     }
     return item;

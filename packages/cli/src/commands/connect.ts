@@ -36,6 +36,14 @@ export async function connectCommand(url: string, flags: ConnectFlags): Promise<
   session.on('typed', (data) => out.line(data));
   session.on('expedited', (data) => out.line(data));
   session.on('release-request', () => report.event('release-requested', {}, 'the peer asked to release the session'));
+  session.on('suspended', (why) => report.event('suspended', { reason: why }, `session suspended: ${why}`));
+  session.on('resumed', (stats) =>
+    report.event(
+      'resumed',
+      { ...stats, resumes: session.stats.resumes },
+      `session resumed after ${Math.round(stats.downtimeMs)} ms (${stats.replayedMessages} messages replayed, ${stats.peerReplayedMessages} by the peer, ${stats.duplicatesSuppressed} duplicates dropped, none lost)`,
+    ),
+  );
 
   // Print everything received, honouring stdout's backpressure (which then slows the peer).
   const printing = (async () => {
@@ -69,7 +77,15 @@ export async function connectCommand(url: string, flags: ConnectFlags): Promise<
   const s = session.stats;
   report.event(
     'closed',
-    { reason: reasonJson(reason), messagesIn: s.messagesReceived, messagesOut: s.messagesSent },
+    {
+      reason: reasonJson(reason),
+      messagesIn: s.messagesReceived,
+      messagesOut: s.messagesSent,
+      resumes: s.resumes,
+      framesRetransmitted: s.framesRetransmitted,
+      bytesRetransmitted: s.bytesRetransmitted,
+      duplicatesSuppressed: s.duplicatesSuppressed,
+    },
     describeCloseReason(reason),
   );
   if (code !== Exit.OK) report.error(describeCloseReason(reason), { exitCode: code });

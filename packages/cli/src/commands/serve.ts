@@ -49,6 +49,16 @@ export async function serve(flags: ServeFlags): Promise<number> {
       { session: id, units: agreed ? unitsJson(agreed.units) : [], version: agreed?.version },
       `session ${id} open`,
     );
+    session.on('suspended', (why) =>
+      report.event('session-suspended', { session: id, reason: why }, `session ${id} suspended: ${why}`),
+    );
+    session.on('resumed', (stats) =>
+      report.event(
+        'session-resumed',
+        { session: id, ...stats },
+        `session ${id} resumed after ${Math.round(stats.downtimeMs)} ms`,
+      ),
+    );
     session.on('typed', (data) => (flags.echo ? void session.sendTyped(data).catch(() => {}) : out.line(data)));
     session.on('expedited', (data) => (flags.echo ? void session.sendExpedited(data).catch(() => {}) : out.line(data)));
     try {

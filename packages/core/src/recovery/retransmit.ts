@@ -4,12 +4,12 @@
  *
  * Invariants
  * - Frames are held from the peer's acknowledged count + 1 up to the last sent, with no gap.
- * - `unackedBytes` (payload and user data held) never exceeds the session's retransmit budget:
+ * - `unackedBytes` (payload and user data held, plus FRAME_CHARGE_BYTES per frame) never exceeds the session's retransmit budget:
  *   the session stops sending new data when the budget is used (backpressure, never a drop).
  * - Acknowledgement only moves forward; an acknowledgement beyond what was sent is a protocol error
  *   (checked by the caller).
  */
-import type { FrameType } from '../wire/frame.js';
+import { FRAME_CHARGE_BYTES, type FrameType } from '../wire/frame.js';
 
 export interface SentFrame {
   seq: number;
@@ -39,7 +39,7 @@ export class RetransmitBuffer {
   /** Records a frame just sent for the first time. */
   push(frame: SentFrame): void {
     this.#frames.push(frame);
-    this.#unackedBytes += frame.body.byteLength;
+    this.#unackedBytes += frame.body.byteLength + FRAME_CHARGE_BYTES;
     this.#replay = this.#frames.length;
   }
 
@@ -49,7 +49,7 @@ export class RetransmitBuffer {
     while (this.#head < this.#frames.length) {
       const f = this.#frames[this.#head] as SentFrame;
       if (f.seq > received) break;
-      this.#unackedBytes -= f.body.byteLength;
+      this.#unackedBytes -= f.body.byteLength + FRAME_CHARGE_BYTES;
       if (f.message) messages++;
       this.#frames[this.#head] = undefined as unknown as SentFrame;
       this.#head++;

@@ -63,7 +63,8 @@ export type SessionEvent =
       extensions: Extension[];
       userData: Uint8Array;
     }
-  | { type: 'message'; channel: number; session: Session; kind: MessageKind; data: Uint8Array }
+  /** `credit`: what to pass to Session.consume() once the application has taken the message. */
+  | { type: 'message'; channel: number; session: Session; kind: MessageKind; data: Uint8Array; credit: number }
   | { type: 'writable'; channel: number; session: Session }
   | { type: 'release-requested'; channel: number; session: Session; userData: Uint8Array }
   | { type: 'release-refused'; channel: number; session: Session; userData: Uint8Array }

@@ -36,6 +36,7 @@ import {
   EXPEDITED_BYTES_MAX,
   type Extension,
   ExtensionId,
+  FRAME_CHARGE_BYTES,
   type Frame,
   FrameType,
   frameTypeName,
@@ -166,9 +167,10 @@ export class Session {
   #ackedReceived = 0;
   #ackDueAt: number | null = null;
   #ackNow = false;
-  readonly #assembling: Record<'normal' | 'typed', { parts: Uint8Array[]; bytes: number }> = {
-    normal: { parts: [], bytes: 0 },
-    typed: { parts: [], bytes: 0 },
+  /** Fragments of a message being reassembled: payload bytes, and their window cost (credit). */
+  readonly #assembling: Record<'normal' | 'typed', { parts: Uint8Array[]; bytes: number; credit: number }> = {
+    normal: { parts: [], bytes: 0, credit: 0 },
+    typed: { parts: [], bytes: 0, credit: 0 },
   };
 
   readonly stats: SessionStats = {
@@ -430,7 +432,7 @@ export class Session {
   }
 
   #creditBase(): number {
-    return this.#consumedBytes + this.#assembling.normal.bytes + this.#assembling.typed.bytes;
+    return this.#consumedBytes + this.#assembling.normal.credit + this.#assembling.typed.credit;
   }
 
   // ---------------------------------------------------------------- input from the peer
@@ -563,7 +565,7 @@ export class Session {
         if (kind === 'typed' && !hasUnit((this.#agreed as AgreedParameters).units, Unit.TYPED_DATA)) {
           throw new ProtocolError(AbortCode.UNEXPECTED_FRAME, 'typed data without the typed-data unit');
         }
-        this.#countFlow(now, f.payload.byteLength);
+        const charge = this.#countFlow(now, f.payload.byteLength);
         const a = this.#assembling[kind];
         if (a.bytes + f.payload.byteLength > this.#limits.messageBytesMax) {
           throw new ProtocolError(
@@ -574,38 +576,42 @@ export class Session {
         if (!f.end) {
           a.parts.push(f.payload);
           a.bytes += f.payload.byteLength;
+          a.credit += charge;
           this.#creditChanged();
           return true;
         }
         let data = f.payload;
+        const credit = a.credit + charge;
         if (a.parts.length > 0) {
           a.parts.push(f.payload);
           data = concat(a.parts, a.bytes + f.payload.byteLength);
           a.parts = [];
           a.bytes = 0;
         }
-        this.#deliver(kind, data);
+        a.credit = 0;
+        this.#deliver(kind, data, credit);
         return true;
       }
       case FrameType.EXPEDITED:
         if (!hasUnit((this.#agreed as AgreedParameters).units, Unit.EXPEDITED)) {
           throw new ProtocolError(AbortCode.UNEXPECTED_FRAME, 'expedited data without the expedited unit');
         }
-        this.#countFlow(now, f.payload.byteLength);
-        this.#deliver('expedited', f.payload);
+        this.#deliver('expedited', f.payload, this.#countFlow(now, f.payload.byteLength));
         return true;
       default:
         return false;
     }
   }
 
-  #deliver(kind: MessageKind, data: Uint8Array): void {
+  #deliver(kind: MessageKind, data: Uint8Array, credit: number): void {
     this.stats.messagesReceived++;
     this.stats.bytesReceived += data.byteLength;
-    this.#host.emit({ type: 'message', channel: this.channel, session: this, kind, data });
+    this.#host.emit({ type: 'message', channel: this.channel, session: this, kind, data, credit });
   }
 
-  #countFlow(now: number, bytes: number): void {
+  /** Counts a flow-controlled frame against the window; returns what it cost (payload + charge). */
+  #countFlow(now: number, payloadBytes: number): number {
+    const bytes = payloadBytes + FRAME_CHARGE_BYTES;
     this.#countReceived(now);
     this.#receivedFlowBytes += bytes;
     // Acknowledge at least every ACK_EVERY_BYTES: the sender's retransmit budget waits on it.
@@ -620,6 +626,7 @@ export class Session {
         `peer sent ${this.#receivedFlowBytes - this.#advertisedLimit} bytes beyond the flow-control window`,
       );
     }
+    return bytes;
   }
 
   #countReceived(now: number): void {
@@ -932,9 +939,9 @@ export class Session {
       return true;
     }
     const ex = this.#expedited[0];
-    if (ex !== undefined && this.#windowRoom() >= ex.byteLength) {
+    if (ex !== undefined && this.#windowRoom() >= ex.byteLength + FRAME_CHARGE_BYTES) {
       this.#expedited.shift();
-      this.#sentFlowBytes += ex.byteLength;
+      this.#sentFlowBytes += ex.byteLength + FRAME_CHARGE_BYTES;
       this.#record(w, {
         seq: 0,
         type: FrameType.EXPEDITED,
@@ -950,8 +957,8 @@ export class Session {
     if (item.kind === 'normal' || item.kind === 'typed') {
       const remaining = item.data.byteLength - item.offset;
       const maxPayload = (this.#agreed as AgreedParameters).peerFrameBytesMax - HEADER_BYTES;
-      const room = this.#windowRoom();
-      let n = Math.min(remaining, maxPayload, room);
+      const room = this.#windowRoom() - FRAME_CHARGE_BYTES;
+      let n = Math.max(0, Math.min(remaining, maxPayload, room));
       // Avoid silly windows: wait for room unless the fragment ends the message or is sizeable.
       if (n < remaining && n < this.#fragmentBytesMin()) n = 0;
       if (n === 0 && remaining > 0) return wrote;
@@ -965,7 +972,7 @@ export class Session {
         ...(end ? { message: { kind: item.kind, data: item.data } } : {}),
       });
       item.offset += n;
-      this.#sentFlowBytes += n;
+      this.#sentFlowBytes += n + FRAME_CHARGE_BYTES;
       if (end) this.#popQueue();
       this.#afterSend(n, end);
       return true;
@@ -1024,12 +1031,12 @@ export class Session {
     if (!this.#isEstablished() && this.#state.name !== 'releasing') return false;
     if (this.#sent.replaying) return true;
     const ex = this.#expedited[0];
-    if (ex !== undefined) return this.#windowRoom() >= ex.byteLength;
+    if (ex !== undefined) return this.#windowRoom() >= ex.byteLength + FRAME_CHARGE_BYTES;
     const item = this.#queue[this.#queueHead];
     if (item === undefined) return false;
     if (item.kind !== 'normal' && item.kind !== 'typed') return true;
     const remaining = item.data.byteLength - item.offset;
-    const room = this.#windowRoom();
+    const room = this.#windowRoom() - FRAME_CHARGE_BYTES;
     return room >= remaining || room >= this.#fragmentBytesMin();
   }
 
@@ -1141,8 +1148,8 @@ export class Session {
     this.#queueHead = 0;
     this.#expedited.length = 0;
     this.#queuedBytes = 0;
-    this.#assembling.normal = { parts: [], bytes: 0 };
-    this.#assembling.typed = { parts: [], bytes: 0 };
+    this.#assembling.normal = { parts: [], bytes: 0, credit: 0 };
+    this.#assembling.typed = { parts: [], bytes: 0, credit: 0 };
     this.#host.emit({ type: 'closed', channel: this.channel, session: this, reason });
     this.#host.released(this);
     void now;

@@ -45,6 +45,13 @@ export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 /** Flag of DATA and TYPED_DATA: this fragment ends its message. */
 export const FLAG_END = 0x01;
 
+/**
+ * What each DATA, TYPED_DATA and EXPEDITED frame costs in the flow-control window and the
+ * retransmit budget beyond its payload. Without it, tiny messages would let a window of payload
+ * bytes admit hundreds of thousands of frames, each with a per-message cost at the receiver.
+ */
+export const FRAME_CHARGE_BYTES = 32;
+
 /** Protocol-fixed sizes. */
 export const EXPEDITED_BYTES_MAX = 14; // X.215: expedited SSDUs carry at most 14 octets
 export const ABORT_MESSAGE_BYTES_MAX = 256;
