@@ -27,7 +27,9 @@ export function exitCodeFor(reason: CloseReason): number {
     case 'refused':
       return Exit.REFUSED;
     case 'aborted':
-      if (reason.code === AbortCode.TRANSPORT_LOST) return Exit.TRANSPORT;
+      // The transport broke and could not be re-established in time: a transport failure.
+      if (reason.code === AbortCode.TRANSPORT_LOST || reason.code === AbortCode.RESUME_WINDOW_EXPIRED)
+        return Exit.TRANSPORT;
       if (
         reason.code === AbortCode.HANDSHAKE_TIMEOUT ||
         reason.code === AbortCode.IDLE_TIMEOUT ||
@@ -46,5 +48,5 @@ Exit codes:
   2  usage error (bad arguments)
   3  the peer refused the session
   4  the session was aborted (by the peer, or on a protocol error)
-  5  transport failure (connection refused, reset or lost)
+    5  transport failure (connection refused, reset, or lost and not resumed within the resume window)
   6  timeout (handshake, unresponsive peer, release)`;

@@ -9,6 +9,10 @@ export function limitOptions(): Option[] {
     new Option('--keepalive-ms <n>', 'ping after this much silence (0: off)').argParser(integer),
     new Option('--idle-timeout-ms <n>', 'declare the peer dead after this much silence (0: off)').argParser(integer),
     new Option('--handshake-timeout-ms <n>', 'time allowed to establish a session').argParser(integer),
+    new Option('--resume-window-ms <n>', 'how long a session whose connection broke waits to be resumed').argParser(
+      integer,
+    ),
+    new Option('--no-resume', 'end sessions when their connection breaks instead of resuming them'),
     new Option(
       '--units <list>',
       'functional units, comma-separated (e.g. duplex,expedited,typed-data,negotiated-release)',
@@ -21,6 +25,9 @@ export interface LimitFlags {
   keepaliveMs?: number;
   idleTimeoutMs?: number;
   handshakeTimeoutMs?: number;
+  resumeWindowMs?: number;
+  /** false with --no-resume */
+  resume?: boolean;
   units?: string;
 }
 
@@ -30,6 +37,7 @@ export function limitsFrom(flags: LimitFlags): Partial<Limits> {
   if (flags.keepaliveMs !== undefined) limits.keepaliveIntervalMs = flags.keepaliveMs;
   if (flags.idleTimeoutMs !== undefined) limits.idleTimeoutMs = flags.idleTimeoutMs;
   if (flags.handshakeTimeoutMs !== undefined) limits.handshakeTimeoutMs = flags.handshakeTimeoutMs;
+  if (flags.resumeWindowMs !== undefined) limits.resumeWindowMs = flags.resumeWindowMs;
   return limits;
 }
 

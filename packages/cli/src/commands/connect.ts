@@ -16,7 +16,12 @@ export interface ConnectFlags extends LimitFlags {
 
 export async function connectCommand(url: string, flags: ConnectFlags): Promise<number> {
   const report = makeReporter(flags.json ?? false, true);
-  const session = connect(url, { limits: limitsFrom(flags), units: unitsFrom(flags), userData: flags.userData });
+  const session = connect(url, {
+    limits: limitsFrom(flags),
+    units: unitsFrom(flags),
+    userData: flags.userData,
+    resume: flags.resume !== false,
+  });
   const out = new LineWriter(process.stdout);
 
   session.on('open', () => {
@@ -85,6 +90,10 @@ export async function connectCommand(url: string, flags: ConnectFlags): Promise<
       framesRetransmitted: s.framesRetransmitted,
       bytesRetransmitted: s.bytesRetransmitted,
       duplicatesSuppressed: s.duplicatesSuppressed,
+      // Lost session: exactly the lines the peer never got, in order.
+      ...(reason.kind === 'released'
+        ? {}
+        : { undeliveredMessages: session.undeliveredMessages().map((m) => new TextDecoder().decode(m.data)) }),
     },
     describeCloseReason(reason),
   );

@@ -16,7 +16,11 @@ export interface ServeFlags extends LimitFlags {
 
 export async function serve(flags: ServeFlags): Promise<number> {
   const report = makeReporter(flags.json ?? false, flags.quiet);
-  const server = await listen(flags.listen, { limits: limitsFrom(flags), units: unitsFrom(flags) });
+  const server = await listen(flags.listen, {
+    limits: limitsFrom(flags),
+    units: unitsFrom(flags),
+    resume: flags.resume !== false,
+  });
   process.stdout.write(`listening ${server.url}\n`);
   report.event(
     'listening',

@@ -63,7 +63,9 @@ export class SessionTable {
   /** Parks a session that was just suspended (it already uses `this.host`). */
   park(now: number, session: Session): void {
     this.#parked.delete(session);
-    this.#parked.set(session, now + Math.min(this.options.resumeWindowMs, session.resumeWindowMs ?? Infinity));
+    // The window runs from the start of the suspension: failed resume attempts do not extend it.
+    const since = session.suspendedSince ?? now;
+    this.#parked.set(session, since + Math.min(this.options.resumeWindowMs, session.resumeWindowMs ?? Infinity));
     let retained = 0;
     for (const s of this.#parked.keys()) retained += s.retainedBytes;
     for (const s of [...this.#parked.keys()]) {

@@ -250,6 +250,11 @@ export class Session {
     return this.#recovery !== null && this.#isEstablished();
   }
 
+  /** When the current suspension began (across failed resume attempts), or null when attached. */
+  get suspendedSince(): number | null {
+    return this.#link.name === 'attached' ? null : this.#link.since;
+  }
+
   /** The responder's resume window, as it announced it (initiator side), or null. */
   get resumeWindowMs(): number | null {
     return this.#recovery?.resumeWindowMs ?? null;
