@@ -48,5 +48,5 @@ Exit codes:
   2  usage error (bad arguments)
   3  the peer refused the session
   4  the session was aborted (by the peer, or on a protocol error)
-    5  transport failure (connection refused, reset, or lost and not resumed within the resume window)
+  5  transport failure (connection refused, reset, or lost and not resumed within the resume window)
   6  timeout (handshake, unresponsive peer, release)`;

@@ -72,6 +72,7 @@ export class Server extends EventEmitter<ServerEventMap> {
   readonly #waiting: Session[] = [];
   #readers: ((r: IteratorResult<Session>) => void)[] = [];
   #closing = false;
+  #closed: Promise<void> | null = null;
   readonly #acceptableUnits: number | undefined;
   readonly #parking: Parking | null;
 
@@ -121,18 +122,21 @@ export class Server extends EventEmitter<ServerEventMap> {
    * Release sessions first (session.close()) for an orderly end.
    */
   close(): Promise<void> {
-    if (this.#closing) return new Promise((r) => this.once('close', () => r()));
+    // Every call gets the same promise: a call after the server closed must not wait for a
+    // 'close' event that was already emitted.
+    if (this.#closed) return this.#closed;
     this.#closing = true;
     for (const d of this.#drivers) d.close();
     this.#parking?.stop();
     for (const read of this.#readers) read({ done: true, value: undefined });
     this.#readers = [];
-    return new Promise((resolve) => {
+    this.#closed = new Promise((resolve) => {
       this.#net.close(() => {
         this.emit('close');
         resolve();
       });
     });
+    return this.#closed;
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Session> {

@@ -292,7 +292,9 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
   }
 
   #send(kind: MessageKind, data: Uint8Array | string): Promise<void> {
-    if (this.#reason) return Promise.reject(new SessionClosedError(this.#reason));
+    // The core may have closed in this turn (abort()) before its `closed` event was dispatched.
+    const reason = this.#reason ?? this.#core.closeReason;
+    if (reason) return Promise.reject(new SessionClosedError(reason));
     const bytes = toBytes(data);
     // Fast path: nothing waiting and the core takes it now.
     if (this.#opsHead === this.#ops.length && this.#core.writable) {
@@ -352,6 +354,13 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
     while (this.#inboxHead < this.#inbox.length) {
       const item = this.#inbox[this.#inboxHead] as InboxItem;
       if (item.kind === 'release') {
+        if (this.#reader !== null && this.#onReleaseRequest) {
+          // The iterator ends only once the release is accepted: a refused one (negotiated
+          // release) lets the session go on, and the reader waits for the next message.
+          this.#take();
+          this.#answerRelease(item.userData, () => this.#endReader());
+          continue;
+        }
         if (this.#reader !== null) {
           this.#take();
           const reader = this.#reader;
@@ -410,9 +419,10 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
     return p;
   }
 
-  #answerRelease(userData: Uint8Array): void {
+  /** `onAccepted` runs once this side has accepted the release (at once if already answered). */
+  #answerRelease(userData: Uint8Array, onAccepted?: () => void): void {
     this.emit('release-request', userData);
-    if (this.#releaseAnswered) return;
+    if (this.#releaseAnswered) return onAccepted?.();
     const decide = this.#onReleaseRequest;
     if (!decide) {
       this.#releaseAnswered = true;
@@ -427,6 +437,7 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
           this.#releaseAnswered = true;
           this.#enqueue({ op: 'respond', accept: accept !== false, userData: EMPTY });
           if (accept === false) this.#releaseAnswered = false;
+          else onAccepted?.();
         },
         () => this.abort(),
       );
@@ -448,6 +459,12 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
     if (this.#reader !== null && this.#inboxHead === this.#inbox.length) this.#finishReader();
     this.emit('close', reason);
     this.#resolveClosed(reason);
+  }
+
+  #endReader(): void {
+    const reader = this.#reader;
+    this.#reader = null;
+    reader?.resolve({ done: true, value: undefined });
   }
 
   #finishReader(): void {

@@ -21,15 +21,9 @@ export async function serve(flags: ServeFlags): Promise<number> {
     units: unitsFrom(flags),
     resume: flags.resume !== false,
   });
-  process.stdout.write(`listening ${server.url}\n`);
-  report.event(
-    'listening',
-    { url: server.url, echo: flags.echo ?? false },
-    `listening on ${server.url}${flags.echo ? ' (echo)' : ''}`,
-  );
-  server.on('connection-error', (e) => report.error(`connection error: ${e.message}`));
   const out = new LineWriter(process.stdout);
 
+  // Installed before the listening line is printed: a supervisor may signal as soon as it reads it.
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -41,6 +35,14 @@ export async function serve(flags: ServeFlags): Promise<number> {
   };
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
+
+  process.stdout.write(`listening ${server.url}\n`);
+  report.event(
+    'listening',
+    { url: server.url, echo: flags.echo ?? false },
+    `listening on ${server.url}${flags.echo ? ' (echo)' : ''}`,
+  );
+  server.on('connection-error', (e) => report.error(`connection error: ${e.message}`));
 
   for await (const session of server) void handle(session);
   return 0;
