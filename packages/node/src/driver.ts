@@ -24,6 +24,8 @@ export interface DriverHooks {
   onParkingChanged?(): void;
   /** The transport closed; its sessions were suspended or ended. */
   onClosed?(): void;
+  /** The engine closed the connection itself: a protocol error of the peer, a timeout, or shutdown. */
+  onConnectionClosed?(origin: 'local' | 'peer' | 'transport', code: number, message: string): void;
 }
 
 export { now };
@@ -125,7 +127,9 @@ export class ConnectionDriver {
           this.#hooks.onConnectRequest?.(e.session, e.request);
           break;
         case 'rtt':
+          break;
         case 'connection-closed':
+          this.#hooks.onConnectionClosed?.(e.origin, e.code, e.message);
           break;
         default:
           if (e.type === 'suspended' || e.type === 'resumed' || e.type === 'closed') this.#parkingChanged = true;

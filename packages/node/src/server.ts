@@ -6,12 +6,15 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import {
+  AbortCode,
   Connection,
   type ConnectRequest,
   type Session as CoreSession,
   ErrorCode,
   type Limits,
+  ProtocolError,
   RefuseCode,
+  TimeoutError,
   TransportError,
   UsageError,
   unitsFromNames,
@@ -127,6 +130,9 @@ export class Server extends EventEmitter<ServerEventMap> {
     if (this.#closed) return this.#closed;
     this.#closing = true;
     for (const d of this.#drivers) d.close();
+    // Sessions waiting to be resumed end too, so every `closed` promise resolves.
+    this.#parking?.table.expireAll(now(), AbortCode.SHUTDOWN, 'server closed');
+    this.#parking?.update();
     this.#parking?.stop();
     for (const read of this.#readers) read({ done: true, value: undefined });
     this.#readers = [];
@@ -168,6 +174,16 @@ export class Server extends EventEmitter<ServerEventMap> {
       onConnectRequest: (core, request) => this.#decide(driver, core, request),
       onParkingChanged: () => this.#parking?.update(),
       onClosed: () => this.#drivers.delete(driver),
+      onConnectionClosed: (origin, code, message) => {
+        // The peer sent what is not liaison, broke the protocol, or went silent: say so, once.
+        if (origin !== 'local' || code === AbortCode.SHUTDOWN) return;
+        const from = `connection from ${transport.remoteAddress}:${transport.remotePort}`;
+        const timedOut = code === AbortCode.IDLE_TIMEOUT || code === AbortCode.HANDSHAKE_TIMEOUT;
+        const error = timedOut
+          ? new TimeoutError(`${from}: ${message}`)
+          : new ProtocolError(code as AbortCode, `${from}: ${message}`);
+        this.emit('connection-error', error);
+      },
     });
     this.#drivers.add(driver);
     driver.start();

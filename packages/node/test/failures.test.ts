@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server as NetServer, connect as netConnect, type Socket } from 'node:net';
 import { describe, type TestContext, test } from 'node:test';
-import { AbortCode, connect, ErrorCode, type RttEstimate, SessionClosedError } from '@liaison/node';
+import { AbortCode, connect, ErrorCode, ProtocolError, type RttEstimate, SessionClosedError } from '@liaison/node';
 import { echoServer, nextSession, readAll, sleep, startServer, text, track, waitFor, within } from './helpers.js';
 
 /** A raw TCP server on a free loopback port, closed (with its sockets) when the test ends. */
@@ -132,9 +132,14 @@ describe('transport failures', { timeout: 15_000 }, () => {
     const answered: Buffer[] = [];
     raw.on('data', (d: Buffer) => answered.push(d));
     const rawClosed = new Promise<void>((resolve) => raw.on('close', () => resolve()));
+    const connectionError = new Promise<Error>((resolve) => server.once('connection-error', resolve));
     raw.write('GET / HTTP/1.1\r\n\r\n');
     await within(rawClosed, 2_000, 'the HTTP client is disconnected');
     assert.ok(!Buffer.concat(answered).toString('latin1').includes('HTTP/'), 'no HTTP answer');
+    // Regression: the server says why it dropped the stranger (it used to drop it silently).
+    const error = await within(connectionError, 2_000, 'a connection-error event');
+    assert.ok(error instanceof ProtocolError, String(error));
+    assert.equal(error.wireCode, AbortCode.BAD_PREFACE);
 
     const before = echoed.length;
     await waitFor(() => echoed.length >= before + 20, 2_000, 'more echoes after the bad client left');

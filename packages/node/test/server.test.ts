@@ -2,11 +2,41 @@
  * The server as a whole: shutdown with sessions open, and many clients at once.
  */
 import assert from 'node:assert/strict';
+import { createServer as createNetServer, type Socket as NetSocket, connect as netConnect } from 'node:net';
 import { describe, test } from 'node:test';
 import { AbortCode, connect, listen, type Session } from '@liaison/node';
 import { echoServer, LOCAL, nextSession, startServer, text, track, waitFor, within } from './helpers.js';
 
 describe('server', { timeout: 20_000 }, () => {
+  test('regression: close() also ends sessions suspended and waiting to be resumed', async () => {
+    const server = await listen(LOCAL);
+    const accepted = nextSession(server);
+    // A one-connection proxy whose sockets the test can cut.
+    const sockets: NetSocket[] = [];
+    const proxy = createNetServer((inbound) => {
+      const outbound = netConnect(server.address.port, '127.0.0.1');
+      sockets.push(inbound, outbound);
+      for (const s of [inbound, outbound]) s.on('error', () => {});
+      inbound.pipe(outbound).pipe(inbound);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const port = (proxy.address() as { port: number }).port;
+    // The client waits a minute before reconnecting: the session stays suspended on the server.
+    const client = connect(`tcp://127.0.0.1:${port}`, { backoff: { initialDelayMs: 60_000, maxDelayMs: 60_000 } });
+    await within(client.ready, 2_000, 'ready');
+    const session = await within(accepted, 2_000, 'accepted');
+    const suspended = new Promise<void>((resolve) => session.once('suspended', () => resolve()));
+    for (const s of sockets) s.destroy();
+    await within(suspended, 2_000, 'suspended on the server');
+    assert.equal(session.state, 'open');
+    await server.close();
+    const reason = await within(session.closed, 2_000, 'the suspended session ends with the server');
+    assert.ok(reason.kind === 'aborted');
+    assert.equal(reason.code, AbortCode.SHUTDOWN);
+    client.abort();
+    proxy.close();
+  });
+
   test('close() aborts open sessions with SHUTDOWN and ends server iteration', async (t) => {
     const server = await listen(LOCAL);
     t.after(() => server.close());

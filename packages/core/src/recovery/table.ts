@@ -90,6 +90,11 @@ export class SessionTable {
     if (id && this.#byId.get(key(id)) === session) this.#byId.delete(key(id));
   }
 
+  /** Ends every parked session (its server is shutting down) with a provider abort carrying `code`. */
+  expireAll(now: number, code: AbortCode, message: string): void {
+    for (const s of [...this.#parked.keys()]) s.expire(now, code, message);
+  }
+
   handleTimeout(now: number): void {
     for (const [s, expiry] of [...this.#parked]) {
       if (now >= expiry) s.expire(now, AbortCode.RESUME_WINDOW_EXPIRED, 'not resumed within the resume window');
