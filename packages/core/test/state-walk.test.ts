@@ -1,7 +1,8 @@
 /**
  * The (state, input) walk of the X.225 machine (STYLE.md section 3). For every reachable session
  * state, on both roles where the state exists:
- * - every session frame type injected from the peer gives the outcome in FRAME_TABLE: an allowed
+ * - every session frame type injected from the peer (the recovery frames RESUME, RESUMED and
+ *   RESUME_REFUSE included, on an attached session) gives the outcome in FRAME_TABLE: an allowed
  *   transition, the frame ignored, or a provider abort with UNEXPECTED_FRAME sent to the peer, and
  *   in every case a second session on the same connection is unaffected;
  * - every command gives the outcome in COMMAND_TABLE: allowed (with the resulting state), or a
@@ -20,15 +21,16 @@ import {
   Unit,
   UsageError,
 } from '@liaison/core';
-import { V1_FRAME_TYPES, type V1FrameTypeName } from './arbitraries.js';
 import { eventsOf, Pair, type Side } from './harness.js';
 
 const EMPTY = new Uint8Array(0);
 const UNITS = Unit.KERNEL | Unit.DUPLEX | Unit.EXPEDITED | Unit.TYPED_DATA | Unit.NEGOTIATED_RELEASE;
 
 type Who = 'initiator' | 'responder';
-/** The session frames of wire profile v1 (PING, PONG, CONNECTION_CLOSE are connection frames). */
-type SessionFrameName = Exclude<V1FrameTypeName, 'PING' | 'PONG' | 'CONNECTION_CLOSE'>;
+/** Connection frames (channel 0): they never reach a session. */
+const CONNECTION_FRAMES = ['PING', 'PONG', 'CONNECTION_CLOSE', 'CHALLENGE'] as const;
+/** The session frames of wire profile v1, recovery frames included. */
+type SessionFrameName = Exclude<keyof typeof FrameType, (typeof CONNECTION_FRAMES)[number]>;
 
 /** `abort`: provider abort, UNEXPECTED_FRAME sent to the peer. `ignored`: no change, no output. */
 type FrameOutcome = SessionStateName | 'abort' | 'ignored' | 'connection-closed';
@@ -46,6 +48,9 @@ const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcom
     EXPEDITED: 'abort',
     TYPED_DATA: 'abort',
     ACK: 'abort',
+    RESUME: 'abort',
+    RESUMED: 'abort',
+    RESUME_REFUSE: 'abort',
   },
   'awaiting-response': {
     CONNECT: 'abort',
@@ -59,6 +64,9 @@ const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcom
     EXPEDITED: 'abort',
     TYPED_DATA: 'abort',
     ACK: 'abort',
+    RESUME: 'abort',
+    RESUMED: 'abort',
+    RESUME_REFUSE: 'abort',
   },
   open: {
     CONNECT: 'abort',
@@ -72,6 +80,9 @@ const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcom
     EXPEDITED: 'open',
     TYPED_DATA: 'open',
     ACK: 'open',
+    RESUME: 'abort',
+    RESUMED: 'abort',
+    RESUME_REFUSE: 'abort',
   },
   releasing: {
     // FINISH here is a release collision: answered with DISCONNECT, still releasing.
@@ -86,6 +97,9 @@ const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcom
     EXPEDITED: 'releasing',
     TYPED_DATA: 'releasing',
     ACK: 'releasing',
+    RESUME: 'abort',
+    RESUMED: 'abort',
+    RESUME_REFUSE: 'abort',
   },
   'release-requested': {
     CONNECT: 'abort',
@@ -99,6 +113,9 @@ const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcom
     EXPEDITED: 'abort',
     TYPED_DATA: 'abort',
     ACK: 'release-requested',
+    RESUME: 'abort',
+    RESUMED: 'abort',
+    RESUME_REFUSE: 'abort',
   },
   disconnecting: {
     CONNECT: 'abort',
@@ -112,9 +129,12 @@ const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcom
     EXPEDITED: 'abort',
     TYPED_DATA: 'abort',
     ACK: 'disconnecting',
+    RESUME: 'abort',
+    RESUMED: 'abort',
+    RESUME_REFUSE: 'abort',
   },
-  // A closed channel is never reused: its late frames are dropped, but a CONNECT reusing it
-  // (responder) or any CONNECT to an initiator is a connection-level protocol error.
+  // A closed channel is never reused: its late frames are dropped, but a CONNECT or RESUME reusing
+  // it (responder) or any CONNECT or RESUME to an initiator is a connection-level protocol error.
   closed: {
     CONNECT: 'connection-closed',
     ACCEPT: 'ignored',
@@ -127,6 +147,9 @@ const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcom
     EXPEDITED: 'ignored',
     TYPED_DATA: 'ignored',
     ACK: 'ignored',
+    RESUME: 'connection-closed',
+    RESUMED: 'ignored',
+    RESUME_REFUSE: 'ignored',
   },
 };
 
@@ -333,6 +356,21 @@ function frameOf(name: SessionFrameName, channel: number): Frame {
       return { type: FrameType.EXPEDITED, channel, payload: Uint8Array.of(9) };
     case 'ACK':
       return { type: FrameType.ACK, channel, received: 0, windowLimit: 0 };
+    case 'RESUME':
+      return {
+        type: FrameType.RESUME,
+        channel,
+        sessionId: new Uint8Array(16),
+        clientNonce: new Uint8Array(16),
+        received: 0,
+        resendFrom: 1,
+        replaying: 0,
+        proof: new Uint8Array(32),
+      };
+    case 'RESUMED':
+      return { type: FrameType.RESUMED, channel, received: 0, replaying: 0, proof: new Uint8Array(32) };
+    case 'RESUME_REFUSE':
+      return { type: FrameType.RESUME_REFUSE, channel, code: AbortCode.RESUME_REFUSED, message: '' };
     default:
       throw new Error(`no frame for ${name satisfies never}`);
   }
@@ -356,7 +394,8 @@ const FRAMES = Object.keys(FRAME_TABLE.open) as SessionFrameName[];
 const COMMANDS = Object.keys(COMMAND_TABLE.open) as Command[];
 
 test('the tables cover every session frame type and every state', () => {
-  const sessionFrames = V1_FRAME_TYPES.filter((n) => !['PING', 'PONG', 'CONNECTION_CLOSE'].includes(n));
+  const connectionFrames: readonly string[] = CONNECTION_FRAMES;
+  const sessionFrames = Object.keys(FrameType).filter((n) => !connectionFrames.includes(n));
   for (const s of STATES) {
     assert.deepEqual(Object.keys(FRAME_TABLE[s]).sort(), [...sessionFrames].sort());
     assert.deepEqual(Object.keys(COMMAND_TABLE[s]).sort(), [...COMMANDS].sort());
