@@ -105,6 +105,27 @@ describe('flow control', () => {
     assert.equal(received(p), msg.byteLength);
   });
 
+  test('regression (sim seed 53): no flow-control deadlock when the room is just over half the window', () => {
+    // With a 2048-byte window and 1024-byte frames, the sender waited for a fragment of 1014 bytes
+    // plus the 32-byte frame charge, while the receiver updates the window only once half of it
+    // (1024) is free: with 1025 bytes of room, neither moved, forever.
+    const window = 2048;
+    const p = new Pair({ limits: { receiveWindowBytes: window, frameBytesMax: 1024 } });
+    p.autoConsume = false; // a slow reader: it consumes after the delayed acknowledgement left
+    const ch = establish(p);
+    const a = p.a.conn.session(ch)!;
+    const b = p.b.conn.session(ch)!;
+    // One frame costing window - 1025 leaves a room of 1025 once consumed (no update is due yet).
+    a.send(p.now, 'normal', new Uint8Array(window - 1025 - FRAME_CHARGE_BYTES));
+    p.pump();
+    p.advance(50, 10);
+    b.consume(p.now, window - 1025);
+    p.autoConsume = true;
+    a.send(p.now, 'normal', new Uint8Array(1366)); // larger than the room: must go in fragments
+    p.advance(500, 10);
+    assert.equal(received(p), window - 1025 - FRAME_CHARGE_BYTES + 1366, 'the second message arrives');
+  });
+
   test('a forged frame past the window is a provider abort with FLOW_CONTROL', () => {
     const peer = acceptedRawSession({ limits: { receiveWindowBytes: 1024 } }, { frameBytesMax: 4096 });
     const payload = new Uint8Array(1024 - FRAME_CHARGE_BYTES);

@@ -18,13 +18,21 @@
  */
 import { AbortCode, type CloseReason, ErrorCode, ProtocolError, RefuseCode, UsageError } from '../errors.js';
 import { type Limits, minEnabled, resolveLimits } from '../limits.js';
-import { NONCE_BYTES, newKeyShare, type RandomSource, SESSION_ID_BYTES } from '../recovery/proof.js';
+import {
+  agreeSecret,
+  constantTimeEqual,
+  type KeyShare,
+  NONCE_BYTES,
+  newKeyShare,
+  type RandomSource,
+  SESSION_ID_BYTES,
+} from '../recovery/proof.js';
 import type { SessionTable } from '../recovery/table.js';
 import type { AgreedParameters, ConnectionEvent, SessionEvent } from '../session/events.js';
-import { buildConnect, evaluateConnect } from '../session/negotiation.js';
+import { buildConnect, checkExtensions, evaluateConnect } from '../session/negotiation.js';
 import { type RecoveryOffer, Session, type SessionHost } from '../session/session.js';
 import { DEFAULT_UNITS, IMPLEMENTED_UNITS, knownUnits, Unit } from '../units.js';
-import { writeFrame } from '../wire/codec.js';
+import { USER_DATA_BYTES_CEILING, writeFrame } from '../wire/codec.js';
 import { FrameDecoder } from '../wire/decoder.js';
 import {
   CONNECTION_CHANNEL,
@@ -89,6 +97,8 @@ export class Connection {
   readonly #table: SessionTable | undefined;
   /** Responder: the nonce sent on this connection. Initiator: the one received. */
   #challenge: Uint8Array | null = null;
+  #keyShare: KeyShare | null = null;
+  #agreed: { mine: KeyShare; peer: Uint8Array; shared: Uint8Array } | null = null;
   readonly #decoder: FrameDecoder;
   readonly #writer = new FrameWriter();
   readonly #host: SessionHost;
@@ -119,7 +129,12 @@ export class Connection {
     this.#tracer = options.tracer;
     this.#random = options.random;
     this.#table = options.table;
-    this.#decoder = new FrameDecoder(this.limits, { expectPreface: true });
+    // User data over this side's limit is refused by the session it belongs to, not by the decoder
+    // (which would close the whole connection); the decoder only enforces the wire's ceiling.
+    this.#decoder = new FrameDecoder(
+      { frameBytesMax: this.limits.frameBytesMax, userDataBytesMax: USER_DATA_BYTES_CEILING },
+      { expectPreface: true },
+    );
     this.#keepaliveIntervalMs = this.limits.keepaliveIntervalMs;
     this.#idleTimeoutMs = this.limits.idleTimeoutMs;
     this.#host = {
@@ -130,6 +145,7 @@ export class Connection {
       rttSample: (ms: number) => this.#rttSample(ms),
       established: (session: Session, agreed: AgreedParameters) => this.#established(session, agreed),
       detach: (session: Session) => this.#detach(session),
+      agree: (mine: KeyShare, peerPublicKey: Uint8Array) => this.#agree(mine, peerPublicKey),
     };
   }
 
@@ -262,7 +278,8 @@ export class Connection {
     }
     const channel = this.#allocateChannel();
     const extensions = [...(options.extensions ?? [])];
-    const keyShare = this.#random && this.#table ? newKeyShare(this.#random) : null;
+    checkExtensions(options.extensions ?? []);
+    const keyShare = this.#random && this.#table ? this.#ownKeyShare() : null;
     if (keyShare) extensions.push({ id: ExtensionId.KEY_SHARE, value: keyShare.publicKey });
     const connect = buildConnect(channel, this.limits, units, userData, extensions);
     const session = Session.initiate(now, this.#host, this.limits, connect, keyShare);
@@ -450,7 +467,7 @@ export class Connection {
     const peerPublicKey = extensions.find((e) => e.id === ExtensionId.KEY_SHARE)?.value;
     if (peerPublicKey?.byteLength !== 32 || !this.#random || !this.#table) return null;
     return {
-      keyShare: newKeyShare(this.#random),
+      keyShare: this.#ownKeyShare(),
       peerPublicKey: peerPublicKey.slice(),
       sessionId: this.#random(SESSION_ID_BYTES),
       resumeWindowMs: this.limits.resumeWindowMs,
@@ -503,6 +520,22 @@ export class Connection {
     if (this.#tracer) this.#tracer({ kind: 'session-closed', channel: s.channel, reason });
     this.#table?.forget(s);
     this.#detach(s);
+  }
+
+  /** One ephemeral key pair per connection, for every session it establishes. */
+  #ownKeyShare(): KeyShare {
+    if (this.#keyShare === null) this.#keyShare = newKeyShare(this.#random as RandomSource);
+    return this.#keyShare;
+  }
+
+  /** X25519 agreement, computed once per (own key, peer key): sessions of one peer share it. */
+  #agree(mine: KeyShare, peerPublicKey: Uint8Array): Uint8Array {
+    if (this.#agreed && this.#agreed.mine === mine && constantTimeEqual(this.#agreed.peer, peerPublicKey)) {
+      return this.#agreed.shared;
+    }
+    const shared = agreeSecret(mine, peerPublicKey);
+    this.#agreed = { mine, peer: peerPublicKey.slice(), shared };
+    return shared;
   }
 
   #detach(s: Session): void {

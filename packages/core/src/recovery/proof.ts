@@ -34,10 +34,23 @@ export function newKeyShare(random: RandomSource): KeyShare {
   return { secret, publicKey: x25519.getPublicKey(secret) };
 }
 
-/** @throws Error when the peer's key is malformed or of low order (the caller turns it into a refusal). */
-export function deriveResumeKey(mine: KeyShare, peerPublicKey: Uint8Array, sessionId: Uint8Array): Uint8Array {
-  const shared = x25519.getSharedSecret(mine.secret, peerPublicKey);
+/**
+ * The X25519 shared secret. A connection computes it once per peer key and derives a distinct
+ * resume key per session from it (the session id is the HKDF salt), so a thousand sessions on
+ * one connection cost one agreement, not a thousand.
+ * @throws Error when the peer's key is malformed or of low order (the caller turns it into a refusal).
+ */
+export function agreeSecret(mine: KeyShare, peerPublicKey: Uint8Array): Uint8Array {
+  return x25519.getSharedSecret(mine.secret, peerPublicKey);
+}
+
+export function resumeKeyFrom(shared: Uint8Array, sessionId: Uint8Array): Uint8Array {
   return hkdf(sha256, shared, sessionId, LABEL_KEY, KEY_BYTES);
+}
+
+/** @throws Error when the peer's key is malformed or of low order. */
+export function deriveResumeKey(mine: KeyShare, peerPublicKey: Uint8Array, sessionId: Uint8Array): Uint8Array {
+  return resumeKeyFrom(agreeSecret(mine, peerPublicKey), sessionId);
 }
 
 export interface ProofInput {

@@ -8,6 +8,9 @@
  *   the session stops sending new data when the budget is used (backpressure, never a drop).
  * - Acknowledgement only moves forward; an acknowledgement beyond what was sent is a protocol error
  *   (checked by the caller).
+ * - A replay sends every frame from where it started, in order, even frames acknowledged while it
+ *   runs: the peer drops a fixed count of duplicates at the head of a resume, fixed when it answered,
+ *   so skipping one would make it drop a new frame in its place (found by the simulator).
  */
 import { FRAME_CHARGE_BYTES, type FrameType } from '../wire/frame.js';
 
@@ -27,6 +30,8 @@ export class RetransmitBuffer {
   #unackedBytes = 0;
   /** Index (absolute, into #frames) of the next frame to send again after a resume. */
   #replay = 0;
+  /** The peer's acknowledged count: frames up to it are delivered, even if still held for a replay. */
+  #acked = 0;
 
   get unackedBytes(): number {
     return this.#unackedBytes;
@@ -43,12 +48,58 @@ export class RetransmitBuffer {
     this.#replay = this.#frames.length;
   }
 
-  /** Drops every frame with seq <= `received`. Returns the number of whole messages newly acknowledged. */
+  /**
+   * Frames with seq <= `received` are acknowledged; they are dropped once sent (a frame a running
+   * replay has not reached yet is kept until it went out again). Returns the whole messages dropped.
+   */
   acknowledge(received: number): number {
+    if (received > this.#acked) this.#acked = received;
+    return this.#drop(this.#replay);
+  }
+
+  /** After a resume: everything still unacknowledged will be sent again, oldest first. */
+  rewind(): void {
+    this.#drop(this.#frames.length);
+    this.#replay = this.#head;
+  }
+
+  /** The sequence number the next replayed frame carries (or the next new one when nothing is held). */
+  firstUnacked(nextSeq: number): number {
+    for (let i = this.#head; i < this.#frames.length; i++) {
+      const f = this.#frames[i] as SentFrame;
+      if (f.seq > this.#acked) return f.seq;
+    }
+    return nextSeq;
+  }
+
+  /** The next frame to send again, or undefined when the replay is done. */
+  nextReplay(): SentFrame | undefined {
+    if (this.#replay >= this.#frames.length) return undefined;
+    const f = this.#frames[this.#replay++];
+    if (f !== undefined && f.seq <= this.#acked) this.#drop(this.#replay);
+    return f;
+  }
+
+  get replaying(): boolean {
+    return this.#replay < this.#frames.length;
+  }
+
+  /** Whole messages not acknowledged, which a rewind would send again. */
+  pendingMessages(): number {
+    let n = 0;
+    for (let i = this.#head; i < this.#frames.length; i++) {
+      const f = this.#frames[i] as SentFrame;
+      if (f.message && f.seq > this.#acked) n++;
+    }
+    return n;
+  }
+
+  /** Drops acknowledged frames at the head, up to (not including) index `limit`. */
+  #drop(limit: number): number {
     let messages = 0;
-    while (this.#head < this.#frames.length) {
+    while (this.#head < limit && this.#head < this.#frames.length) {
       const f = this.#frames[this.#head] as SentFrame;
-      if (f.seq > received) break;
+      if (f.seq > this.#acked) break;
       this.#unackedBytes -= f.body.byteLength + FRAME_CHARGE_BYTES;
       if (f.message) messages++;
       this.#frames[this.#head] = undefined as unknown as SentFrame;
@@ -67,39 +118,12 @@ export class RetransmitBuffer {
     return messages;
   }
 
-  /** After a resume: everything still unacknowledged will be sent again, oldest first. */
-  rewind(): void {
-    this.#replay = this.#head;
-  }
-
-  /** The sequence number the next replayed frame carries (or the next new one when nothing is held). */
-  firstUnacked(nextSeq: number): number {
-    return this.#head < this.#frames.length ? (this.#frames[this.#head] as SentFrame).seq : nextSeq;
-  }
-
-  /** The next frame to send again, or undefined when the replay is done. */
-  nextReplay(): SentFrame | undefined {
-    if (this.#replay >= this.#frames.length) return undefined;
-    return this.#frames[this.#replay++];
-  }
-
-  get replaying(): boolean {
-    return this.#replay < this.#frames.length;
-  }
-
-  /** Whole messages that a rewind would send again. */
-  pendingMessages(): number {
-    let n = 0;
-    for (let i = this.#head; i < this.#frames.length; i++) if ((this.#frames[i] as SentFrame).message) n++;
-    return n;
-  }
-
   /** The messages sent and not acknowledged, in the order they were sent. */
   undeliveredMessages(): { kind: 'normal' | 'typed' | 'expedited'; data: Uint8Array }[] {
     const out: { kind: 'normal' | 'typed' | 'expedited'; data: Uint8Array }[] = [];
     for (let i = this.#head; i < this.#frames.length; i++) {
-      const m = (this.#frames[i] as SentFrame).message;
-      if (m) out.push(m);
+      const f = this.#frames[i] as SentFrame;
+      if (f.message && f.seq > this.#acked) out.push(f.message);
     }
     return out;
   }

@@ -11,7 +11,7 @@
  *   leaves by either bound ends with a provider abort saying why and what was not delivered.
  * The table does no I/O; a driver calls handleTimeout at pollTimeout.
  */
-import { AbortCode } from '../errors.js';
+import { AbortCode, InternalError } from '../errors.js';
 import type { ConnectionEvent } from '../session/events.js';
 import type { Session, SessionHost } from '../session/session.js';
 
@@ -40,6 +40,9 @@ export class SessionTable {
       rttSample: () => {},
       established: () => {},
       detach: (s) => this.unpark(s),
+      agree: () => {
+        throw new InternalError('no key agreement while parked');
+      },
     };
   }
 
@@ -65,7 +68,9 @@ export class SessionTable {
     this.#parked.delete(session);
     // The window runs from the start of the suspension: failed resume attempts do not extend it.
     const since = session.suspendedSince ?? now;
-    this.#parked.set(session, since + Math.min(this.options.resumeWindowMs, session.resumeWindowMs ?? Infinity));
+    const deadline = since + Math.min(this.options.resumeWindowMs, session.resumeWindowMs ?? Infinity);
+    this.#parked.set(session, deadline);
+    session.resumeDeadline = deadline;
     let retained = 0;
     for (const s of this.#parked.keys()) retained += s.retainedBytes;
     for (const s of [...this.#parked.keys()]) {

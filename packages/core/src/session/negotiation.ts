@@ -7,7 +7,7 @@
  * frame, message and window limits are its own and bind the other's sending; keepalive and idle
  * timeout are the smaller non-zero values.
  */
-import { AbortCode, ProtocolError, RefuseCode } from '../errors.js';
+import { AbortCode, ErrorCode, ProtocolError, RefuseCode, UsageError } from '../errors.js';
 import {
   FRAME_BYTES_FLOOR,
   type Limits,
@@ -19,6 +19,28 @@ import {
 import { negotiateUnits } from '../units.js';
 import { type AcceptFrame, type ConnectFrame, type Extension, FrameType } from '../wire/frame.js';
 import type { AgreedParameters } from './events.js';
+
+/** Extension ids below this are the protocol's own (recovery, security); applications use the rest. */
+export const APPLICATION_EXTENSION_ID_MIN = 0x30;
+/** Extensions an application may add to a connect request or an acceptance (the core adds up to 3). */
+export const APPLICATION_EXTENSIONS_MAX = 16;
+
+/** @throws UsageError for reserved ids, too many extensions or one too large. */
+export function checkExtensions(extensions: readonly Extension[]): void {
+  if (extensions.length > APPLICATION_EXTENSIONS_MAX) {
+    throw new UsageError(ErrorCode.INVALID_ARGUMENT, `at most ${APPLICATION_EXTENSIONS_MAX} extensions`);
+  }
+  for (const e of extensions) {
+    if (!Number.isInteger(e.id) || e.id < APPLICATION_EXTENSION_ID_MIN || e.id > 0xff) {
+      throw new UsageError(
+        ErrorCode.INVALID_ARGUMENT,
+        `extension id ${e.id} is reserved or out of range (applications use ${APPLICATION_EXTENSION_ID_MIN}..255)`,
+      );
+    }
+    if (e.value.byteLength > 4096)
+      throw new UsageError(ErrorCode.INVALID_ARGUMENT, 'an extension holds at most 4096 bytes');
+  }
+}
 
 export function buildConnect(
   channel: number,

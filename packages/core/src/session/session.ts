@@ -26,7 +26,7 @@ import {
   UsageError,
 } from '../errors.js';
 import type { Limits } from '../limits.js';
-import { constantTimeEqual, deriveResumeKey, type KeyShare, resumeProof, SESSION_ID_BYTES } from '../recovery/proof.js';
+import { constantTimeEqual, type KeyShare, resumeKeyFrom, resumeProof, SESSION_ID_BYTES } from '../recovery/proof.js';
 import { RetransmitBuffer, type SentFrame } from '../recovery/retransmit.js';
 import { hasUnit, Unit } from '../units.js';
 import { assertNever, writeFrame } from '../wire/codec.js';
@@ -46,7 +46,7 @@ import {
 } from '../wire/frame.js';
 import type { FrameWriter } from '../wire/writer.js';
 import type { AgreedParameters, ConnectRequest, MessageKind, ResumeStats, SessionEvent } from './events.js';
-import { agreedFromAccept, buildAccept } from './negotiation.js';
+import { agreedFromAccept, buildAccept, checkExtensions } from './negotiation.js';
 
 export type SessionState =
   /** Initiator: CONNECT sent, waiting for ACCEPT or REFUSE. */
@@ -78,6 +78,8 @@ export interface SessionHost {
   established(session: Session, agreed: AgreedParameters): void;
   /** The session moves to another host (a resume elsewhere): forget it without closing it. */
   detach(session: Session): void;
+  /** The X25519 shared secret of `mine` and the peer's key (cached per connection). @throws on a bad key. */
+  agree(mine: KeyShare, peerPublicKey: Uint8Array): Uint8Array;
 }
 
 /** What a responder offers for recovery when the initiator sent a key share. */
@@ -157,6 +159,8 @@ export class Session {
   #recovery: Recovery | null = null;
   #link: Link = { name: 'attached' };
   #duplicatesToDrop = 0;
+  /** When the current suspension must have ended (set by the table that parks the session). */
+  #resumeDeadline = Number.POSITIVE_INFINITY;
   #disconnectSeq = -1;
 
   // Receiving
@@ -250,6 +254,11 @@ export class Session {
     return this.#recovery !== null && this.#isEstablished();
   }
 
+  /** @internal The session table's deadline for this suspension, enforced during resume attempts too. */
+  set resumeDeadline(at: number) {
+    this.#resumeDeadline = at;
+  }
+
   /** When the current suspension began (across failed resume attempts), or null when attached. */
   get suspendedSince(): number | null {
     return this.#link.name === 'attached' ? null : this.#link.since;
@@ -308,11 +317,12 @@ export class Session {
     const s = this.#state;
     if (s.name !== 'awaiting-response') throw this.#invalid('accept');
     this.#checkUserData(userData);
+    checkExtensions(extensions);
     const all = [...extensions];
     const offer = this.#offer;
     if (offer) {
       try {
-        const key = deriveResumeKey(offer.keyShare, offer.peerPublicKey, offer.sessionId);
+        const key = resumeKeyFrom(this.#host.agree(offer.keyShare, offer.peerPublicKey), offer.sessionId);
         this.#recovery = { sessionId: offer.sessionId, key, resumeWindowMs: offer.resumeWindowMs };
         const window = new Uint8Array(4);
         new DataView(window.buffer).setUint32(0, offer.resumeWindowMs);
@@ -476,6 +486,12 @@ export class Session {
   }
 
   #dispatch(now: number, f: Frame): void {
+    if ('userData' in f && f.userData.byteLength > this.#limits.userDataBytesMax) {
+      throw new ProtocolError(
+        AbortCode.LIMIT_EXCEEDED,
+        `user data of ${f.userData.byteLength} bytes exceeds the limit of ${this.#limits.userDataBytesMax}`,
+      );
+    }
     const s = this.#state;
     if (f.type === FrameType.ABORT) return this.#peerAborted(now, f);
     switch (s.name) {
@@ -856,7 +872,7 @@ export class Session {
     }
     let key: Uint8Array;
     try {
-      key = deriveResumeKey(share, peerKey, sessionId);
+      key = resumeKeyFrom(this.#host.agree(share, peerKey), sessionId);
     } catch (cause) {
       throw new ProtocolError(AbortCode.PROTOCOL_ERROR, 'unusable key share from the peer', { cause });
     }
@@ -885,6 +901,12 @@ export class Session {
 
   /** Arms the delayed acknowledgement and enforces the handshake and release deadlines. */
   handleTimeout(now: number): void {
+    const link = this.#link;
+    if ((link.name === 'resuming' || link.name === 'awaiting-resumed') && now >= this.#resumeDeadline) {
+      // The window ran out during an attempt (no challenge, no answer): the session is lost.
+      this.expire(now, AbortCode.RESUME_WINDOW_EXPIRED, 'not resumed within the resume window');
+      return;
+    }
     if (this.#link.name === 'suspended') return; // the session table keeps its deadline
     if (this.#ackDueAt !== null && now >= this.#ackDueAt) {
       this.#ackNow = true;
@@ -906,6 +928,9 @@ export class Session {
 
   /** The earliest time this session needs `handleTimeout`, or null. */
   nextDeadline(): number | null {
+    if (this.#link.name === 'resuming' || this.#link.name === 'awaiting-resumed') {
+      if (this.#resumeDeadline !== Number.POSITIVE_INFINITY) return this.#resumeDeadline;
+    }
     if (this.#link.name === 'suspended') return null;
     let next: number | null = null;
     if (this.#ackDueAt !== null && !this.#ackNow) next = this.#ackDueAt;
@@ -1046,15 +1071,18 @@ export class Session {
   }
 
   /**
-   * The smallest partial fragment worth sending. Never more than half the peer's window: a
-   * threshold above the whole window could never be met, and the message would wait forever.
+   * The smallest partial fragment worth sending. Never more than half the peer's window less the
+   * per-frame charge: a higher threshold might never be met, and the message would wait forever.
    */
   #fragmentBytesMin(): number {
     const agreed = this.#agreed as AgreedParameters;
     return Math.min(
       4096,
       agreed.peerFrameBytesMax - HEADER_BYTES,
-      Math.max(1, Math.floor(agreed.peerReceiveWindowBytes / 2)),
+      // The receiver opens the window again only once half of it is free, and a fragment also
+      // pays FRAME_CHARGE_BYTES; with half a window as the threshold, a room just above half
+      // (not enough for the receiver to update, not enough for us to send) deadlocked both.
+      Math.max(1, Math.floor(agreed.peerReceiveWindowBytes / 2) - FRAME_CHARGE_BYTES),
     );
   }
 

@@ -1,0 +1,115 @@
+/**
+ * Regressions found by reading the code against the docs: oversized user data is refused by the
+ * session it belongs to (not by closing the connection); application extensions cannot collide
+ * with the protocol's own ids; a resume attempt is bounded by the resume window.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { AbortCode, Connection, ErrorCode, RefuseCode, type Session, SessionTable, UsageError } from '@liaison/core';
+import { eventsOf, Pair } from './harness.js';
+import { seededRandom } from './seeded-random.js';
+
+describe('hardening', () => {
+  test('regression: a CONNECT with user data over the limit is refused, the connection stays open', () => {
+    const p = new Pair({
+      initiator: { limits: { userDataBytesMax: 4096 } },
+      responder: { limits: { userDataBytesMax: 100 } },
+    });
+    const big = p.a.conn.openSession(p.now, { userData: new Uint8Array(200) });
+    p.pump();
+    assert.equal(big.state, 'closed');
+    const reason = big.closeReason;
+    assert.ok(reason?.kind === 'refused');
+    assert.equal(reason.code, RefuseCode.PARAMETERS_UNACCEPTABLE);
+    assert.ok(p.a.conn.isOpen && p.b.conn.isOpen, 'the connection survives');
+    const small = p.a.conn.openSession(p.now, { userData: new Uint8Array(50) });
+    p.pump();
+    assert.equal(eventsOf(p.b, 'connect-request').length, 1);
+    assert.equal(small.state, 'connecting');
+  });
+
+  test('regression: a FINISH with user data over the limit aborts only its session', () => {
+    const p = new Pair({
+      initiator: { limits: { userDataBytesMax: 4096 } },
+      responder: { limits: { userDataBytesMax: 100 } },
+    });
+    const sessions = [p.a.conn.openSession(p.now), p.a.conn.openSession(p.now)];
+    p.pump();
+    for (const s of sessions) p.b.conn.session(s.channel)?.accept(p.now, new Uint8Array(0));
+    p.pump();
+    sessions[0]?.release(p.now, new Uint8Array(300));
+    p.pump();
+    assert.equal(sessions[0]?.state, 'closed');
+    const reason = sessions[0]?.closeReason;
+    assert.ok(reason?.kind === 'aborted' && reason.code === AbortCode.LIMIT_EXCEEDED);
+    assert.equal(sessions[1]?.state, 'open');
+    assert.ok(p.a.conn.isOpen);
+  });
+
+  test('regression: application extensions may not use the protocol ids, nor be too many', () => {
+    const p = new Pair();
+    for (const extensions of [
+      [{ id: 0x01, value: new Uint8Array(32) }],
+      Array.from({ length: 40 }, () => ({ id: 0x80, value: new Uint8Array(1) })),
+      [{ id: 0x80, value: new Uint8Array(5000) }],
+    ]) {
+      assert.throws(
+        () => p.a.conn.openSession(p.now, { extensions }),
+        (e) => e instanceof UsageError && e.code === ErrorCode.INVALID_ARGUMENT,
+      );
+    }
+    const ok = p.a.conn.openSession(p.now, { extensions: [{ id: 0x80, value: new Uint8Array(4) }] });
+    p.pump();
+    const [request] = eventsOf(p.b, 'connect-request');
+    assert.deepEqual(
+      request?.request.extensions.map((e) => e.id),
+      [0x80],
+    );
+    void ok;
+  });
+
+  test('regression: a resume attempt that gets no answer ends when the resume window does', () => {
+    const random = seededRandom(3);
+    const table = new SessionTable({ resumeWindowMs: 1000, suspendedBytesMax: 1 << 20 });
+    const serverTable = new SessionTable({ resumeWindowMs: 1000, suspendedBytesMax: 1 << 20 });
+    const client = new Connection({
+      role: 'initiator',
+      random,
+      table,
+      limits: { idleTimeoutMs: 0, keepaliveIntervalMs: 0 },
+    });
+    const server = new Connection({ role: 'responder', random, table: serverTable });
+    client.handleTransportUp(0);
+    server.handleTransportUp(0);
+    const session = client.openSession(0);
+    const move = () => {
+      for (let i = 0; i < 10; i++) {
+        const a = client.pollTransmit();
+        if (a) server.handleBytes(0, a);
+        const b = server.pollTransmit();
+        if (b) client.handleBytes(0, b);
+        for (let e = server.pollEvent(); e; e = server.pollEvent()) {
+          if (e.type === 'connect-request') e.session.accept(0, new Uint8Array(0));
+        }
+      }
+    };
+    move();
+    assert.equal(session.state, 'open');
+    client.handleTransportDown(0, 'cut');
+    // A new connection to something that never sends a challenge (idle timeout off).
+    const silent = new Connection({
+      role: 'initiator',
+      random,
+      table,
+      limits: { idleTimeoutMs: 0, keepaliveIntervalMs: 0 },
+    });
+    silent.handleTransportUp(100);
+    silent.resumeSession(100, session as Session);
+    assert.equal(session.link, 'resuming');
+    assert.equal(silent.pollTimeout(), 1000, 'the window is the deadline');
+    silent.handleTimeout(1000);
+    assert.equal(session.state, 'closed');
+    const reason = session.closeReason;
+    assert.ok(reason?.kind === 'aborted' && reason.code === AbortCode.RESUME_WINDOW_EXPIRED);
+  });
+});

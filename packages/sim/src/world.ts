@@ -1,0 +1,884 @@
+/**
+ * A world: one server and N clients on a simulated network, driven on virtual time.
+ *
+ * Theory of operation
+ * - The server is responder Connections sharing one SessionTable; each client is an initiator
+ *   with its own SessionTable, behaving like the Node client driver: when its session is
+ *   suspended it reconnects with `backoffDelay` until the session is resumed or lost, opening a
+ *   new Connection and calling `resumeSession`.
+ * - Applications follow a seeded plan per session: send K messages each way (small, large
+ *   multi-fragment, typed, a few expedited), consume what arrives (sometimes slowly), then an
+ *   orderly release from a chosen side; the peer answers after sending and consuming everything.
+ * - The loop always advances to the earliest of: network happenings and world timers (one heap),
+ *   every Connection's and SessionTable's pollTimeout. After each step it drains pollTransmit
+ *   (while the pipe has room) and pollEvent until nothing moves.
+ * - Everything observable goes into a trace: a running hash of every record (replay must give
+ *   the same hash) and the last records (printed when an invariant fails).
+ * - No Date, no Math.random, no real timers: a world is a pure function of its seed and options.
+ */
+import {
+  AbortCode,
+  backoffDelay,
+  type CloseReason,
+  Connection,
+  type ConnectionEvent,
+  type ConnectionOptions,
+  DEFAULT_BACKOFF,
+  FRAME_CHARGE_BYTES,
+  type Limits,
+  type MessageKind,
+  resolveLimits,
+  type Session,
+  SessionTable,
+} from '@liaison/core';
+import { type Endpoint, Network, type NetworkOptions, type SimLink } from './network.js';
+import { Rng } from './random.js';
+
+/** Thrown inside a run when an invariant fails; the runner turns it into a report. */
+export class InvariantViolation extends Error {
+  constructor(
+    readonly invariant: string,
+    message: string,
+  ) {
+    super(`${invariant}: ${message}`);
+  }
+}
+
+export interface WorldOptions {
+  clients: number;
+  sessionsPerClient: number;
+  /** Messages each side sends per session, drawn in [min, max]. */
+  messagesMin: number;
+  messagesMax: number;
+  /** Chance per message of a large, multi-fragment one. */
+  largeChance: number;
+  largeBytesMax: number;
+  typedChance: number;
+  expeditedChance: number;
+  /** Chance that an application end consumes slowly (holds data for a while before consuming). */
+  slowConsumerChance: number;
+  limits: Partial<Limits>;
+  network: Partial<NetworkOptions>;
+  /** Mean time between faults (cut, stall, partition, listener close); 0 disables faults. */
+  faultEveryMs: number;
+  /** Faults in a run at most: a storm ends, so that the run can finish. */
+  faultsMax: number;
+  /** Longest partition; partitions longer than the resume window lose sessions on purpose. */
+  partitionMsMax: number;
+  timeLimitMs: number;
+  eventLimit: number;
+  /** Broken on purpose (checker tests only): the client application forgets one delivered message. */
+  forgetMessage: boolean;
+  /** Called with every trace record (the CLI's --verbose). */
+  onTrace?: (line: string) => void;
+}
+
+/** Draws a world's options from a seed: small worlds mostly, a few heavier ones. */
+export function worldOptionsFor(rng: Rng, overrides: Partial<WorldOptions> = {}): WorldOptions {
+  const heavy = rng.chance(0.03);
+  const keepaliveIntervalMs = rng.int(200, 1500);
+  const frameBytesMax = rng.pick([1024, 2048, 4096, 16_384]);
+  return {
+    clients: heavy ? rng.int(3, 5) : rng.pick([1, 1, 2, 2, 3]),
+    sessionsPerClient: rng.chance(heavy ? 0.5 : 0.15) ? 2 : 1,
+    messagesMin: 0,
+    messagesMax: heavy ? rng.int(60, 150) : rng.int(5, 25),
+    largeChance: rng.pick([0, 0.05, 0.1]),
+    largeBytesMax: heavy ? 150_000 : 20_000,
+    typedChance: rng.pick([0, 0.2, 0.5]),
+    expeditedChance: rng.pick([0, 0.05, 0.1]),
+    slowConsumerChance: rng.pick([0, 0.3, 0.6]),
+    limits: {
+      frameBytesMax,
+      receiveWindowBytes: rng.pick([2048, 8192, 65_536]),
+      sendQueueBytesMax: rng.pick([4096, 16_384, 65_536]),
+      retransmitBufferBytes: rng.pick([65_536, 131_072]),
+      transmitBatchBytes: rng.pick([4096, 65_536]),
+      ackDelayMs: rng.int(0, 20),
+      keepaliveIntervalMs,
+      idleTimeoutMs: keepaliveIntervalMs * rng.int(3, 5),
+      handshakeTimeoutMs: 5_000,
+      releaseTimeoutMs: 60_000,
+      resumeWindowMs: rng.int(3_000, 15_000),
+      suspendedBytesMax: rng.chance(0.1) ? rng.int(10_000, 200_000) : 64 * 1024 * 1024,
+    },
+    network: {
+      delayMsMin: 1,
+      delayMsMax: rng.pick([5, 40, 150]),
+      jitterMs: rng.pick([0, 5, 30]),
+      splitChance: rng.pick([0, 0.3, 0.8]),
+      pipeBytesMax: rng.pick([4096, 65_536]),
+    },
+    faultEveryMs: rng.pick([0, 300, 1_000, 3_000]),
+    faultsMax: heavy ? rng.int(10, 60) : rng.int(1, 15),
+    partitionMsMax: rng.chance(0.1) ? 30_000 : 3_000,
+    timeLimitMs: 900_000,
+    eventLimit: 2_000_000,
+    forgetMessage: false,
+    ...overrides,
+  };
+}
+
+/** One message as the sender recorded it; its bytes are a function of (stream, index, size). */
+export interface SentMessage {
+  index: number;
+  kind: MessageKind;
+  bytes: number;
+}
+
+/** One direction of one session: what was sent, what arrived. */
+export interface Stream {
+  name: string;
+  sent: SentMessage[];
+  /** Indices of delivered messages, in delivery order, per kind class. */
+  deliveredData: number[];
+  deliveredExpedited: number[];
+}
+
+export type EndRole = 'client' | 'server';
+
+/** One side of one session, with its application's plan and what it saw. */
+export class AppEnd {
+  session: Session | null = null;
+  released = false;
+  releaseRequested = false;
+  closeReason: CloseReason | null = null;
+  /** Messages this side still has to send. */
+  remaining: SentMessage[] = [];
+  unconsumedBytes = 0;
+  unconsumedPeak = 0;
+  sendTimerArmed = false;
+
+  constructor(
+    readonly role: EndRole,
+    readonly plan: SessionPlan,
+    readonly out: Stream,
+    readonly slow: boolean,
+  ) {}
+
+  get releases(): boolean {
+    return this.plan.releaser === 'both' || this.plan.releaser === this.role;
+  }
+}
+
+export interface SessionPlan {
+  id: number;
+  clientId: number;
+  releaser: EndRole | 'both';
+  c2s: Stream;
+  s2c: Stream;
+  client: AppEnd;
+  server: AppEnd | null;
+}
+
+interface Client {
+  id: number;
+  table: SessionTable;
+  plans: SessionPlan[];
+  current: number;
+  conn: Connection | null;
+  link: SimLink | null;
+  attempt: number;
+  reconnectPending: boolean;
+  done: boolean;
+}
+
+interface Driven {
+  conn: Connection;
+  side: EndRole;
+  link: SimLink | null;
+  /** The transport was closed (or reported down): nothing more to write. */
+  transportClosed: boolean;
+  clientId: number;
+}
+
+export interface WorldStats {
+  sessionsPlanned: number;
+  sessionsOpened: number;
+  sessionsReleased: number;
+  sessionsLost: number;
+  messagesSent: number;
+  messagesDelivered: number;
+  bytesSent: number;
+  resumes: number;
+  suspensions: number;
+  reconnectAttempts: number;
+  /** Messages reported undelivered by a lost session although the peer got them (a lost ack). */
+  ambiguousMessages: number;
+  events: number;
+  virtualMs: number;
+}
+
+const EMPTY = new Uint8Array(0);
+const HEADER_BYTES = 8;
+const EXPEDITED_MAX = 14;
+
+export class World {
+  readonly options: WorldOptions;
+  readonly limits: Readonly<Limits>;
+  readonly network: Network;
+  readonly serverTable: SessionTable;
+  readonly clients: Client[] = [];
+  readonly plans: SessionPlan[] = [];
+  readonly stats: WorldStats = {
+    sessionsPlanned: 0,
+    sessionsOpened: 0,
+    sessionsReleased: 0,
+    sessionsLost: 0,
+    messagesSent: 0,
+    messagesDelivered: 0,
+    bytesSent: 0,
+    resumes: 0,
+    suspensions: 0,
+    reconnectAttempts: 0,
+    ambiguousMessages: 0,
+    events: 0,
+    virtualMs: 0,
+  };
+  now = 0;
+  /** Every Connection ever made, in creation order (the loop's iteration order). */
+  readonly #driven: Driven[] = [];
+  readonly #ends = new Map<Session, AppEnd>();
+  readonly #rng: Rng;
+  readonly #faultRng: Rng;
+  readonly #random: ReturnType<Rng['randomSource']>;
+  #hashA = 0x811c9dc5;
+  #hashB = 0x01000193;
+  readonly #recent: string[] = [];
+  #recentAt = 0;
+  #forgotten = false;
+  #faults = 0;
+
+  constructor(seed: number, options: WorldOptions) {
+    const root = new Rng(seed);
+    this.options = options;
+    this.limits = resolveLimits(options.limits);
+    this.#rng = root.fork('world');
+    this.#faultRng = root.fork('faults');
+    this.#random = root.fork('crypto').randomSource();
+    this.network = new Network(root.fork('network'), options.network);
+    this.network.tracer = (now, what) => this.trace(now, what);
+    this.network.acceptor = (now, link) => this.#accept(now, link);
+    this.serverTable = new SessionTable({
+      resumeWindowMs: this.limits.resumeWindowMs,
+      suspendedBytesMax: this.limits.suspendedBytesMax,
+    });
+    for (let id = 0; id < options.clients; id++) {
+      const client: Client = {
+        id,
+        table: new SessionTable({ resumeWindowMs: 24 * 3_600_000, suspendedBytesMax: Number.MAX_SAFE_INTEGER }),
+        plans: [],
+        current: 0,
+        conn: null,
+        link: null,
+        attempt: 0,
+        reconnectPending: false,
+        done: false,
+      };
+      for (let i = 0; i < options.sessionsPerClient; i++) client.plans.push(this.#plan(client.id));
+      this.clients.push(client);
+    }
+  }
+
+  /** The trace's hash so far (two FNV-1a lanes): equal for equal runs. */
+  get traceHash(): string {
+    return (this.#hashA >>> 0).toString(16).padStart(8, '0') + (this.#hashB >>> 0).toString(16).padStart(8, '0');
+  }
+
+  /** The last trace records, oldest first. */
+  recentTrace(): string[] {
+    const n = this.#recent.length;
+    const out: string[] = [];
+    for (let i = 0; i < n; i++) out.push(this.#recent[(this.#recentAt + i) % n] as string);
+    return out;
+  }
+
+  trace(now: number, what: string): void {
+    const line = `${now.toFixed(0).padStart(7)} ${what}`;
+    let a = this.#hashA;
+    let b = this.#hashB;
+    for (let i = 0; i < line.length; i++) {
+      const c = line.charCodeAt(i);
+      a = Math.imul(a ^ c, 0x01000193);
+      b = Math.imul(b ^ c, 0x01000193) ^ (a >>> 15);
+    }
+    this.#hashA = a;
+    this.#hashB = b;
+    if (this.#recent.length < 60) this.#recent.push(line);
+    else {
+      this.#recent[this.#recentAt] = line;
+      this.#recentAt = (this.#recentAt + 1) % 60;
+    }
+    this.options.onTrace?.(line);
+  }
+
+  /** Runs the world to its end. @throws InvariantViolation on deadlock, livelock or a bound crossed. */
+  run(): void {
+    for (const c of this.clients) this.network.schedule(this.#rng.int(0, 50), (t) => this.#startSession(t, c));
+    if (this.options.faultEveryMs > 0) this.#scheduleFault(0);
+    for (;;) {
+      this.#settle();
+      this.#checkBounds();
+      const t = this.#nextTime();
+      if (t === null) break;
+      if (t > this.options.timeLimitMs) {
+        throw new InvariantViolation('terminates', `virtual time passed ${this.options.timeLimitMs} ms`);
+      }
+      if (++this.stats.events > this.options.eventLimit) {
+        throw new InvariantViolation('terminates', `more than ${this.options.eventLimit} steps (livelock?)`);
+      }
+      this.now = Math.max(this.now, t);
+      this.network.runDue(this.now);
+      for (const d of this.#driven) {
+        const due = d.conn.pollTimeout();
+        if (due !== null && due <= this.now) d.conn.handleTimeout(this.now);
+      }
+      this.#tableTimeout(this.serverTable);
+      for (const c of this.clients) this.#tableTimeout(c.table);
+    }
+    this.stats.virtualMs = this.now;
+    const alive = this.plans.filter((p) => p.client.closeReason === null || (p.server && !p.server.closeReason));
+    if (alive.length > 0) {
+      const p = alive[0] as SessionPlan;
+      throw new InvariantViolation(
+        'terminates',
+        `deadlock: nothing scheduled at ${this.now} ms but session ${p.id} is ` +
+          `client=${p.client.session?.state ?? 'unopened'}/${p.client.session?.link ?? '-'} ` +
+          `server=${p.server?.session?.state ?? 'none'}/${p.server?.session?.link ?? '-'}`,
+      );
+    }
+  }
+
+  #tableTimeout(table: SessionTable): void {
+    const due = table.pollTimeout();
+    if (due !== null && due <= this.now) table.handleTimeout(this.now);
+  }
+
+  #nextTime(): number | null {
+    let next = this.network.nextTime() ?? Number.POSITIVE_INFINITY;
+    for (const d of this.#driven) {
+      const t = d.conn.pollTimeout();
+      if (t !== null && t < next) next = t;
+    }
+    for (const table of [this.serverTable, ...this.clients.map((c) => c.table)]) {
+      const t = table.pollTimeout();
+      if (t !== null && t < next) next = t;
+    }
+    return next === Number.POSITIVE_INFINITY ? null : next;
+  }
+
+  // ---------------------------------------------------------------- driving the engines
+
+  /** Drains transmit and events everywhere until nothing moves. */
+  #settle(): void {
+    for (let round = 0; ; round++) {
+      if (round > 10_000) throw new InvariantViolation('terminates', 'settle did not quiesce (livelock?)');
+      let moved = false;
+      for (let i = 0; i < this.#driven.length; i++) {
+        const d = this.#driven[i] as Driven;
+        if (d.transportClosed) {
+          // Nothing can be written; still deliver what the engine has to say.
+          while (d.conn.pollTransmit() !== null) {}
+        } else if (d.link) {
+          const link = d.link;
+          while (this.network.writable(link, d.side)) {
+            const bytes = d.conn.pollTransmit();
+            if (bytes === null) break;
+            this.network.write(this.now, link, d.side, bytes);
+            moved = true;
+          }
+          if (d.conn.isClosed && this.network.writable(link, d.side)) {
+            // Everything the closed engine had to say is written: close the transport in order.
+            d.transportClosed = true;
+            this.network.close(this.now, link, d.side);
+            this.trace(this.now, `${d.side} ${d.clientId} link ${link.id} transport closed`);
+          }
+        }
+        for (let e = d.conn.pollEvent(); e !== null; e = d.conn.pollEvent()) {
+          moved = true;
+          this.#onEvent(d.side, d.clientId, e, d);
+        }
+      }
+      for (let e = this.serverTable.pollEvent(); e !== null; e = this.serverTable.pollEvent()) {
+        moved = true;
+        this.#onEvent('server', -1, e, null);
+      }
+      for (const c of this.clients) {
+        for (let e = c.table.pollEvent(); e !== null; e = c.table.pollEvent()) {
+          moved = true;
+          this.#onEvent('client', c.id, e, null);
+        }
+      }
+      if (!moved) return;
+    }
+  }
+
+  #drive(conn: Connection, side: EndRole, link: SimLink | null, clientId: number): Driven {
+    const d: Driven = { conn, side, link, transportClosed: false, clientId };
+    this.#driven.push(d);
+    return d;
+  }
+
+  /** The server's end of a new link: a responder Connection on the shared table. */
+  #accept(now: number, link: SimLink): Endpoint {
+    const conn = new Connection({
+      role: 'responder',
+      limits: this.options.limits,
+      random: this.#random,
+      table: this.serverTable,
+      ...this.#frameTracer(`server link ${link.id}`),
+    });
+    const d = this.#drive(conn, 'server', link, link.clientId);
+    conn.handleTransportUp(now);
+    return this.#endpoint(d, `server link ${link.id}`);
+  }
+
+  #endpoint(d: Driven, name: string): Endpoint {
+    return {
+      onBytes: (now, bytes) => {
+        this.trace(now, `${name} <- ${bytes.byteLength}B`);
+        d.conn.handleBytes(now, bytes);
+      },
+      onDown: (now, why) => {
+        this.trace(now, `${name} transport down (${why})`);
+        d.transportClosed = true;
+        d.conn.handleTransportDown(now, why);
+      },
+    };
+  }
+
+  // ---------------------------------------------------------------- clients
+
+  #startSession(now: number, c: Client): void {
+    const plan = c.plans[c.current];
+    if (!plan) {
+      c.done = true;
+      this.trace(now, `client ${c.id} done`);
+      return;
+    }
+    this.stats.reconnectAttempts++;
+    this.trace(now, `client ${c.id} connects for session ${plan.id} (attempt ${c.attempt})`);
+    const pending: { d: Driven | null } = { d: null };
+    this.network.connect(
+      now,
+      c.id,
+      {
+        onBytes: (t, b) => pending.d && this.#endpoint(pending.d, `client ${c.id}`).onBytes(t, b),
+        onDown: (t, why) => pending.d && this.#endpoint(pending.d, `client ${c.id}`).onDown(t, why),
+      },
+      (t, link) => {
+        if (!link) {
+          this.network.schedule(t + this.#backoff(c), (t2) => this.#startSession(t2, c));
+          return;
+        }
+        c.attempt = 0;
+        const conn = this.#clientConnection(c);
+        pending.d = this.#drive(conn, 'client', link, c.id);
+        conn.handleTransportUp(t);
+        c.conn = conn;
+        c.link = link;
+        const userData = new Uint8Array(4);
+        new DataView(userData.buffer).setUint32(0, plan.id);
+        plan.client.session = conn.openSession(t, { userData });
+        this.#ends.set(plan.client.session, plan.client);
+        this.stats.sessionsOpened++;
+      },
+    );
+  }
+
+  #clientConnection(c: Client): Connection {
+    return new Connection({
+      role: 'initiator',
+      limits: this.options.limits,
+      random: this.#random,
+      table: c.table,
+      ...this.#frameTracer(`client ${c.id}`),
+    });
+  }
+
+  /** With --verbose, every frame received is shown too (not hashed: the trace hash stays comparable). */
+  #frameTracer(name: string): { tracer?: ConnectionOptions['tracer'] } {
+    const onTrace = this.options.onTrace;
+    if (!onTrace) return {};
+    return {
+      tracer: (r) => {
+        if (r.kind === 'frame-in')
+          onTrace(`${this.now.toFixed(0).padStart(7)}   ${name} frame ${r.frame} ch${r.channel}`);
+      },
+    };
+  }
+
+  #backoff(c: Client): number {
+    const delay = backoffDelay(c.attempt, DEFAULT_BACKOFF, this.#rng.float());
+    c.attempt++;
+    return delay;
+  }
+
+  /** The client's session is suspended (or its resume failed with its connection): try again later. */
+  #scheduleReconnect(now: number, c: Client, plan: SessionPlan): void {
+    if (c.reconnectPending) return;
+    c.reconnectPending = true;
+    const delay = this.#backoff(c);
+    this.trace(now, `client ${c.id} reconnects in ${delay}ms`);
+    this.network.schedule(now + delay, (t) => {
+      c.reconnectPending = false;
+      const session = plan.client.session as Session;
+      if (session.state === 'closed' || session.link !== 'suspended') return;
+      this.stats.reconnectAttempts++;
+      this.trace(t, `client ${c.id} reconnect attempt ${c.attempt}`);
+      const pending: { d: Driven | null } = { d: null };
+      this.network.connect(
+        t,
+        c.id,
+        {
+          onBytes: (t2, b) => pending.d && this.#endpoint(pending.d, `client ${c.id}`).onBytes(t2, b),
+          onDown: (t2, why) => pending.d && this.#endpoint(pending.d, `client ${c.id}`).onDown(t2, why),
+        },
+        (t2, link) => {
+          if (session.state === 'closed' || session.link !== 'suspended') {
+            if (link) this.network.close(t2, link, 'client');
+            return;
+          }
+          if (!link) return this.#scheduleReconnect(t2, c, plan);
+          const conn = this.#clientConnection(c);
+          pending.d = this.#drive(conn, 'client', link, c.id);
+          conn.handleTransportUp(t2);
+          c.conn = conn;
+          c.link = link;
+          conn.resumeSession(t2, session);
+          this.trace(t2, `client ${c.id} resumes session ${plan.id} on link ${link.id}`);
+        },
+      );
+    });
+  }
+
+  // ---------------------------------------------------------------- application behaviour
+
+  #plan(clientId: number): SessionPlan {
+    const id = this.plans.length + 1;
+    const o = this.options;
+    const rng = this.#rng;
+    const c2s: Stream = { name: `s${id} c->s`, sent: [], deliveredData: [], deliveredExpedited: [] };
+    const s2c: Stream = { name: `s${id} s->c`, sent: [], deliveredData: [], deliveredExpedited: [] };
+    const releaser = rng.chance(0.1) ? 'both' : rng.chance(0.5) ? 'client' : 'server';
+    const plan: SessionPlan = {
+      id,
+      clientId,
+      releaser,
+      c2s,
+      s2c,
+      client: new AppEnd('client', null as unknown as SessionPlan, c2s, rng.chance(o.slowConsumerChance)),
+      server: null,
+    };
+    (plan.client as { plan: SessionPlan }).plan = plan;
+    plan.client.remaining = this.#messages();
+    this.plans.push(plan);
+    this.stats.sessionsPlanned++;
+    return plan;
+  }
+
+  #messages(): SentMessage[] {
+    const o = this.options;
+    const rng = this.#rng;
+    const n = rng.int(o.messagesMin, o.messagesMax);
+    const out: SentMessage[] = [];
+    for (let i = 0; i < n; i++) {
+      const r = rng.float();
+      let kind: MessageKind = 'normal';
+      let bytes: number;
+      if (r < o.expeditedChance) {
+        kind = 'expedited';
+        bytes = rng.int(HEADER_BYTES, EXPEDITED_MAX);
+      } else {
+        if (rng.chance(o.typedChance)) kind = 'typed';
+        bytes = rng.chance(o.largeChance)
+          ? rng.int(2_000, o.largeBytesMax)
+          : rng.chance(0.3)
+            ? rng.int(64, 2_000)
+            : rng.int(HEADER_BYTES, 64);
+      }
+      out.push({ index: i, kind, bytes });
+    }
+    return out;
+  }
+
+  #onEvent(side: EndRole, clientId: number, e: ConnectionEvent, d: Driven | null): void {
+    const now = this.now;
+    if (e.type === 'rtt') return;
+    if (e.type === 'connection-closed') {
+      this.trace(now, `${side} ${clientId} connection closed (${e.origin} ${e.code} ${e.message})`);
+      if (side === 'client') {
+        const c = this.clients[clientId] as Client;
+        const plan = c.plans[c.current];
+        const session = plan?.client.session;
+        if (plan && session && session.state !== 'closed' && session.link === 'suspended' && d?.conn === c.conn) {
+          this.#scheduleReconnect(now, c, plan);
+        }
+      }
+      return;
+    }
+    if (e.type === 'connect-request') {
+      const id =
+        e.request.userData.byteLength === 4
+          ? new DataView(e.request.userData.buffer, e.request.userData.byteOffset, 4).getUint32(0)
+          : 0;
+      const plan = this.plans[id - 1];
+      if (!plan || plan.server) throw new InvariantViolation('world', `connect request for unknown plan ${id}`);
+      const end = new AppEnd('server', plan, plan.s2c, this.#rng.chance(this.options.slowConsumerChance));
+      end.remaining = this.#messages();
+      end.session = e.session;
+      plan.server = end;
+      this.#ends.set(e.session, end);
+      this.trace(now, `server accepts session ${plan.id} on channel ${e.channel}`);
+      // The transport may have died since the request was queued: the closed event follows.
+      if (e.session.state !== 'awaiting-response') return;
+      e.session.accept(now, EMPTY);
+      this.#pumpSends(end);
+      return;
+    }
+    const end = this.#ends.get(e.session);
+    if (!end) throw new InvariantViolation('world', `${e.type} event for a session the world does not know`);
+    const tag = `${end.role} s${end.plan.id}`;
+    switch (e.type) {
+      case 'accepted':
+        this.trace(now, `${tag} accepted`);
+        this.#pumpSends(end);
+        return;
+      case 'message':
+        return this.#onMessage(end, e.kind, e.data, e.credit);
+      case 'writable':
+        this.#pumpSends(end);
+        return;
+      case 'release-requested':
+        this.trace(now, `${tag} release requested`);
+        end.releaseRequested = true;
+        this.#maybeFinish(end);
+        return;
+      case 'release-refused':
+        throw new InvariantViolation('world', `${tag}: release refused, but nobody refuses in this world`);
+      case 'suspended': {
+        this.stats.suspensions++;
+        this.trace(now, `${tag} suspended (${e.reason})`);
+        if (end.role === 'client') this.#scheduleReconnect(now, this.clients[end.plan.clientId] as Client, end.plan);
+        return;
+      }
+      case 'resumed':
+        this.stats.resumes++;
+        this.trace(now, `${tag} resumed (replayed ${e.stats.replayedMessages}, peer ${e.stats.peerReplayedMessages})`);
+        if (end.role === 'client') (this.clients[end.plan.clientId] as Client).attempt = 0;
+        this.#pumpSends(end);
+        return;
+      case 'closed':
+        return this.#onClosed(end, e.reason);
+      default:
+        return;
+    }
+  }
+
+  #onMessage(end: AppEnd, kind: MessageKind, data: Uint8Array, credit: number): void {
+    const stream = end.role === 'client' ? end.plan.s2c : end.plan.c2s;
+    if (this.options.forgetMessage && !this.#forgotten && end.role === 'client' && stream.deliveredData.length === 2) {
+      // Broken on purpose: the application "loses" a message it was given.
+      this.#forgotten = true;
+      (end.session as Session).consume(this.now, credit);
+      return;
+    }
+    const index = checkMessage(stream, kind, data);
+    (kind === 'expedited' ? stream.deliveredExpedited : stream.deliveredData).push(index);
+    this.stats.messagesDelivered++;
+    this.trace(this.now, `${end.role} s${end.plan.id} got ${kind} #${index} ${data.byteLength}B`);
+    if (!end.slow) {
+      (end.session as Session).consume(this.now, credit);
+      return this.#maybeFinish(end);
+    }
+    // Unconsumed credit (payload plus the per-frame charge) is what the window bounds.
+    end.unconsumedBytes += credit;
+    end.unconsumedPeak = Math.max(end.unconsumedPeak, end.unconsumedBytes);
+    const n = credit;
+    this.network.schedule(this.now + this.#rng.int(1, 200), (t) => {
+      end.unconsumedBytes -= n;
+      const s = end.session as Session;
+      if (s.state === 'closed') return;
+      s.consume(t, n);
+      this.#maybeFinish(end);
+    });
+  }
+
+  /** Sends a burst of the plan's messages while the session takes them, then paces the rest. */
+  #pumpSends(end: AppEnd): void {
+    const s = end.session;
+    if (!s || end.sendTimerArmed) return;
+    const burst = this.#rng.int(1, 6);
+    for (let i = 0; i < burst && end.remaining.length > 0 && s.writable; i++) {
+      const m = end.remaining.shift() as SentMessage;
+      s.send(this.now, m.kind, messageBytes(end.out, m));
+      end.out.sent.push(m);
+      this.stats.messagesSent++;
+      this.stats.bytesSent += m.bytes;
+    }
+    if (end.remaining.length > 0) {
+      if (s.writable) {
+        end.sendTimerArmed = true;
+        this.network.schedule(this.now + this.#rng.int(0, 40), () => {
+          end.sendTimerArmed = false;
+          this.#pumpSends(end);
+        });
+      }
+      return; // not writable: the writable (or resumed) event calls again
+    }
+    this.#maybeFinish(end);
+  }
+
+  /** Releases, or answers the peer's release, once everything is sent (and, answering, consumed). */
+  #maybeFinish(end: AppEnd): void {
+    const s = end.session;
+    if (!s || end.remaining.length > 0 || s.state === 'closed') return;
+    if (s.state === 'release-requested' && end.unconsumedBytes === 0) {
+      this.trace(this.now, `${end.role} s${end.plan.id} accepts the release`);
+      s.respondRelease(this.now, true, EMPTY);
+    } else if (s.state === 'open' && end.releases && !end.released) {
+      end.released = true;
+      this.trace(this.now, `${end.role} s${end.plan.id} releases`);
+      s.release(this.now, EMPTY);
+    }
+  }
+
+  #onClosed(end: AppEnd, reason: CloseReason): void {
+    end.closeReason = reason;
+    const detail =
+      reason.kind === 'aborted'
+        ? `aborted ${reason.origin} ${reason.by} code=${reason.code} (${reason.message}) undelivered=${reason.undelivered}`
+        : reason.kind;
+    this.trace(this.now, `${end.role} s${end.plan.id} closed: ${detail}`);
+    if (end.role !== 'client') return;
+    if (reason.kind === 'released') this.stats.sessionsReleased++;
+    else this.stats.sessionsLost++;
+    const c = this.clients[end.plan.clientId] as Client;
+    c.conn?.close(this.now, AbortCode.SHUTDOWN, 'session over');
+    c.conn = null;
+    c.link = null;
+    c.attempt = 0;
+    c.current++;
+    this.network.schedule(this.now + this.#rng.int(0, 100), (t) => this.#startSession(t, c));
+  }
+
+  // ---------------------------------------------------------------- faults
+
+  #scheduleFault(now: number): void {
+    const every = this.options.faultEveryMs;
+    this.network.schedule(now + this.#faultRng.int(1, 2 * every), (t) => {
+      // A quiet end, so that the run terminates.
+      if (this.clients.every((c) => c.done) || this.#faults >= this.options.faultsMax) return;
+      this.#faults++;
+      this.#fault(t);
+      this.#scheduleFault(t);
+    });
+  }
+
+  #fault(now: number): void {
+    const rng = this.#faultRng;
+    const links = this.network.liveLinks;
+    const r = rng.float();
+    const notice = () => {
+      const clientMs = rng.int(0, 300);
+      const l = rng.float();
+      const idle = this.limits.idleTimeoutMs;
+      // The server may linger: it hears late, or never and its idle timeout must find out.
+      const serverMs = l < 0.6 ? rng.int(0, 300) : l < 0.85 ? rng.int(idle / 2, 3 * idle) : null;
+      return { clientMs, serverMs };
+    };
+    if (r < 0.5 && links.length > 0) this.network.cut(now, rng.pick(links), notice());
+    else if (r < 0.7 && links.length > 0) this.network.stall(now, rng.pick(links), rng.int(10, 2_000));
+    else if (r < 0.9) {
+      this.network.partition(
+        now,
+        rng.int(0, this.clients.length - 1),
+        rng.logInt(50, this.options.partitionMsMax),
+        notice,
+      );
+    } else this.network.closeListener(now, rng.int(50, 2_000));
+  }
+
+  // ---------------------------------------------------------------- bounds
+
+  #checkBounds(): void {
+    const l = this.limits;
+    const peakPipe = this.options.network.pipeBytesMax ?? 64 * 1024;
+    // A batch may pass transmitBatchBytes by one frame (docs/PROTOCOL.md), plus small control frames.
+    const pipeBound = peakPipe + l.transmitBatchBytes + l.frameBytesMax + 1024;
+    if (this.network.stats.pipeBytesPeak > pipeBound) {
+      throw new InvariantViolation(
+        'bounded',
+        `${this.network.stats.pipeBytesPeak} bytes in flight on a pipe (bound ${pipeBound}: pipe + one batch)`,
+      );
+    }
+    for (const [s, end] of this.#ends) {
+      if (s.state === 'closed') continue;
+      const largest = this.options.largeBytesMax;
+      if (s.queuedBytes > l.sendQueueBytesMax + largest) {
+        throw new InvariantViolation('bounded', `${end.role} s${end.plan.id} queues ${s.queuedBytes} bytes`);
+      }
+      const retransmit = s.retainedBytes - s.queuedBytes;
+      if (retransmit > l.retransmitBufferBytes) {
+        throw new InvariantViolation(
+          'bounded',
+          `${end.role} s${end.plan.id} holds ${retransmit} bytes for retransmission (limit ${l.retransmitBufferBytes})`,
+        );
+      }
+      // The window bounds unconsumed credit, except that a whole message is always deliverable.
+      // Fragments are no smaller than the sender's minimum unless they end a message.
+      const fragmentMin = Math.max(
+        1,
+        Math.min(4096, l.frameBytesMax - 10, Math.floor(l.receiveWindowBytes / 2) - FRAME_CHARGE_BYTES),
+      );
+      const largestCredit = largest + (Math.ceil(largest / fragmentMin) + 1) * FRAME_CHARGE_BYTES;
+      if (end.unconsumedBytes > l.receiveWindowBytes + largestCredit) {
+        throw new InvariantViolation(
+          'bounded',
+          `${end.role} s${end.plan.id} was given ${end.unconsumedBytes} unconsumed bytes (window ${l.receiveWindowBytes})`,
+        );
+      }
+    }
+  }
+}
+
+/** A message's bytes: its index, its size, and a pattern that depends on both and on the stream. */
+export function messageBytes(stream: Stream, m: SentMessage): Uint8Array {
+  const out = new Uint8Array(m.bytes);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, m.index);
+  view.setUint32(4, m.bytes);
+  const salt = streamSalt(stream);
+  for (let i = HEADER_BYTES; i < m.bytes; i++) out[i] = (m.index * 31 + i * 7 + salt) & 0xff;
+  return out;
+}
+
+function streamSalt(stream: Stream): number {
+  return stream.name.length * 7 + (stream.name.charCodeAt(stream.name.length - 1) & 0xff);
+}
+
+/** Checks a delivered message against what was sent; returns its index. */
+function checkMessage(stream: Stream, kind: MessageKind, data: Uint8Array): number {
+  if (data.byteLength < HEADER_BYTES) {
+    throw new InvariantViolation(
+      'exactly-once',
+      `${stream.name}: a ${data.byteLength}-byte ${kind} message was never sent`,
+    );
+  }
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const index = view.getUint32(0);
+  const sent = stream.sent[index];
+  if (!sent || sent.kind !== kind || sent.bytes !== data.byteLength || view.getUint32(4) !== data.byteLength) {
+    throw new InvariantViolation(
+      'exactly-once',
+      `${stream.name}: delivered ${kind} #${index} does not match what was sent`,
+    );
+  }
+  const base = index * 31 + streamSalt(stream);
+  for (let i = HEADER_BYTES; i < data.byteLength; i++) {
+    if (data[i] !== ((base + i * 7) & 0xff)) {
+      throw new InvariantViolation('exactly-once', `${stream.name}: ${kind} #${index} corrupted at byte ${i}`);
+    }
+  }
+  return index;
+}
