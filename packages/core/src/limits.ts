@@ -36,6 +36,14 @@ export interface Limits {
   resumeWindowMs: number;
   /** Responder: bytes all suspended sessions may retain together; past it the oldest are dropped. */
   suspendedBytesMax: number;
+  /** Flow-control window of the whole connection (all its sessions together), in charged bytes. */
+  connectionWindowBytes: number;
+  /**
+   * While several sessions send on one connection, each may have at most this many bytes in
+   * flight (sent, not acknowledged): a bulk session then cannot fill the shared byte stream and
+   * hold everyone else's messages behind it. A session alone on its connection is not capped.
+   */
+  contendedInflightBytes: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -54,6 +62,8 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   retransmitBufferBytes: 8 * 1024 * 1024,
   resumeWindowMs: 60_000,
   suspendedBytesMax: 256 * 1024 * 1024,
+  connectionWindowBytes: 16 * 1024 * 1024,
+  contendedInflightBytes: 16 * 1024,
 });
 
 /** Protocol floors: below these a peer's advertised value is refused as unacceptable. */
@@ -79,6 +89,8 @@ const RANGES: { [K in keyof Limits]: [min: number, max: number] } = {
   retransmitBufferBytes: [64 * 1024, 1024 * 1024 * 1024],
   resumeWindowMs: [0, U32_MAX],
   suspendedBytesMax: [0, Number.MAX_SAFE_INTEGER],
+  connectionWindowBytes: [64 * 1024, 4 * 1024 * 1024 * 1024],
+  contendedInflightBytes: [16 * 1024, 1024 * 1024 * 1024],
 };
 
 /** @throws UsageError (ERR_LIAISON_INVALID_ARGUMENT) on an unknown, non-integer or out-of-range limit. */

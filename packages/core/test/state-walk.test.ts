@@ -28,7 +28,7 @@ const UNITS = Unit.KERNEL | Unit.DUPLEX | Unit.EXPEDITED | Unit.TYPED_DATA | Uni
 
 type Who = 'initiator' | 'responder';
 /** Connection frames (channel 0): they never reach a session. */
-const CONNECTION_FRAMES = ['PING', 'PONG', 'CONNECTION_CLOSE', 'CHALLENGE'] as const;
+const CONNECTION_FRAMES = ['PING', 'PONG', 'CONNECTION_CLOSE', 'CHALLENGE', 'WINDOW'] as const;
 /** The session frames of wire profile v1, recovery frames included. */
 type SessionFrameName = Exclude<keyof typeof FrameType, (typeof CONNECTION_FRAMES)[number]>;
 

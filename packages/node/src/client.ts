@@ -1,21 +1,23 @@
 /**
- * `connect(url, options)`: opens a transport connection and one session over it. Returns the
- * Session at once (send() and close() may be called right away; they wait for the session to
- * open). `await session.ready` resolves when the peer accepted and rejects with a
- * SessionClosedError otherwise: ERR_LIAISON_SESSION_REFUSED with the peer's reason, or
- * ERR_LIAISON_SESSION_ABORTED when the transport failed or the handshake timed out.
+ * The client side: `connect(url, options)` opens a session, over a transport connection of its
+ * own or, with `pool`, over a connection shared with other sessions to the same server.
  *
- * Recovery: when the transport breaks, the session is suspended (not closed) and the client
- * reconnects with capped exponential backoff and jitter, then resumes it; delivery stays exactly
- * once and in order. It gives up when the resume window (the server's, at most the client's own)
- * passes, and the session then ends with RESUME_WINDOW_EXPIRED, or RESUME_REFUSED when the
- * server no longer knows it; `undeliveredMessages()` then lists what never arrived.
+ * Theory of operation
+ * - A ClientConnection owns one endpoint's transport connection at a time, a session table where
+ *   its sessions wait when that transport breaks, and the reconnect loop: after each backoff delay
+ *   it opens a new TCP connection and hands every suspended session to a new core Connection with
+ *   resumeSession(). All sessions of a connection suspend and resume together.
+ * - It gives up on a session when its resume window (the server's, at most the client's own)
+ *   passes: the session ends with RESUME_WINDOW_EXPIRED, or RESUME_REFUSED when the server no
+ *   longer knows it, and `undeliveredMessages()` lists what never arrived.
+ * - A connection whose last session ended closes its transport; a pool then forgets it.
  */
 import { connect as netConnect } from 'node:net';
 import {
   type BackoffOptions,
   backoffDelay,
   Connection,
+  type Session as CoreSession,
   DEFAULT_BACKOFF,
   ErrorCode,
   type Extension,
@@ -28,107 +30,204 @@ import { Parking } from './parking.js';
 import { parseUnits } from './server.js';
 import { type ReleaseDecider, Session } from './session.js';
 import { TcpTransport } from './transport.js';
-import { type Endpoint, parseEndpoint } from './url.js';
+import { type Endpoint, formatEndpoint, parseEndpoint } from './url.js';
 
-export interface ConnectOptions {
+/** Options of the transport connection (for a pooled session: of the connection it creates, if any). */
+export interface ConnectionOptions {
   limits?: Partial<Limits>;
+  /** Resume sessions after transport breaks (default true). */
+  resume?: boolean;
+  /** Reconnection delays (default: 50 ms doubling to 5 s, half of each randomised). */
+  backoff?: Partial<BackoffOptions>;
+}
+
+/** Options of one session. */
+export interface SessionOptions {
   /** Functional units to propose, by name ('duplex', 'expedited', 'typed-data', 'negotiated-release'...). */
   units?: readonly string[];
   /** Opaque data for the server's accept decision (credentials, a requested resource...). */
   userData?: Uint8Array | string;
   extensions?: Extension[];
   onReleaseRequest?: ReleaseDecider;
-  /** Resume the session after transport breaks (default true). */
-  resume?: boolean;
-  /** Reconnection delays (default: 50 ms doubling to 5 s, half of each randomised). */
-  backoff?: Partial<BackoffOptions>;
 }
 
-/** @throws UsageError at once for a bad URL, options or oversized user data. */
+export interface ConnectOptions extends ConnectionOptions, SessionOptions {
+  /**
+   * Carry the session over a connection shared with other sessions to the same server: a Pool,
+   * or true for the default pool. Without it the session has a transport connection of its own.
+   */
+  pool?: Pool | boolean;
+}
+
+/**
+ * Opens a session. Returns it at once (send() and close() may be called right away; they wait
+ * for the session to open). `await session.ready` resolves when the peer accepted and rejects
+ * with a SessionClosedError otherwise: ERR_LIAISON_SESSION_REFUSED with the peer's reason, or
+ * ERR_LIAISON_SESSION_ABORTED when the transport failed or the handshake timed out.
+ * @throws UsageError at once for a bad URL, options or oversized user data.
+ */
 export function connect(url: string | URL, options: ConnectOptions = {}): Session {
   const endpoint = parseEndpoint(url);
-  const units = options.units ? parseUnits(options.units) : undefined;
-  const userData = typeof options.userData === 'string' ? new TextEncoder().encode(options.userData) : options.userData;
-  const probe = new Connection({ role: 'initiator', limits: options.limits });
-  if (userData && userData.byteLength > probe.limits.userDataBytesMax) {
-    throw new UsageError(ErrorCode.INVALID_ARGUMENT, `user data exceeds ${probe.limits.userDataBytesMax} bytes`);
-  }
-  const backoff = resolveBackoff(options.backoff);
-  const parking = options.resume === false ? null : new Parking(probe.limits);
-  const conn = new Connection({ role: 'initiator', limits: options.limits, random, table: parking?.table });
-  const core = conn.openSession(now(), { units, userData, extensions: options.extensions });
-  const reconnector = new Reconnector(endpoint, options.limits, parking, backoff);
-  const driver = reconnector.driverFor(conn);
-  const session = new Session(driver, core, { onReleaseRequest: options.onReleaseRequest });
-  reconnector.watch(session, core);
-  driver.start();
-  return session;
+  const pool = options.pool === true ? defaultPool : options.pool || null;
+  if (pool) return pool.connect(endpoint, options);
+  return new ClientConnection(endpoint, options).open(options);
 }
 
-/** Reconnects a client's suspended session until it resumes or is lost. */
-class Reconnector {
+/**
+ * Shares transport connections among sessions to the same server: a session opened through the
+ * pool goes over an existing connection to its endpoint while that one has room
+ * (`sessionsPerConnection`), else over a new one.
+ */
+export class Pool {
+  readonly sessionsPerConnection: number;
+  readonly #connections = new Map<string, Set<ClientConnection>>();
+
+  constructor(options: { sessionsPerConnection?: number } = {}) {
+    const n = options.sessionsPerConnection ?? 1024;
+    if (!Number.isInteger(n) || n < 1) {
+      throw new UsageError(ErrorCode.INVALID_ARGUMENT, 'sessionsPerConnection must be a positive integer');
+    }
+    this.sessionsPerConnection = n;
+  }
+
+  /** Transport connections open (or reconnecting) in this pool. */
+  get connectionCount(): number {
+    let n = 0;
+    for (const set of this.#connections.values()) n += set.size;
+    return n;
+  }
+
+  /** @internal use connect(url, { pool }) */
+  connect(endpoint: Endpoint, options: ConnectOptions): Session {
+    const key = formatEndpoint(endpoint);
+    let set = this.#connections.get(key);
+    if (!set) {
+      set = new Set();
+      this.#connections.set(key, set);
+    }
+    for (const c of set) if (c.canOpen(this.sessionsPerConnection)) return c.open(options);
+    const created = new ClientConnection(endpoint, options, () => {
+      set.delete(created);
+      if (set.size === 0) this.#connections.delete(key);
+    });
+    set.add(created);
+    return created.open(options);
+  }
+
+  /** Aborts every session of the pool and closes its connections. */
+  close(): void {
+    for (const set of this.#connections.values()) for (const c of set) c.abortAll();
+    this.#connections.clear();
+  }
+}
+
+const defaultPool = new Pool();
+
+/** One endpoint's transport connection (replaced on each reconnection) and its sessions. */
+class ClientConnection {
   readonly #endpoint: Endpoint;
   readonly #limits: Partial<Limits> | undefined;
   readonly #parking: Parking | null;
   readonly #backoff: BackoffOptions;
-  #session: Session | null = null;
-  #core: ReturnType<Connection['openSession']> | null = null;
+  readonly #onGone: () => void;
+  readonly #sessions = new Map<CoreSession, Session>();
+  #conn: Connection;
+  #driver: ConnectionDriver;
   #attempt = 0;
   #timer: NodeJS.Timeout | null = null;
+  #gone = false;
 
-  constructor(
-    endpoint: Endpoint,
-    limits: Partial<Limits> | undefined,
-    parking: Parking | null,
-    backoff: BackoffOptions,
-  ) {
+  constructor(endpoint: Endpoint, options: ConnectionOptions, onGone: () => void = () => {}) {
     this.#endpoint = endpoint;
-    this.#limits = limits;
-    this.#parking = parking;
-    this.#backoff = backoff;
+    this.#limits = options.limits;
+    this.#backoff = resolveBackoff(options.backoff);
+    const probe = new Connection({ role: 'initiator', limits: options.limits }); // validates the limits now
+    this.#parking = options.resume === false ? null : new Parking(probe.limits);
+    this.#onGone = onGone;
+    this.#conn = this.#newConnection();
+    this.#driver = this.#newDriver(this.#conn);
+    this.#driver.start();
   }
 
-  /** A driver over a new TCP connection to the endpoint, for `conn`. */
-  driverFor(conn: Connection): ConnectionDriver {
+  canOpen(sessionsMax: number): boolean {
+    return !this.#gone && !this.#conn.isClosed && this.#sessions.size < sessionsMax;
+  }
+
+  open(options: SessionOptions): Session {
+    const units = options.units ? parseUnits(options.units) : undefined;
+    const userData =
+      typeof options.userData === 'string' ? new TextEncoder().encode(options.userData) : options.userData;
+    if (userData && userData.byteLength > this.#conn.limits.userDataBytesMax) {
+      throw new UsageError(ErrorCode.INVALID_ARGUMENT, `user data exceeds ${this.#conn.limits.userDataBytesMax} bytes`);
+    }
+    const core = this.#conn.openSession(now(), { units, userData, extensions: options.extensions });
+    const session = new Session(this.#driver, core, { onReleaseRequest: options.onReleaseRequest });
+    this.#sessions.set(core, session);
+    session.on('resumed', () => {
+      this.#attempt = 0;
+    });
+    session.once('close', () => {
+      this.#sessions.delete(core);
+      if (this.#sessions.size === 0) this.#retire();
+    });
+    this.#driver.scheduleFlush();
+    return session;
+  }
+
+  abortAll(): void {
+    for (const s of [...this.#sessions.values()]) s.abort();
+    this.#retire();
+  }
+
+  #newConnection(): Connection {
+    return new Connection({ role: 'initiator', limits: this.#limits, random, table: this.#parking?.table });
+  }
+
+  #newDriver(conn: Connection): ConnectionDriver {
     const socket = netConnect({ host: this.#endpoint.host, port: this.#endpoint.port });
     const driver = new ConnectionDriver(new TcpTransport(socket), conn, {
       onParkingChanged: () => this.#parking?.update(),
-      onClosed: () => this.#transportClosed(),
+      onClosed: () => this.#transportClosed(driver),
     });
     driver.endWhenIdle = true;
     return driver;
   }
 
-  watch(session: Session, core: ReturnType<Connection['openSession']>): void {
-    this.#session = session;
-    this.#core = core;
-    session.on('resumed', () => {
-      this.#attempt = 0;
-    });
-    session.once('close', () => {
-      if (this.#timer) clearTimeout(this.#timer);
-      this.#parking?.stop();
-    });
+  #suspended(): CoreSession[] {
+    return [...this.#sessions.keys()].filter((s) => s.state !== 'closed' && s.link === 'suspended');
   }
 
-  #transportClosed(): void {
-    const core = this.#core;
-    if (!core || core.state === 'closed' || core.link !== 'suspended') return;
+  #transportClosed(driver: ConnectionDriver): void {
+    if (driver !== this.#driver || this.#gone) return;
+    if (this.#suspended().length === 0) {
+      if (this.#sessions.size === 0) this.#retire();
+      return;
+    }
     const delay = backoffDelay(this.#attempt++, this.#backoff, Math.random());
-    this.#timer = setTimeout(() => this.#attemptResume(), delay);
+    this.#timer = setTimeout(() => this.#reconnect(), delay);
   }
 
-  #attemptResume(): void {
+  /** A new transport connection that resumes every suspended session, all together. */
+  #reconnect(): void {
     this.#timer = null;
-    const core = this.#core;
-    const session = this.#session;
-    if (!core || !session || core.state === 'closed' || core.link !== 'suspended' || !this.#parking) return;
-    const conn = new Connection({ role: 'initiator', limits: this.#limits, random, table: this.#parking.table });
-    conn.resumeSession(now(), core);
-    this.#parking.update();
-    const driver = this.driverFor(conn);
-    session.moveTo(driver);
+    const waiting = this.#suspended();
+    if (waiting.length === 0 || this.#gone) return;
+    const conn = this.#newConnection();
+    for (const core of waiting) conn.resumeSession(now(), core);
+    this.#parking?.update();
+    const driver = this.#newDriver(conn);
+    this.#conn = conn;
+    this.#driver = driver;
+    for (const core of waiting) this.#sessions.get(core)?.moveTo(driver);
     driver.start();
+  }
+
+  #retire(): void {
+    if (this.#gone) return;
+    this.#gone = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#parking?.stop();
+    this.#onGone();
   }
 }
 

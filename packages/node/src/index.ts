@@ -10,7 +10,7 @@
  *   await session.close();
  */
 export * from '@liaison/core';
-export { type ConnectOptions, connect } from './client.js';
+export { type ConnectionOptions, type ConnectOptions, connect, Pool, type SessionOptions } from './client.js';
 export {
   type AcceptDecision,
   type IncomingRequest,

@@ -38,9 +38,11 @@ import {
   CONNECTION_CHANNEL,
   type Extension,
   ExtensionId,
+  FRAME_CHARGE_BYTES,
   type Frame,
   FrameType,
   frameTypeName,
+  INITIAL_CONNECTION_WINDOW_BYTES,
   PREFACE,
 } from '../wire/frame.js';
 import { FrameWriter } from '../wire/writer.js';
@@ -98,6 +100,16 @@ export class Connection {
   /** Responder: the nonce sent on this connection. Initiator: the one received. */
   #challenge: Uint8Array | null = null;
   #keyShare: KeyShare | null = null;
+  // Connection-level flow control (charged bytes of DATA, TYPED_DATA and EXPEDITED frames).
+  #sentBytes = 0;
+  #peerWindowLimit = INITIAL_CONNECTION_WINDOW_BYTES;
+  #receivedBytes = 0;
+  #creditBytes = 0;
+  #advertisedLimit = INITIAL_CONNECTION_WINDOW_BYTES;
+  #windowUpdateDue = false;
+  // Contention: which session last sent data, and when another one last took over.
+  #lastSender: Session | null = null;
+  #contendedUntil = Number.NEGATIVE_INFINITY;
   #agreed: { mine: KeyShare; peer: Uint8Array; shared: Uint8Array } | null = null;
   readonly #decoder: FrameDecoder;
   readonly #writer = new FrameWriter();
@@ -106,6 +118,8 @@ export class Connection {
   #state: ConnectionState = 'idle';
   #prefacePending = false;
   readonly #sessions = new Map<number, Session>();
+  /** Sessions that may have a deadline: pollTimeout looks at these only, not at every session. */
+  readonly #timed = new Set<Session>();
   #nextChannel = 1;
   #highestPeerChannel = 0;
   readonly #control: Frame[] = [];
@@ -146,6 +160,10 @@ export class Connection {
       established: (session: Session, agreed: AgreedParameters) => this.#established(session, agreed),
       detach: (session: Session) => this.#detach(session),
       agree: (mine: KeyShare, peerPublicKey: Uint8Array) => this.#agree(mine, peerPublicKey),
+      timer: (session: Session) => this.#timed.add(session),
+      sendRoom: (session: Session, unackedBytes: number) => this.#sendRoom(session, unackedBytes),
+      sentData: (session: Session, chargedBytes: number) => this.#sentData(session, chargedBytes),
+      credit: (delta: number) => this.#creditMoved(delta),
     };
   }
 
@@ -176,6 +194,7 @@ export class Connection {
     this.#now = now;
     this.#state = 'open';
     this.#prefacePending = true;
+    this.#windowUpdateDue = this.limits.connectionWindowBytes !== INITIAL_CONNECTION_WINDOW_BYTES;
     this.#lastReceivedAt = now;
     this.#noSessionsSince = now;
     if (this.role === 'responder' && this.#random && this.#table) {
@@ -210,7 +229,7 @@ export class Connection {
     if (this.#state === 'closed') return;
     this.#now = now;
     if (this.#state === 'idle') {
-      for (const s of [...this.#sessions.values()]) s.handleTimeout(now);
+      for (const s of [...this.#timed]) if (s.isHostedBy(this.#host)) s.handleTimeout(now);
       return;
     }
     const silentMs = now - this.#lastReceivedAt;
@@ -240,7 +259,7 @@ export class Connection {
       this.#lastPingAt = now;
       this.#control.push({ type: FrameType.PING, channel: CONNECTION_CHANNEL, stamp: now });
     }
-    for (const s of [...this.#sessions.values()]) s.handleTimeout(now);
+    for (const s of [...this.#timed]) if (s.isHostedBy(this.#host)) s.handleTimeout(now);
   }
 
   /**
@@ -333,6 +352,11 @@ export class Connection {
     }
     for (const f of this.#control) writeFrame(w, f);
     this.#control.length = 0;
+    if (this.#windowUpdateDue && this.#state === 'open') {
+      this.#advertisedLimit = Math.min(this.#creditBytes, this.#receivedBytes) + this.limits.connectionWindowBytes;
+      writeFrame(w, { type: FrameType.WINDOW, channel: CONNECTION_CHANNEL, windowLimit: this.#advertisedLimit });
+      this.#windowUpdateDue = false;
+    }
     if (this.#state === 'closed') return w.byteLength > 0 ? w.take() : null;
     const budget = this.limits.transmitBatchBytes;
     while (w.byteLength < budget && this.#ready.length > 0) {
@@ -370,10 +394,7 @@ export class Connection {
     if (this.#state === 'closed') return null;
     let next = Infinity;
     if (this.#state === 'idle') {
-      for (const s of this.#sessions.values()) {
-        const d = s.nextDeadline();
-        if (d !== null && d < next) next = d;
-      }
+      next = this.#sessionDeadline();
       return next === Infinity ? null : Math.max(next, this.#now);
     }
     if (this.#idleTimeoutMs > 0) next = Math.min(next, this.#lastReceivedAt + this.#idleTimeoutMs);
@@ -381,17 +402,34 @@ export class Connection {
       next = Math.min(next, Math.max(this.#lastReceivedAt, this.#lastPingAt) + this.#keepaliveIntervalMs);
     }
     if (this.#sessions.size === 0) next = Math.min(next, this.#noSessionsSince + this.limits.handshakeTimeoutMs);
-    for (const s of this.#sessions.values()) {
-      const d = s.nextDeadline();
-      if (d !== null && d < next) next = d;
-    }
+    next = Math.min(next, this.#sessionDeadline());
     return next === Infinity ? null : Math.max(next, this.#now);
+  }
+
+  /** The earliest session deadline; forgets sessions that no longer have one here. */
+  #sessionDeadline(): number {
+    let next = Infinity;
+    for (const s of this.#timed) {
+      const d = s.isHostedBy(this.#host) ? s.nextDeadline() : null;
+      if (d === null) this.#timed.delete(s);
+      else if (d < next) next = d;
+    }
+    return next;
   }
 
   // ---------------------------------------------------------------- internals
 
   #route(now: number, f: Frame): void {
     if (f.channel === CONNECTION_CHANNEL) return this.#routeConnectionFrame(now, f);
+    if (f.type === FrameType.DATA || f.type === FrameType.TYPED_DATA || f.type === FrameType.EXPEDITED) {
+      this.#receivedBytes += f.payload.byteLength + FRAME_CHARGE_BYTES;
+      if (this.#receivedBytes > this.#advertisedLimit) {
+        const over = this.#receivedBytes - this.#advertisedLimit;
+        this.close(now, AbortCode.FLOW_CONTROL, `peer sent ${over} bytes beyond the connection's window`);
+        return;
+      }
+      if (!this.#sessions.has(f.channel)) this.#creditMoved(f.payload.byteLength + FRAME_CHARGE_BYTES);
+    }
     const session = this.#sessions.get(f.channel);
     if (session) return session.handleFrame(now, f);
     if (f.type === FrameType.CONNECT) return this.#connectRequest(now, f);
@@ -410,6 +448,12 @@ export class Connection {
         return;
       case FrameType.CONNECTION_CLOSE:
         this.#shutdown(now, 'peer', f.code as AbortCode, f.message, true, false);
+        return;
+      case FrameType.WINDOW:
+        if (f.windowLimit > this.#peerWindowLimit) {
+          this.#peerWindowLimit = f.windowLimit;
+          for (const s of this.#sessions.values()) if (s.hasWork()) this.#wake(s);
+        }
         return;
       case FrameType.CHALLENGE:
         if (this.role !== 'initiator' || this.#challenge !== null) {
@@ -522,6 +566,30 @@ export class Connection {
     this.#detach(s);
   }
 
+  /** Charged bytes `session` may send now: the connection's window, and the cap while sessions contend. */
+  #sendRoom(session: Session, unackedBytes: number): number {
+    const window = this.#peerWindowLimit - this.#sentBytes;
+    const contended = this.#now < this.#contendedUntil || (this.#lastSender !== null && this.#lastSender !== session);
+    return contended ? Math.min(window, this.limits.contendedInflightBytes - unackedBytes) : window;
+  }
+
+  #sentData(session: Session, chargedBytes: number): void {
+    this.#sentBytes += chargedBytes;
+    if (this.#lastSender !== session) {
+      // Another session took a turn: for a while, every sender keeps its bytes in flight small.
+      if (this.#lastSender !== null) this.#contendedUntil = this.#now + CONTENTION_HOLD_MS;
+      this.#lastSender = session;
+    }
+  }
+
+  /** Receive credit moved (the application consumed, fragments wait for reassembly, frames were dropped). */
+  #creditMoved(delta: number): void {
+    this.#creditBytes += delta;
+    const window = this.limits.connectionWindowBytes;
+    const opened = Math.min(this.#creditBytes, this.#receivedBytes) + window - this.#advertisedLimit;
+    if (opened >= window / 2 && !this.#windowUpdateDue) this.#windowUpdateDue = true;
+  }
+
   /** One ephemeral key pair per connection, for every session it establishes. */
   #ownKeyShare(): KeyShare {
     if (this.#keyShare === null) this.#keyShare = newKeyShare(this.#random as RandomSource);
@@ -593,3 +661,5 @@ export class Connection {
 }
 
 const EMPTY = new Uint8Array(0);
+/** How long the connection counts as contended after a second session sent data. */
+const CONTENTION_HOLD_MS = 100;

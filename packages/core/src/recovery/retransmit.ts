@@ -80,6 +80,11 @@ export class RetransmitBuffer {
     return f;
   }
 
+  /** The frame the next nextReplay() returns, without taking it. */
+  peekReplay(): SentFrame | undefined {
+    return this.#replay < this.#frames.length ? this.#frames[this.#replay] : undefined;
+  }
+
   get replaying(): boolean {
     return this.#replay < this.#frames.length;
   }

@@ -43,6 +43,10 @@ export class SessionTable {
       agree: () => {
         throw new InternalError('no key agreement while parked');
       },
+      timer: () => {}, // the table keeps its own deadline for parked sessions
+      sendRoom: () => 0, // nothing is sent while parked
+      sentData: () => {},
+      credit: () => {},
     };
   }
 

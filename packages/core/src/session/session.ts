@@ -68,6 +68,8 @@ export interface SessionHost {
   emit(event: SessionEvent): void;
   /** The session has frames to transmit. */
   wake(session: Session): void;
+  /** The session has (or may have) a deadline: include it in pollTimeout/handleTimeout. */
+  timer(session: Session): void;
   /** A frame outside the session's reliable stream (establishment, abort) to send first. */
   sendControl(frame: Frame): void;
   /** The session reached `closed`; the connection forgets it. */
@@ -80,6 +82,15 @@ export interface SessionHost {
   detach(session: Session): void;
   /** The X25519 shared secret of `mine` and the peer's key (cached per connection). @throws on a bad key. */
   agree(mine: KeyShare, peerPublicKey: Uint8Array): Uint8Array;
+  /**
+   * Charged bytes a session holding `unackedBytes` may send now as far as the connection is
+   * concerned: its window, and the in-flight cap while sessions contend.
+   */
+  sendRoom(session: Session, unackedBytes: number): number;
+  /** A flow-controlled frame of `chargedBytes` was written (new or replayed). */
+  sentData(session: Session, chargedBytes: number): void;
+  /** The session's receive credit moved by `delta` charged bytes (consumed, reassembling, dropped). */
+  credit(delta: number): void;
 }
 
 /** What a responder offers for recovery when the initiator sent a key share. */
@@ -159,6 +170,8 @@ export class Session {
   #recovery: Recovery | null = null;
   #link: Link = { name: 'attached' };
   #duplicatesToDrop = 0;
+  /** Receive credit already reported to the connection (for the connection-level window). */
+  #reportedCredit = 0;
   /** When the current suspension must have ended (set by the table that parks the session). */
   #resumeDeadline = Number.POSITIVE_INFINITY;
   #disconnectSeq = -1;
@@ -207,6 +220,7 @@ export class Session {
     const s = new Session(connect.channel, host, limits, { name: 'connecting', since: now, connect });
     s.#keyShare = keyShare;
     host.sendControl(connect);
+    host.timer(s);
     return s;
   }
 
@@ -222,6 +236,7 @@ export class Session {
     const s = new Session(channel, host, limits, { name: 'awaiting-response', since: now, request });
     s.#offer = offer;
     host.emit({ type: 'connect-request', channel, session: s, request });
+    host.timer(s);
     return s;
   }
 
@@ -392,6 +407,7 @@ export class Session {
     this.#checkUserData(userData);
     this.#enqueue({ kind: 'finish', userData });
     this.#state = { name: 'releasing', since: now, answeredCollision: false };
+    this.#host.timer(this);
   }
 
   /**
@@ -405,6 +421,7 @@ export class Session {
     if (accept) {
       this.#enqueue({ kind: 'disconnect', userData });
       this.#state = { name: 'disconnecting', since: now };
+      this.#host.timer(this);
     } else {
       if (!hasUnit((this.#agreed as AgreedParameters).units, Unit.NEGOTIATED_RELEASE)) {
         throw this.#unitMissing('refusing a release', 'NEGOTIATED_RELEASE');
@@ -439,6 +456,11 @@ export class Session {
    * has opened.
    */
   #creditChanged(): void {
+    const base = this.#creditBase();
+    if (base !== this.#reportedCredit) {
+      this.#host.credit(base - this.#reportedCredit);
+      this.#reportedCredit = base;
+    }
     const window = this.#limits.receiveWindowBytes;
     if (this.#creditBase() + window - this.#advertisedLimit >= window / 2 && this.#isEstablished()) {
       this.#ackNow = true;
@@ -461,6 +483,7 @@ export class Session {
       // The peer resent frames this side already had (it could not know how far we got).
       this.#duplicatesToDrop--;
       this.stats.duplicatesSuppressed++;
+      if (isFlowControlled(f.type) && 'payload' in f) this.#host.credit(f.payload.byteLength + FRAME_CHARGE_BYTES);
       return;
     }
     try {
@@ -528,6 +551,7 @@ export class Session {
         if (f.type === FrameType.FINISH) {
           this.#countReceived(now);
           this.#state = { name: 'release-requested', since: now };
+          this.#host.timer(this);
           this.#host.emit({ type: 'release-requested', channel: this.channel, session: this, userData: f.userData });
           return;
         }
@@ -540,6 +564,7 @@ export class Session {
           this.#host.wake(this);
           if (s.answeredCollision) {
             this.#state = { name: 'disconnecting', since: s.since };
+            this.#host.timer(this);
             this.#checkDisconnectAcked(now);
           } else {
             this.#close(now, { kind: 'released', userData: f.userData, undelivered: 0 });
@@ -560,6 +585,7 @@ export class Session {
           this.#countReceived(now);
           this.#enqueue({ kind: 'disconnect', userData: EMPTY });
           this.#state = { name: 'releasing', since: s.since, answeredCollision: true };
+          this.#host.timer(this);
           return;
         }
         throw this.#unexpected(f);
@@ -610,6 +636,7 @@ export class Session {
           a.bytes = 0;
         }
         a.credit = 0;
+        this.#creditChanged();
         this.#deliver(kind, data, credit);
         return true;
       }
@@ -652,7 +679,10 @@ export class Session {
 
   #countReceived(now: number): void {
     this.#receivedSeq++;
-    if (this.#ackDueAt === null) this.#ackDueAt = now + this.#limits.ackDelayMs;
+    if (this.#ackDueAt === null) {
+      this.#ackDueAt = now + this.#limits.ackDelayMs;
+      this.#host.timer(this);
+    }
   }
 
   #receiveAck(now: number, received: number, windowLimit: number): void {
@@ -719,6 +749,7 @@ export class Session {
     this.#host = host;
     this.#channel = channel;
     this.#link = { name: 'resuming', since: this.#link.since };
+    this.#host.timer(this);
     void now;
   }
 
@@ -750,6 +781,7 @@ export class Session {
     this.#link = { name: 'awaiting-resumed', since: link.since, challenge, clientNonce, resendFrom, replaying };
     this.#sent.rewind();
     this.#ackDueAt = now + this.#limits.ackDelayMs;
+    this.#host.timer(this);
     this.#host.wake(this);
   }
 
@@ -779,6 +811,7 @@ export class Session {
     this.#channel = channel;
     this.#link = { name: 'attached' };
     this.#duplicatesToDrop = this.#receivedSeq + 1 - f.resendFrom;
+    host.timer(this);
     this.#peerReceived = f.received;
     this.#sent.acknowledge(f.received);
     this.#sent.rewind();
@@ -961,7 +994,12 @@ export class Session {
     }
     if (!this.#isEstablished() && this.#state.name !== 'releasing') return wrote;
     // After a resume, what the peer lacks goes first, in its original order and numbering.
-    const again = this.#sent.nextReplay();
+    const next = this.#sent.peekReplay();
+    if (next !== undefined && isFlowControlled(next.type)) {
+      const cost = next.body.byteLength + FRAME_CHARGE_BYTES;
+      if (this.#host.sendRoom(this, 0) < cost) return wrote;
+    }
+    const again = next === undefined ? undefined : this.#sent.nextReplay();
     if (again !== undefined) {
       this.#writeSent(w, again);
       this.stats.framesRetransmitted++;
@@ -1029,6 +1067,7 @@ export class Session {
   }
 
   #writeSent(w: FrameWriter, f: SentFrame): void {
+    if (isFlowControlled(f.type)) this.#host.sentData(this, f.body.byteLength + FRAME_CHARGE_BYTES);
     switch (f.type) {
       case FrameType.DATA:
       case FrameType.TYPED_DATA:
@@ -1116,6 +1155,7 @@ export class Session {
     return Math.min(
       this.#peerWindowLimit - this.#sentFlowBytes,
       this.#limits.retransmitBufferBytes - this.#sent.unackedBytes,
+      this.#host.sendRoom(this, this.#sent.unackedBytes),
     );
   }
 
@@ -1175,6 +1215,10 @@ export class Session {
   #close(now: number, reason: CloseReason): void {
     if (this.#state.name === 'closed') return;
     if (reason.kind !== 'released') this.#undeliveredAtClose = this.#collectUndelivered();
+    // What was received and will never be consumed no longer occupies the connection's window.
+    const unconsumed = this.#receivedFlowBytes - this.#reportedCredit;
+    if (unconsumed > 0) this.#host.credit(unconsumed);
+    this.#reportedCredit = this.#receivedFlowBytes;
     this.#sent.clear();
     this.#state = { name: 'closed', reason };
     this.#queue.length = 0;
@@ -1224,5 +1268,13 @@ function concat(parts: Uint8Array[], total: number): Uint8Array {
 }
 
 const EMPTY = new Uint8Array(0);
-/** Received payload bytes after which an acknowledgement goes out without waiting for ackDelayMs. */
-const ACK_EVERY_BYTES = 128 * 1024;
+/**
+ * Received charged bytes after which an acknowledgement goes out without waiting for ackDelayMs
+ * (at most one per transmit batch). Small enough that a sender capped at a few tens of KiB in
+ * flight (contendedInflightBytes) keeps moving; each ACK is 26 bytes.
+ */
+const ACK_EVERY_BYTES = 8 * 1024;
+
+function isFlowControlled(type: number): boolean {
+  return type === FrameType.DATA || type === FrameType.TYPED_DATA || type === FrameType.EXPEDITED;
+}

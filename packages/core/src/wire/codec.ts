@@ -111,6 +111,10 @@ export function writeFrame(w: FrameWriter, f: Frame): void {
       w.beginFrame(f.type, 0, CONNECTION_CHANNEL);
       w.bytes(fixed(f.nonce, NONCE_BYTES));
       break;
+    case FrameType.WINDOW:
+      w.beginFrame(f.type, 0, CONNECTION_CHANNEL);
+      w.u53(f.windowLimit);
+      break;
     default:
       return assertNever(f);
   }
@@ -141,7 +145,8 @@ export function decodePayload(
     type === FrameType.PING ||
     type === FrameType.PONG ||
     type === FrameType.CONNECTION_CLOSE ||
-    type === FrameType.CHALLENGE;
+    type === FrameType.CHALLENGE ||
+    type === FrameType.WINDOW;
   if (type in BY_CODE) {
     if (connectionFrame !== (channel === CONNECTION_CHANNEL)) {
       throw new ProtocolError(
@@ -251,6 +256,9 @@ export function decodePayload(
       break;
     case FrameType.CHALLENGE:
       f = { type, channel: CONNECTION_CHANNEL, nonce: r.bytes(NONCE_BYTES) };
+      break;
+    case FrameType.WINDOW:
+      f = { type, channel: CONNECTION_CHANNEL, windowLimit: r.u53() };
       break;
     default:
       throw new ProtocolError(AbortCode.UNKNOWN_FRAME_TYPE, `unknown frame type ${frameTypeName(type)}`);

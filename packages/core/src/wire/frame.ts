@@ -39,6 +39,8 @@ export const FrameType = {
   CONNECTION_CLOSE: 0x43,
   /** Responder to initiator, first frame of every connection: the nonce a resume must be bound to. */
   CHALLENGE: 0x44,
+  /** Connection-level flow control: the absolute charged-byte offset the peer may send up to. */
+  WINDOW: 0x45,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
@@ -51,6 +53,12 @@ export const FLAG_END = 0x01;
  * bytes admit hundreds of thousands of frames, each with a per-message cost at the receiver.
  */
 export const FRAME_CHARGE_BYTES = 32;
+
+/**
+ * The connection-level window each side may assume before the peer's first WINDOW frame (sent
+ * right after its preface) says more.
+ */
+export const INITIAL_CONNECTION_WINDOW_BYTES = 1024 * 1024;
 
 /** Protocol-fixed sizes. */
 export const EXPEDITED_BYTES_MAX = 14; // X.215: expedited SSDUs carry at most 14 octets
@@ -188,6 +196,12 @@ export interface ResumeRefuseFrame {
   message: string;
 }
 
+export interface WindowFrame {
+  type: typeof FrameType.WINDOW;
+  channel: typeof CONNECTION_CHANNEL;
+  windowLimit: number;
+}
+
 export interface ChallengeFrame {
   type: typeof FrameType.CHALLENGE;
   channel: typeof CONNECTION_CHANNEL;
@@ -224,7 +238,8 @@ export type Frame =
   | ResumeFrame
   | ResumedFrame
   | ResumeRefuseFrame
-  | ChallengeFrame;
+  | ChallengeFrame
+  | WindowFrame;
 
 /**
  * Frames that take a sequence number in their session's reliable stream: the receiver counts
