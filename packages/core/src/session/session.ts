@@ -101,11 +101,35 @@ export interface RecoveryOffer {
   resumeWindowMs: number;
 }
 
-interface Recovery {
-  sessionId: Uint8Array;
-  key: Uint8Array;
+interface Assembly {
+  parts: Uint8Array[];
+  bytes: number;
+  credit: number;
+}
+
+/**
+ * A session's resume credentials. The id and the key share one 48-byte buffer: a typed array
+ * costs more than its bytes, and a server holds one of these per session.
+ */
+class Recovery {
+  readonly #bytes: Uint8Array;
   /** How long the responder keeps this session suspended (from ACCEPT), if it said. */
-  resumeWindowMs: number | null;
+  readonly resumeWindowMs: number | null;
+
+  constructor(sessionId: Uint8Array, key: Uint8Array, resumeWindowMs: number | null) {
+    this.#bytes = new Uint8Array(SESSION_ID_BYTES + key.byteLength);
+    this.#bytes.set(sessionId, 0);
+    this.#bytes.set(key, SESSION_ID_BYTES);
+    this.resumeWindowMs = resumeWindowMs;
+  }
+
+  get sessionId(): Uint8Array {
+    return this.#bytes.subarray(0, SESSION_ID_BYTES);
+  }
+
+  get key(): Uint8Array {
+    return this.#bytes.subarray(SESSION_ID_BYTES);
+  }
 }
 
 /** Whether the session is on a transport, waiting for one, or resuming on one. */
@@ -168,7 +192,7 @@ export class Session {
   #keyShare: KeyShare | null = null;
   #offer: RecoveryOffer | null = null;
   #recovery: Recovery | null = null;
-  #link: Link = { name: 'attached' };
+  #link: Link = ATTACHED;
   #duplicatesToDrop = 0;
   /** Receive credit already reported to the connection (for the connection-level window). */
   #reportedCredit = 0;
@@ -185,10 +209,8 @@ export class Session {
   #ackDueAt: number | null = null;
   #ackNow = false;
   /** Fragments of a message being reassembled: payload bytes, and their window cost (credit). */
-  readonly #assembling: Record<'normal' | 'typed', { parts: Uint8Array[]; bytes: number; credit: number }> = {
-    normal: { parts: [], bytes: 0, credit: 0 },
-    typed: { parts: [], bytes: 0, credit: 0 },
-  };
+  /** Allocated only when a message arrives in fragments: most sessions never need it. */
+  #assembling: Record<'normal' | 'typed', Assembly> | null = null;
 
   readonly stats: SessionStats = {
     messagesSent: 0,
@@ -338,7 +360,7 @@ export class Session {
     if (offer) {
       try {
         const key = resumeKeyFrom(this.#host.agree(offer.keyShare, offer.peerPublicKey), offer.sessionId);
-        this.#recovery = { sessionId: offer.sessionId, key, resumeWindowMs: offer.resumeWindowMs };
+        this.#recovery = new Recovery(offer.sessionId, key, offer.resumeWindowMs);
         const window = new Uint8Array(4);
         new DataView(window.buffer).setUint32(0, offer.resumeWindowMs);
         all.push(
@@ -353,7 +375,7 @@ export class Session {
     }
     this.#establish(s.request.agreed);
     this.#host.sendControl(buildAccept(this.channel, s.request.agreed, this.#limits, userData, all));
-    this.#state = { name: 'open' };
+    this.#state = OPEN;
     void now;
   }
 
@@ -427,7 +449,7 @@ export class Session {
         throw this.#unitMissing('refusing a release', 'NEGOTIATED_RELEASE');
       }
       this.#enqueue({ kind: 'not-finished', userData });
-      this.#state = { name: 'open' };
+      this.#state = OPEN;
     }
   }
 
@@ -469,7 +491,8 @@ export class Session {
   }
 
   #creditBase(): number {
-    return this.#consumedBytes + this.#assembling.normal.credit + this.#assembling.typed.credit;
+    const a = this.#assembling;
+    return a === null ? this.#consumedBytes : this.#consumedBytes + a.normal.credit + a.typed.credit;
   }
 
   // ---------------------------------------------------------------- input from the peer
@@ -524,7 +547,7 @@ export class Session {
           this.#recovery = this.#recoveryFromAccept(f.extensions);
           this.#establish(agreed);
           this.#host.rttSample(now - s.since);
-          this.#state = { name: 'open' };
+          this.#state = OPEN;
           this.#host.emit({
             type: 'accepted',
             channel: this.channel,
@@ -576,7 +599,7 @@ export class Session {
           hasUnit((this.#agreed as AgreedParameters).units, Unit.NEGOTIATED_RELEASE)
         ) {
           this.#countReceived(now);
-          this.#state = { name: 'open' };
+          this.#state = OPEN;
           this.#host.emit({ type: 'release-refused', channel: this.channel, session: this, userData: f.userData });
           return;
         }
@@ -613,7 +636,10 @@ export class Session {
           throw new ProtocolError(AbortCode.UNEXPECTED_FRAME, 'typed data without the typed-data unit');
         }
         const charge = this.#countFlow(now, f.payload.byteLength);
-        const a = this.#assembling[kind];
+        const a = (this.#assembling ??= {
+          normal: { parts: [], bytes: 0, credit: 0 },
+          typed: { parts: [], bytes: 0, credit: 0 },
+        })[kind];
         if (a.bytes + f.payload.byteLength > this.#limits.messageBytesMax) {
           throw new ProtocolError(
             AbortCode.MESSAGE_TOO_LARGE,
@@ -809,7 +835,7 @@ export class Session {
     this.#host.detach(this);
     this.#host = host;
     this.#channel = channel;
-    this.#link = { name: 'attached' };
+    this.#link = ATTACHED;
     this.#duplicatesToDrop = this.#receivedSeq + 1 - f.resendFrom;
     host.timer(this);
     this.#peerReceived = f.received;
@@ -872,7 +898,7 @@ export class Session {
     }
     this.#peerReceived = f.received;
     this.#sent.acknowledge(f.received);
-    this.#link = { name: 'attached' };
+    this.#link = ATTACHED;
     this.#resumed(now, link.since, {
       replayedMessages: link.replaying,
       peerReplayedMessages: f.replaying,
@@ -911,7 +937,7 @@ export class Session {
     }
     const resumeWindowMs =
       window && window.byteLength === 4 ? new DataView(window.buffer, window.byteOffset, 4).getUint32(0) : null;
-    return { sessionId: sessionId.slice(), key, resumeWindowMs };
+    return new Recovery(sessionId, key, resumeWindowMs);
   }
 
   /** The session table gave up on this suspended session (window or memory budget). */
@@ -1225,8 +1251,7 @@ export class Session {
     this.#queueHead = 0;
     this.#expedited.length = 0;
     this.#queuedBytes = 0;
-    this.#assembling.normal = { parts: [], bytes: 0, credit: 0 };
-    this.#assembling.typed = { parts: [], bytes: 0, credit: 0 };
+    this.#assembling = null;
     this.#host.emit({ type: 'closed', channel: this.channel, session: this, reason });
     this.#host.released(this);
     void now;
@@ -1268,6 +1293,9 @@ function concat(parts: Uint8Array[], total: number): Uint8Array {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Stateless states are shared: a server holds thousands of sessions. */
+const OPEN: SessionState = Object.freeze({ name: 'open' });
+const ATTACHED: Link = Object.freeze({ name: 'attached' });
 /**
  * Received charged bytes after which an acknowledgement goes out without waiting for ackDelayMs
  * (at most one per transmit batch). Small enough that a sender capped at a few tens of KiB in
