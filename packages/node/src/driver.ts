@@ -60,7 +60,10 @@ export class ConnectionDriver {
       },
       onData: (bytes) => {
         this.conn.handleBytes(now(), bytes);
-        this.#afterInput();
+        // Events go to the application now; the answer (acknowledgements, replies written by
+        // synchronous handlers) is flushed once per turn, so the reads of one turn share a write.
+        this.#drainEvents();
+        this.scheduleFlush();
       },
       onDrain: () => {
         this.#transportBlocked = false;
@@ -143,10 +146,10 @@ export class ConnectionDriver {
     if (this.#ended) return false;
     let wrote = false;
     while (!this.#transportBlocked) {
-      const bytes = this.conn.pollTransmit();
-      if (bytes === null) break;
+      const segments = this.conn.pollTransmitSegments();
+      if (segments === null) break;
       wrote = true;
-      if (!this.transport.write(bytes)) this.#transportBlocked = true;
+      if (!this.transport.writev(segments)) this.#transportBlocked = true;
     }
     return wrote;
   }

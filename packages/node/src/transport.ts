@@ -23,6 +23,8 @@ export interface Transport {
   start(handlers: TransportHandlers): void;
   /** Queues bytes; false means "buffer full, wait for onDrain". The bytes are never reused by the caller. */
   write(bytes: Uint8Array): boolean;
+  /** Queues several chunks in order, as one vectored write where the transport can. */
+  writev(chunks: Uint8Array[]): boolean;
   /** Graceful close after everything written so far has been sent. */
   end(): void;
   /** Immediate close. */
@@ -71,6 +73,17 @@ export class TcpTransport implements Transport {
   write(bytes: Uint8Array): boolean {
     if (this.#socket.destroyed || this.#socket.writableEnded) return false;
     return this.#socket.write(bytes);
+  }
+
+  writev(chunks: Uint8Array[]): boolean {
+    if (this.#socket.destroyed || this.#socket.writableEnded) return false;
+    if (chunks.length === 1) return this.#socket.write(chunks[0] as Uint8Array);
+    // Corked writes leave as one writev: frame headers and large payloads without copying them together.
+    this.#socket.cork();
+    let ok = true;
+    for (const c of chunks) ok = this.#socket.write(c);
+    this.#socket.uncork();
+    return ok;
   }
 
   end(): void {

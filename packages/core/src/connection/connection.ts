@@ -342,8 +342,25 @@ export class Connection {
 
   // ---------------------------------------------------------------- outputs
 
-  /** The next bytes to write to the transport (many frames batched), or null. */
+  /** The next bytes to write to the transport (many frames batched) as one array, or null. */
   pollTransmit(): Uint8Array | null {
+    const segments = this.pollTransmitSegments();
+    if (segments === null) return null;
+    if (segments.length === 1) return segments[0] as Uint8Array;
+    const out = new Uint8Array(segments.reduce((n, s) => n + s.byteLength, 0));
+    let at = 0;
+    for (const s of segments) {
+      out.set(s, at);
+      at += s.byteLength;
+    }
+    return out;
+  }
+
+  /**
+   * The same bytes as segments for a vectored write (large payloads are not copied). The caller
+   * writes them in order and must not modify them.
+   */
+  pollTransmitSegments(): Uint8Array[] | null {
     if (this.#state === 'idle') return null;
     const w = this.#writer;
     if (this.#prefacePending) {
@@ -357,7 +374,7 @@ export class Connection {
       writeFrame(w, { type: FrameType.WINDOW, channel: CONNECTION_CHANNEL, windowLimit: this.#advertisedLimit });
       this.#windowUpdateDue = false;
     }
-    if (this.#state === 'closed') return w.byteLength > 0 ? w.take() : null;
+    if (this.#state === 'closed') return w.byteLength > 0 ? w.takeSegments() : null;
     const budget = this.limits.transmitBatchBytes;
     while (w.byteLength < budget && this.#ready.length > 0) {
       const round = this.#ready;
@@ -368,12 +385,15 @@ export class Connection {
           this.#readySet.delete(s);
           continue;
         }
-        if (w.byteLength < budget && s.writeNext(w) && s.hasWork()) this.#ready.push(s);
-        else if (w.byteLength >= budget && s.hasWork()) this.#ready.push(s);
+        // A turn is up to TURN_BYTES of frames: fair between sessions, cheap for one alone.
+        const turnEnd = Math.min(budget, w.byteLength + TURN_BYTES);
+        let wrote = false;
+        while (w.byteLength < turnEnd && s.writeNext(w)) wrote = true;
+        if ((wrote || w.byteLength >= budget) && s.hasWork()) this.#ready.push(s);
         else this.#readySet.delete(s);
       }
     }
-    return w.byteLength > 0 ? w.take() : null;
+    return w.byteLength > 0 ? w.takeSegments() : null;
   }
 
   pollEvent(): ConnectionEvent | null {
@@ -661,5 +681,7 @@ export class Connection {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Bytes one session may write per round-robin turn (one frame at least). */
+const TURN_BYTES = 16 * 1024;
 /** How long the connection counts as contended after a second session sent data. */
 const CONTENTION_HOLD_MS = 100;

@@ -12,7 +12,11 @@
  *   runs: the peer drops a fixed count of duplicates at the head of a resume, fixed when it answered,
  *   so skipping one would make it drop a new frame in its place (found by the simulator).
  */
-import { FRAME_CHARGE_BYTES, type FrameType } from '../wire/frame.js';
+import { FRAME_CHARGE_BYTES, FrameType } from '../wire/frame.js';
+
+function kindOf(type: FrameType): 'normal' | 'typed' | 'expedited' {
+  return type === FrameType.DATA ? 'normal' : type === FrameType.TYPED_DATA ? 'typed' : 'expedited';
+}
 
 export interface SentFrame {
   seq: number;
@@ -20,8 +24,11 @@ export interface SentFrame {
   end: boolean;
   /** Payload (data kinds) or user data (release frames): a view, never written to. */
   body: Uint8Array;
-  /** On the last fragment of a message: the whole message, to report it if never delivered. */
-  message?: { kind: 'normal' | 'typed' | 'expedited'; data: Uint8Array };
+  /**
+   * On the last fragment of a message: the whole message, to report it if never delivered (its
+   * kind follows from `type`). Null on other frames. A flat field: one object per frame sent.
+   */
+  message: Uint8Array | null;
 }
 
 export class RetransmitBuffer {
@@ -128,7 +135,7 @@ export class RetransmitBuffer {
     const out: { kind: 'normal' | 'typed' | 'expedited'; data: Uint8Array }[] = [];
     for (let i = this.#head; i < this.#frames.length; i++) {
       const f = this.#frames[i] as SentFrame;
-      if (f.message && f.seq > this.#acked) out.push(f.message);
+      if (f.message && f.seq > this.#acked) out.push({ kind: kindOf(f.type), data: f.message });
     }
     return out;
   }

@@ -29,7 +29,7 @@ import type { Limits } from '../limits.js';
 import { constantTimeEqual, type KeyShare, resumeKeyFrom, resumeProof, SESSION_ID_BYTES } from '../recovery/proof.js';
 import { RetransmitBuffer, type SentFrame } from '../recovery/retransmit.js';
 import { hasUnit, Unit } from '../units.js';
-import { assertNever, writeFrame } from '../wire/codec.js';
+import { assertNever, writeDataFrame, writeFrame } from '../wire/codec.js';
 import {
   type AbortFrame,
   type ConnectFrame,
@@ -1036,13 +1036,7 @@ export class Session {
     if (ex !== undefined && this.#windowRoom() >= ex.byteLength + FRAME_CHARGE_BYTES) {
       this.#expedited.shift();
       this.#sentFlowBytes += ex.byteLength + FRAME_CHARGE_BYTES;
-      this.#record(w, {
-        seq: 0,
-        type: FrameType.EXPEDITED,
-        end: true,
-        body: ex,
-        message: { kind: 'expedited', data: ex },
-      });
+      this.#record(w, { seq: 0, type: FrameType.EXPEDITED, end: true, body: ex, message: ex });
       this.#afterSend(ex.byteLength, true);
       return true;
     }
@@ -1057,14 +1051,9 @@ export class Session {
       if (n < remaining && n < this.#fragmentBytesMin()) n = 0;
       if (n === 0 && remaining > 0) return wrote;
       const end = item.offset + n === item.data.byteLength;
-      const payload = item.data.subarray(item.offset, item.offset + n);
-      this.#record(w, {
-        seq: 0,
-        type: item.kind === 'normal' ? FrameType.DATA : FrameType.TYPED_DATA,
-        end,
-        body: payload,
-        ...(end ? { message: { kind: item.kind, data: item.data } } : {}),
-      });
+      const payload = n === item.data.byteLength ? item.data : item.data.subarray(item.offset, item.offset + n);
+      const type = item.kind === 'normal' ? FrameType.DATA : FrameType.TYPED_DATA;
+      this.#record(w, { seq: 0, type, end, body: payload, message: end ? item.data : null });
       item.offset += n;
       this.#sentFlowBytes += n + FRAME_CHARGE_BYTES;
       if (end) this.#popQueue();
@@ -1079,7 +1068,7 @@ export class Session {
           ? FrameType.DISCONNECT
           : FrameType.NOT_FINISHED;
     this.#popQueue();
-    this.#record(w, { seq: 0, type, end: true, body: control.userData });
+    this.#record(w, { seq: 0, type, end: true, body: control.userData, message: null });
     this.#sentSeq++;
     if (control.kind === 'disconnect') this.#disconnectSeq = this.#sentSeq;
     return true;
@@ -1097,7 +1086,7 @@ export class Session {
     switch (f.type) {
       case FrameType.DATA:
       case FrameType.TYPED_DATA:
-        writeFrame(w, { type: f.type, channel: this.channel, end: f.end, payload: f.body });
+        writeDataFrame(w, f.type, f.end, this.#channel, f.body);
         return;
       case FrameType.EXPEDITED:
         writeFrame(w, { type: f.type, channel: this.channel, payload: f.body });

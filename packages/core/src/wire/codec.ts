@@ -121,6 +121,26 @@ export function writeFrame(w: FrameWriter, f: Frame): void {
   w.endFrame();
 }
 
+/** DATA or TYPED_DATA without building a frame object: the hot path of sending. */
+export function writeDataFrame(
+  w: FrameWriter,
+  type: typeof FrameType.DATA | typeof FrameType.TYPED_DATA,
+  end: boolean,
+  channel: number,
+  payload: Uint8Array,
+): void {
+  if (payload.byteLength >= PAYLOAD_REF_MIN_BYTES) {
+    w.frameWithPayloadRef(type, end ? FLAG_END : 0, channel, payload);
+    return;
+  }
+  w.beginFrame(type, end ? FLAG_END : 0, channel);
+  w.bytes(payload);
+  w.endFrame();
+}
+
+/** Payloads at least this large are written by reference (vectored write), not copied. */
+const PAYLOAD_REF_MIN_BYTES = 16 * 1024;
+
 /** Encodes one frame on its own (tests, tools); the engine batches through a shared FrameWriter. */
 export function encodeFrame(f: Frame): Uint8Array {
   const w = new FrameWriter(64);
@@ -139,6 +159,17 @@ export function decodePayload(
   payload: Uint8Array,
   userDataBytesMax: number,
 ): Frame {
+  // The hot path: data and acknowledgements, checked and built without a reader or a name.
+  if (
+    (type === FrameType.DATA || type === FrameType.TYPED_DATA) &&
+    channel !== CONNECTION_CHANNEL &&
+    (flags & ~FLAG_END) === 0
+  ) {
+    return { type, channel, end: (flags & FLAG_END) !== 0, payload };
+  }
+  if (type === FrameType.ACK && channel !== CONNECTION_CHANNEL && flags === 0 && payload.byteLength === 16) {
+    return { type, channel, received: readU53(payload, 0), windowLimit: readU53(payload, 8) };
+  }
   const name = frameTypeName(type);
   const r = new PayloadReader(payload, name);
   const connectionFrame =
@@ -310,6 +341,21 @@ function readExtensions(r: PayloadReader): Extension[] {
   const out: Extension[] = [];
   for (let i = 0; i < count; i++) out.push({ id: r.u8(), value: r.shortBytes(USER_DATA_BYTES_CEILING, 'extension') });
   return out;
+}
+
+/** A big-endian u64 that must be a safe integer; anything else is left to the full decoder's error. */
+function readU53(b: Uint8Array, at: number): number {
+  const high =
+    ((b[at] as number) << 24) | ((b[at + 1] as number) << 16) | ((b[at + 2] as number) << 8) | (b[at + 3] as number);
+  const low =
+    ((b[at + 4] as number) << 24) |
+    ((b[at + 5] as number) << 16) |
+    ((b[at + 6] as number) << 8) |
+    (b[at + 7] as number);
+  if (high >>> 0 > 0x1fffff) {
+    throw new ProtocolError(AbortCode.MALFORMED_FRAME, 'ACK frame malformed: 64-bit value beyond 2^53');
+  }
+  return (high >>> 0) * 0x1_0000_0000 + (low >>> 0);
 }
 
 /** Cuts a string to at most `max` UTF-8 bytes without splitting a character. */

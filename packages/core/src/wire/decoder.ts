@@ -30,7 +30,6 @@ export class FrameDecoder {
   #prefaceSeen: number;
   #failure: ProtocolError | null = null;
   readonly #header = new Uint8Array(HEADER_BYTES);
-  readonly #headerView = new DataView(this.#header.buffer);
 
   constructor(limits: DecoderLimits, options: { expectPreface: boolean }) {
     this.#limits = limits;
@@ -82,9 +81,29 @@ export class FrameDecoder {
 
   #readFrame(): Frame | null {
     if (this.#buffered < HEADER_BYTES) return null;
-    this.#peek(this.#header, HEADER_BYTES);
-    const length = this.#headerView.getUint32(6);
-    const type = this.#headerView.getUint8(0);
+    // The header usually lies in the first chunk: read it in place instead of copying it out.
+    const first = this.#chunks[0] as Uint8Array;
+    let h = first;
+    let at = this.#offset;
+    if (first.byteLength - at < HEADER_BYTES) {
+      this.#peek(this.#header, HEADER_BYTES);
+      h = this.#header;
+      at = 0;
+    }
+    const type = h[at] as number;
+    const flags = h[at + 1] as number;
+    const channel =
+      (((h[at + 2] as number) << 24) |
+        ((h[at + 3] as number) << 16) |
+        ((h[at + 4] as number) << 8) |
+        (h[at + 5] as number)) >>>
+      0;
+    const length =
+      (((h[at + 6] as number) << 24) |
+        ((h[at + 7] as number) << 16) |
+        ((h[at + 8] as number) << 8) |
+        (h[at + 9] as number)) >>>
+      0;
     const limit =
       type === FrameType.DATA || type === FrameType.TYPED_DATA
         ? this.#limits.frameBytesMax
@@ -96,8 +115,6 @@ export class FrameDecoder {
       );
     }
     if (this.#buffered < HEADER_BYTES + length) return null;
-    const flags = this.#headerView.getUint8(1);
-    const channel = this.#headerView.getUint32(2);
     this.#skip(HEADER_BYTES);
     const payload = this.#take(length);
     return decodePayload(type, flags, channel, payload, this.#limits.userDataBytesMax);
@@ -117,7 +134,9 @@ export class FrameDecoder {
   }
 
   #skip(n: number): void {
-    this.#take(n);
+    const first = this.#chunks[0];
+    if (first !== undefined && first.byteLength - this.#offset >= n) this.#advance(n);
+    else this.#take(n);
   }
 
   /** Consumes `n` buffered bytes: a view when they lie in one chunk, else one exact copy. */
@@ -125,7 +144,8 @@ export class FrameDecoder {
     const first = this.#chunks[0];
     if (n === 0) return EMPTY;
     if (first !== undefined && first.byteLength - this.#offset >= n) {
-      const out = first.subarray(this.#offset, this.#offset + n);
+      // A plain Uint8Array view: cheaper than the chunk's own subarray when it is a subclass (Buffer).
+      const out = new Uint8Array(first.buffer, first.byteOffset + this.#offset, n);
       this.#advance(n);
       return out;
     }

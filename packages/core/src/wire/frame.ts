@@ -257,6 +257,7 @@ export function isSequenced(type: FrameType): boolean {
 }
 
 export function frameTypeName(type: number): string {
-  for (const [name, value] of Object.entries(FrameType)) if (value === type) return name;
-  return `0x${type.toString(16).padStart(2, '0')}`;
+  return FRAME_TYPE_NAMES.get(type) ?? `0x${type.toString(16).padStart(2, '0')}`;
 }
+
+const FRAME_TYPE_NAMES = new Map<number, string>(Object.entries(FrameType).map(([name, value]) => [value, name]));

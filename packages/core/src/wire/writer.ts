@@ -12,6 +12,11 @@ export class FrameWriter {
   #view: DataView;
   #len = 0;
   #frameStart = -1;
+  /** Finished segments before #buf[#sealed..#len): sealed parts of #buf and payloads by reference. */
+  #segments: Uint8Array[] = [];
+  #segmentBytes = 0;
+  /** Where the unsealed part of #buf starts. */
+  #sealed = 0;
 
   constructor(initialBytes = INITIAL_BYTES) {
     this.#buf = new Uint8Array(initialBytes);
@@ -19,7 +24,56 @@ export class FrameWriter {
   }
 
   get byteLength(): number {
-    return this.#len;
+    return this.#segmentBytes + this.#len - this.#sealed;
+  }
+
+  /**
+   * A whole DATA-like frame whose payload is large enough to be worth not copying: the header goes
+   * into the buffer, the payload is kept by reference as a segment of its own (written by writev).
+   * The payload must not change until the transport has written it (the engine never writes to it).
+   */
+  frameWithPayloadRef(type: number, flags: number, channel: number, payload: Uint8Array): void {
+    this.#reserve(HEADER_BYTES);
+    const at = this.#len;
+    this.#view.setUint8(at, type);
+    this.#view.setUint8(at + 1, flags);
+    this.#view.setUint32(at + 2, channel >>> 0);
+    this.#view.setUint32(at + 6, payload.byteLength);
+    this.#len += HEADER_BYTES;
+    this.#seal();
+    this.#segments.push(payload);
+    this.#segmentBytes += payload.byteLength;
+  }
+
+  /**
+   * Hands out everything written so far as segments, in order, for a vectored write. Small
+   * pieces of the buffer are copied out (so it can be reused); large ones are handed over.
+   */
+  takeSegments(): Uint8Array[] {
+    this.#seal();
+    const out = this.#segments;
+    let handedOver = false;
+    for (let i = 0; i < out.length; i++) {
+      const seg = out[i] as Uint8Array;
+      if (seg.buffer !== this.#buf.buffer) continue;
+      if (seg.byteLength * 4 < this.#buf.byteLength) out[i] = seg.slice();
+      else handedOver = true;
+    }
+    this.#segments = [];
+    this.#segmentBytes = 0;
+    this.#len = 0;
+    this.#sealed = 0;
+    if (handedOver) this.#grow(Math.min(this.#buf.byteLength, MAX_KEPT_BYTES), true);
+    return out;
+  }
+
+  /** Closes the unsealed part of the buffer as a segment (a view; the buffer is not reused until taken). */
+  #seal(): void {
+    if (this.#len > this.#sealed) {
+      this.#segments.push(this.#buf.subarray(this.#sealed, this.#len));
+      this.#segmentBytes += this.#len - this.#sealed;
+      this.#sealed = this.#len;
+    }
   }
 
   /** Starts a frame; its payload length is filled in by `endFrame()`. */
@@ -82,8 +136,18 @@ export class FrameWriter {
     this.shortBytes(UTF8.encode(s));
   }
 
-  /** Hands out everything written so far and starts afresh. The result is never written again. */
+  /** Hands out everything written so far as one array and starts afresh. The result is never written again. */
   take(): Uint8Array {
+    if (this.#segments.length > 0) {
+      const parts = this.takeSegments();
+      const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+      let at = 0;
+      for (const p of parts) {
+        out.set(p, at);
+        at += p.byteLength;
+      }
+      return out;
+    }
     let out: Uint8Array;
     if (this.#len * 4 < this.#buf.byteLength) {
       // Mostly empty: copy out the small part and keep the buffer.
