@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench`: every benchmark of the repository, one after the other, each in its own
+ * process: bench/resume.mjs (resume under faults) when it is there, then bench/compare.mjs
+ * (liaison against raw TCP, ws and Socket.IO). Arguments after `--` go to compare.mjs
+ * (`npm run bench -- --quick`). Exits non-zero if any of them failed.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+let failed = false;
+
+const steps = [
+  { script: 'resume.mjs', args: [] },
+  { script: 'compare.mjs', args },
+];
+for (const step of steps) {
+  const path = join(HERE, step.script);
+  if (!existsSync(path)) continue;
+  const r = spawnSync(process.execPath, [path, ...step.args], { stdio: 'inherit' });
+  if (r.status !== 0) {
+    console.error(`bench/${step.script} failed (${r.status ?? r.signal})`);
+    failed = true;
+  }
+}
+process.exit(failed ? 1 : 0);
