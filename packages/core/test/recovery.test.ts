@@ -301,4 +301,33 @@ describe('regression (sim seed 709): a resume answered before the replay ends lo
     assert.equal(session.link, 'attached');
     assert.deepEqual(got, expected, 'each message once, in order, none dropped as a duplicate');
   });
+
+  test('regression (sim seed 271): a session opened while others wait to resume does not take a channel ahead of them', () => {
+    // Resumed sessions take channels 1 and 3 but send RESUME only once the challenge is here; a
+    // session opened meanwhile (channel 5) sent its CONNECT at once, so the responder saw 5 before
+    // 1 and closed the whole connection: "channels are odd and never reused".
+    const l = new Link();
+    const a = l.client.openSession(l.now);
+    const b = l.client.openSession(l.now);
+    l.pump();
+    a.send(l.now, 'normal', new TextEncoder().encode('a0'));
+    b.send(l.now, 'normal', new TextEncoder().encode('b0'));
+    l.pump();
+    l.cut();
+    assert.equal(a.link, 'suspended');
+    l.now += 100;
+    l.connect();
+    l.client.resumeSession(l.now, a);
+    l.client.resumeSession(l.now, b);
+    const c = l.client.openSession(l.now);
+    l.pump();
+    assert.ok(l.server.isOpen && l.client.isOpen, 'the connection stays open');
+    assert.equal(a.link, 'attached');
+    assert.equal(b.link, 'attached');
+    assert.equal(c.state, 'open');
+    c.send(l.now, 'normal', new TextEncoder().encode('c0'));
+    a.send(l.now, 'normal', new TextEncoder().encode('a1'));
+    l.pump();
+    assert.deepEqual(received(l.serverEvents).sort(), ['a0', 'a1', 'b0', 'c0']);
+  });
 });

@@ -66,6 +66,13 @@ console.log(
     `${s.messages} messages (${(s.bytes / 1e6).toFixed(1)} MB), ${s.cuts} cuts (${s.lingers} lingering), ` +
     `${s.partitions} partitions, ${s.resumes} resumes, ${(s.virtualMs / 3_600_000).toFixed(1)} virtual hours`,
 );
+console.log(
+  `multiplexing: ${s.multiplexedClients} of ${s.clients} clients (${s.multiplexedSessions} sessions, up to ` +
+    `${s.sessionsPerConnectionPeak} on one connection), ${s.groupResumes} reconnects resuming several sessions, ` +
+    `${s.opensBesideResumes} opens beside suspended or resuming sessions, ${s.stuckEnds} stuck readers ` +
+    `(others done within ${(s.isolationMaxMs / 1000).toFixed(1)}s at most); connection window: ` +
+    `${s.windowFrames} WINDOW frames, ${s.windowBoundWrites} writes at the limit, peak fill ${(100 * s.windowPeakFill).toFixed(0)}%`,
+);
 if (firstFailure) {
   const v = firstFailure.violation;
   console.error(`\nFAILED seed ${firstFailure.seed}: ${v?.message}`);

@@ -26,7 +26,7 @@ export interface RunReport {
   traceHash: string;
   stats: WorldStats;
   network: NetworkStats;
-  world: { clients: number; sessionsPerClient: number; faultEveryMs: number };
+  world: { clients: number; sessionsPerClient: number; multiplexShare: number; faultEveryMs: number };
 }
 
 export function runSeed(seed: number, options: RunOptions = {}): RunReport {
@@ -64,6 +64,7 @@ export function runSeed(seed: number, options: RunOptions = {}): RunReport {
     world: {
       clients: worldOptions.clients,
       sessionsPerClient: worldOptions.sessionsPerClient,
+      multiplexShare: worldOptions.multiplexShare,
       faultEveryMs: worldOptions.faultEveryMs,
     },
   };
@@ -85,6 +86,17 @@ export interface Summary {
   partitions: number;
   resumes: number;
   virtualMs: number;
+  clients: number;
+  multiplexedClients: number;
+  multiplexedSessions: number;
+  groupResumes: number;
+  opensBesideResumes: number;
+  sessionsPerConnectionPeak: number;
+  stuckEnds: number;
+  isolationMaxMs: number;
+  windowFrames: number;
+  windowBoundWrites: number;
+  windowPeakFill: number;
 }
 
 export function summarize(reports: Iterable<RunReport>): Summary {
@@ -103,6 +115,17 @@ export function summarize(reports: Iterable<RunReport>): Summary {
     partitions: 0,
     resumes: 0,
     virtualMs: 0,
+    clients: 0,
+    multiplexedClients: 0,
+    multiplexedSessions: 0,
+    groupResumes: 0,
+    opensBesideResumes: 0,
+    sessionsPerConnectionPeak: 0,
+    stuckEnds: 0,
+    isolationMaxMs: 0,
+    windowFrames: 0,
+    windowBoundWrites: 0,
+    windowPeakFill: 0,
   };
   for (const r of reports) {
     s.seeds++;
@@ -119,6 +142,17 @@ export function summarize(reports: Iterable<RunReport>): Summary {
     s.partitions += r.network.partitions;
     s.resumes += r.stats.resumes;
     s.virtualMs += r.stats.virtualMs;
+    s.clients += r.stats.clients;
+    s.multiplexedClients += r.stats.multiplexedClients;
+    s.multiplexedSessions += r.stats.multiplexedSessions;
+    s.groupResumes += r.stats.groupResumes;
+    s.opensBesideResumes += r.stats.opensBesideResumes;
+    s.sessionsPerConnectionPeak = Math.max(s.sessionsPerConnectionPeak, r.stats.sessionsPerConnectionPeak);
+    s.stuckEnds += r.stats.stuckEnds;
+    s.isolationMaxMs = Math.max(s.isolationMaxMs, r.stats.isolationMaxMs);
+    s.windowFrames += r.stats.window.windowFrames;
+    s.windowBoundWrites += r.stats.window.windowBoundWrites;
+    s.windowPeakFill = Math.max(s.windowPeakFill, r.stats.window.peakFill);
   }
   return s;
 }

@@ -3,9 +3,16 @@
  *
  * Theory of operation
  * - The server is responder Connections sharing one SessionTable; each client is an initiator
- *   with its own SessionTable, behaving like the Node client driver: when its session is
- *   suspended it reconnects with `backoffDelay` until the session is resumed or lost, opening a
- *   new Connection and calling `resumeSession`.
+ *   with its own SessionTable, behaving like the Node client driver. A client runs groups of
+ *   sessions, one group per connection: a serial client's groups hold one session each; a
+ *   multiplexing client (a seeded share, `multiplexShare`) opens 2-6 sessions over one connection
+ *   like a Pool (bulk, chatty, early-releasing), some of them later, on the live connection or,
+ *   when it is broken, on the next one beside the resumes. When its sessions are suspended it
+ *   reconnects once with `backoffDelay` and resumes all of them on the new Connection.
+ * - Isolation: one end of a group's session may stop consuming until the rest of its group is
+ *   over; the others must finish meanwhile (within ISOLATION_BOUND_MS of virtual time) whenever
+ *   the connection window leaves them room. The connection-level window is checked from the
+ *   wire (wire-meter.ts) on every connection, both directions.
  * - Applications follow a seeded plan per session: send K messages each way (small, large
  *   multi-fragment, typed, a few expedited), consume what arrives (sometimes slowly), then an
  *   orderly release from a chosen side; the peer answers after sending and consuming everything.
@@ -33,6 +40,7 @@ import {
 } from '@liaison/core';
 import { type Endpoint, Network, type NetworkOptions, type SimLink } from './network.js';
 import { Rng } from './random.js';
+import { WindowMeter, type WindowStats } from './wire-meter.js';
 
 /** Thrown inside a run when an invariant fails; the runner turns it into a report. */
 export class InvariantViolation extends Error {
@@ -47,6 +55,12 @@ export class InvariantViolation extends Error {
 export interface WorldOptions {
   clients: number;
   sessionsPerClient: number;
+  /** Share of clients that multiplex: several sessions at once over one connection (the Pool). */
+  multiplexShare: number;
+  /** Sessions a multiplexing client opens together, at most (at least 2). */
+  multiplexSessionsMax: number;
+  /** Chance that one session of a multiplexing group has an end that stops consuming (isolation check). */
+  stuckChance: number;
   /** Messages each side sends per session, drawn in [min, max]. */
   messagesMin: number;
   messagesMax: number;
@@ -81,6 +95,9 @@ export function worldOptionsFor(rng: Rng, overrides: Partial<WorldOptions> = {})
   return {
     clients: heavy ? rng.int(3, 5) : rng.pick([1, 1, 2, 2, 3]),
     sessionsPerClient: rng.chance(heavy ? 0.5 : 0.15) ? 2 : 1,
+    multiplexShare: 0.5,
+    multiplexSessionsMax: heavy ? 4 : 6,
+    stuckChance: 0.35,
     messagesMin: 0,
     messagesMax: heavy ? rng.int(60, 150) : rng.int(5, 25),
     largeChance: rng.pick([0, 0.05, 0.1]),
@@ -101,6 +118,9 @@ export function worldOptionsFor(rng: Rng, overrides: Partial<WorldOptions> = {})
       releaseTimeoutMs: 60_000,
       resumeWindowMs: rng.int(3_000, 15_000),
       suspendedBytesMax: rng.chance(0.1) ? rng.int(10_000, 200_000) : 64 * 1024 * 1024,
+      // Small connection windows make several bulk sessions meet the connection's limit.
+      connectionWindowBytes: rng.pick([65_536, 131_072, 262_144, 16 * 1024 * 1024]),
+      contendedInflightBytes: rng.pick([16_384, 16_384, 65_536]),
     },
     network: {
       delayMsMin: 1,
@@ -148,6 +168,11 @@ export class AppEnd {
   unconsumedBytes = 0;
   unconsumedPeak = 0;
   sendTimerArmed = false;
+  /** Consumes nothing until the other sessions of its group have closed (the isolation check). */
+  stuck = false;
+  /** Credit held while stuck, and since when. */
+  heldCredit = 0;
+  stuckSince = 0;
 
   constructor(
     readonly role: EndRole,
@@ -161,9 +186,19 @@ export class AppEnd {
   }
 }
 
+/** plain: the mixed plan; bulk: few, mostly large messages; chatty: many small ones; early: releases soon. */
+export type Profile = 'plain' | 'bulk' | 'chatty' | 'early';
+
 export interface SessionPlan {
   id: number;
   clientId: number;
+  /** Sessions of one group share the client's connection (one group at a time). */
+  group: number;
+  profile: Profile;
+  /** Opened this long after its group's connection started (0: with the first ones). */
+  openAfterMs: number;
+  /** Which end of this session stops consuming (isolation check), if any. */
+  stuckRole: EndRole | null;
   releaser: EndRole | 'both';
   c2s: Stream;
   s2c: Stream;
@@ -174,12 +209,19 @@ export interface SessionPlan {
 interface Client {
   id: number;
   table: SessionTable;
-  plans: SessionPlan[];
-  current: number;
+  /** Several sessions at once over one connection (like a Pool), or one after another. */
+  multiplexed: boolean;
+  /** Groups of sessions, one group at a time; a serial client's groups have one session each. */
+  groups: SessionPlan[][];
+  group: number;
   conn: Connection | null;
   link: SimLink | null;
   attempt: number;
   reconnectPending: boolean;
+  /** A connect is in flight: its result takes every suspended and waiting session. */
+  connecting: boolean;
+  /** Sessions of the current group due to open, waiting for a connection. */
+  waiting: SessionPlan[];
   done: boolean;
 }
 
@@ -190,6 +232,7 @@ interface Driven {
   /** The transport was closed (or reported down): nothing more to write. */
   transportClosed: boolean;
   clientId: number;
+  meter: WindowMeter;
 }
 
 export interface WorldStats {
@@ -207,10 +250,30 @@ export interface WorldStats {
   ambiguousMessages: number;
   events: number;
   virtualMs: number;
+  clients: number;
+  multiplexedClients: number;
+  /** Sessions planned for multiplexing clients. */
+  multiplexedSessions: number;
+  /** The most sessions one client connection carried at once. */
+  sessionsPerConnectionPeak: number;
+  /** Reconnects that resumed two or more sessions on one new connection. */
+  groupResumes: number;
+  /** Sessions opened on a connection that was also resuming others, or while others were suspended. */
+  opensBesideResumes: number;
+  /** Ends that stopped consuming while the rest of their group went on; and how long the others took. */
+  stuckEnds: number;
+  isolationMaxMs: number;
+  window: WindowStats;
 }
 
 const EMPTY = new Uint8Array(0);
 const HEADER_BYTES = 8;
+/** How long a stuck reader may wait for the rest of its group before that counts as blocking it. */
+const ISOLATION_BOUND_MS = 300_000;
+
+function planClosed(p: SessionPlan): boolean {
+  return p.client.closeReason !== null && (p.server === null || p.server.closeReason !== null);
+}
 const EXPEDITED_MAX = 14;
 
 export class World {
@@ -234,6 +297,15 @@ export class World {
     ambiguousMessages: 0,
     events: 0,
     virtualMs: 0,
+    clients: 0,
+    multiplexedClients: 0,
+    multiplexedSessions: 0,
+    sessionsPerConnectionPeak: 0,
+    groupResumes: 0,
+    opensBesideResumes: 0,
+    stuckEnds: 0,
+    isolationMaxMs: 0,
+    window: { windowFrames: 0, windowBoundWrites: 0, peakFill: 0 },
   };
   now = 0;
   /** Every Connection ever made, in creation order (the loop's iteration order). */
@@ -247,6 +319,8 @@ export class World {
   readonly #recent: string[] = [];
   #recentAt = 0;
   #forgotten = false;
+  /** Ends that stopped consuming (see #stick). */
+  #stuck: AppEnd[] = [];
   #faults = 0;
 
   constructor(seed: number, options: WorldOptions) {
@@ -263,19 +337,42 @@ export class World {
       resumeWindowMs: this.limits.resumeWindowMs,
       suspendedBytesMax: this.limits.suspendedBytesMax,
     });
+    const rng = this.#rng;
     for (let id = 0; id < options.clients; id++) {
+      const multiplexed = rng.chance(options.multiplexShare);
       const client: Client = {
         id,
         table: new SessionTable({ resumeWindowMs: 24 * 3_600_000, suspendedBytesMax: Number.MAX_SAFE_INTEGER }),
-        plans: [],
-        current: 0,
+        multiplexed,
+        groups: [],
+        group: 0,
         conn: null,
         link: null,
         attempt: 0,
         reconnectPending: false,
+        connecting: false,
+        waiting: [],
         done: false,
       };
-      for (let i = 0; i < options.sessionsPerClient; i++) client.plans.push(this.#plan(client.id));
+      this.stats.clients++;
+      if (multiplexed) {
+        this.stats.multiplexedClients++;
+        const n = rng.int(2, Math.max(2, options.multiplexSessionsMax));
+        const group: SessionPlan[] = [];
+        for (let i = 0; i < n; i++) {
+          const r = rng.float();
+          const profile: Profile = r < 0.35 ? 'bulk' : r < 0.8 ? 'chatty' : 'early';
+          // Most open together; some later, maybe while the others are suspended or resuming.
+          const openAfterMs = i === 0 || rng.chance(0.6) ? 0 : rng.logInt(5, 3_000);
+          group.push(this.#plan(id, 0, profile, openAfterMs));
+        }
+        if (rng.chance(options.stuckChance))
+          (rng.pick(group) as SessionPlan).stuckRole = rng.chance(0.5) ? 'client' : 'server';
+        this.stats.multiplexedSessions += n;
+        client.groups.push(group);
+      } else {
+        for (let i = 0; i < options.sessionsPerClient; i++) client.groups.push([this.#plan(id, i, 'plain', 0)]);
+      }
       this.clients.push(client);
     }
   }
@@ -314,7 +411,7 @@ export class World {
 
   /** Runs the world to its end. @throws InvariantViolation on deadlock, livelock or a bound crossed. */
   run(): void {
-    for (const c of this.clients) this.network.schedule(this.#rng.int(0, 50), (t) => this.#startSession(t, c));
+    for (const c of this.clients) this.network.schedule(this.#rng.int(0, 50), (t) => this.#startGroup(t, c));
     if (this.options.faultEveryMs > 0) this.#scheduleFault(0);
     for (;;) {
       this.#settle();
@@ -384,6 +481,7 @@ export class World {
           while (this.network.writable(link, d.side)) {
             const bytes = d.conn.pollTransmit();
             if (bytes === null) break;
+            d.meter.out.push(bytes);
             this.network.write(this.now, link, d.side, bytes);
             moved = true;
           }
@@ -414,7 +512,11 @@ export class World {
   }
 
   #drive(conn: Connection, side: EndRole, link: SimLink | null, clientId: number): Driven {
-    const d: Driven = { conn, side, link, transportClosed: false, clientId };
+    const name = side === 'server' ? `server link ${link?.id}` : `client ${clientId} link ${link?.id}`;
+    const meter = new WindowMeter(name, this.limits.connectionWindowBytes, this.stats.window, (message) => {
+      throw new InvariantViolation('connection-window', message);
+    });
+    const d: Driven = { conn, side, link, transportClosed: false, clientId, meter };
     this.#driven.push(d);
     return d;
   }
@@ -437,6 +539,7 @@ export class World {
     return {
       onBytes: (now, bytes) => {
         this.trace(now, `${name} <- ${bytes.byteLength}B`);
+        d.meter.in.push(bytes);
         d.conn.handleBytes(now, bytes);
       },
       onDown: (now, why) => {
@@ -449,15 +552,43 @@ export class World {
 
   // ---------------------------------------------------------------- clients
 
-  #startSession(now: number, c: Client): void {
-    const plan = c.plans[c.current];
-    if (!plan) {
+  /** Starts the client's next group of sessions on a new connection (or finds it has none left). */
+  #startGroup(now: number, c: Client): void {
+    const group = c.groups[c.group];
+    if (!group) {
       c.done = true;
       this.trace(now, `client ${c.id} done`);
       return;
     }
+    for (const plan of group) {
+      if (plan.openAfterMs === 0) c.waiting.push(plan);
+      else this.network.schedule(now + plan.openAfterMs, (t) => this.#openLate(t, c, plan));
+    }
+    this.trace(
+      now,
+      `client ${c.id} connects for ${c.waiting.map((p) => `session ${p.id}`).join(', ')} (attempt ${c.attempt})`,
+    );
+    this.#connect(now, c);
+  }
+
+  /** The client's sessions that wait for a new connection to resume on. */
+  #suspendedOf(c: Client): SessionPlan[] {
+    const out: SessionPlan[] = [];
+    for (const p of c.groups[c.group] ?? []) {
+      const s = p.client.session;
+      if (s && s.state !== 'closed' && s.link === 'suspended') out.push(p);
+    }
+    return out;
+  }
+
+  /**
+   * A new connection for the client: once up, it resumes every suspended session of the group and
+   * opens every waiting one, in a seeded order (the Pool reconnects once for all its sessions).
+   */
+  #connect(now: number, c: Client): void {
+    if (c.connecting) return;
+    c.connecting = true;
     this.stats.reconnectAttempts++;
-    this.trace(now, `client ${c.id} connects for session ${plan.id} (attempt ${c.attempt})`);
     const pending: { d: Driven | null } = { d: null };
     this.network.connect(
       now,
@@ -467,23 +598,71 @@ export class World {
         onDown: (t, why) => pending.d && this.#endpoint(pending.d, `client ${c.id}`).onDown(t, why),
       },
       (t, link) => {
-        if (!link) {
-          this.network.schedule(t + this.#backoff(c), (t2) => this.#startSession(t2, c));
+        c.connecting = false;
+        const resume = this.#suspendedOf(c);
+        if (resume.length === 0 && c.waiting.length === 0) {
+          if (link) this.network.close(t, link, 'client');
           return;
         }
-        c.attempt = 0;
+        if (!link) return this.#scheduleReconnect(t, c);
+        if (resume.length === 0) c.attempt = 0;
+        const open = c.waiting;
+        c.waiting = [];
         const conn = this.#clientConnection(c);
         pending.d = this.#drive(conn, 'client', link, c.id);
         conn.handleTransportUp(t);
         c.conn = conn;
         c.link = link;
-        const userData = new Uint8Array(4);
-        new DataView(userData.buffer).setUint32(0, plan.id);
-        plan.client.session = conn.openSession(t, { userData });
-        this.#ends.set(plan.client.session, plan.client);
-        this.stats.sessionsOpened++;
+        const items: { plan: SessionPlan; resume: boolean }[] = [
+          ...resume.map((plan) => ({ plan, resume: true })),
+          ...open.map((plan) => ({ plan, resume: false })),
+        ];
+        for (let i = items.length - 1; i > 0; i--) {
+          const j = this.#rng.int(0, i);
+          [items[i], items[j]] = [items[j] as (typeof items)[0], items[i] as (typeof items)[0]];
+        }
+        if (resume.length >= 2) this.stats.groupResumes++;
+        if (resume.length > 0) this.stats.opensBesideResumes += open.length;
+        for (const { plan, resume: r } of items) {
+          if (r) {
+            conn.resumeSession(t, plan.client.session as Session);
+            this.trace(t, `client ${c.id} resumes session ${plan.id} on link ${link.id}`);
+          } else this.#open(t, c, conn, plan);
+        }
       },
     );
+  }
+
+  /** A session due later: on the live connection if there is one (as a Pool shares it), else on the next. */
+  #openLate(now: number, c: Client, plan: SessionPlan): void {
+    const conn = c.conn;
+    if (conn && !conn.isClosed) {
+      if (this.#suspendedOf(c).length > 0 || this.#resumingOn(c)) this.stats.opensBesideResumes++;
+      this.#open(now, c, conn, plan);
+      return;
+    }
+    c.waiting.push(plan);
+    this.trace(now, `client ${c.id} session ${plan.id} waits for a connection`);
+    if (!c.reconnectPending) this.#connect(now, c);
+  }
+
+  #resumingOn(c: Client): boolean {
+    for (const p of c.groups[c.group] ?? []) {
+      const l = p.client.session?.link;
+      if (l === 'resuming' || l === 'awaiting-resumed') return true;
+    }
+    return false;
+  }
+
+  #open(now: number, c: Client, conn: Connection, plan: SessionPlan): void {
+    const userData = new Uint8Array(4);
+    new DataView(userData.buffer).setUint32(0, plan.id);
+    plan.client.session = conn.openSession(now, { userData });
+    this.#ends.set(plan.client.session, plan.client);
+    this.stats.sessionsOpened++;
+    this.trace(now, `client ${c.id} opens session ${plan.id} on channel ${plan.client.session.channel}`);
+    if (conn.sessionCount > this.stats.sessionsPerConnectionPeak)
+      this.stats.sessionsPerConnectionPeak = conn.sessionCount;
   }
 
   #clientConnection(c: Client): Connection {
@@ -514,47 +693,23 @@ export class World {
     return delay;
   }
 
-  /** The client's session is suspended (or its resume failed with its connection): try again later. */
-  #scheduleReconnect(now: number, c: Client, plan: SessionPlan): void {
-    if (c.reconnectPending) return;
+  /** The client's sessions are suspended (or their resume failed with its connection): try again later. */
+  #scheduleReconnect(now: number, c: Client): void {
+    if (c.reconnectPending || c.connecting) return;
     c.reconnectPending = true;
     const delay = this.#backoff(c);
     this.trace(now, `client ${c.id} reconnects in ${delay}ms`);
     this.network.schedule(now + delay, (t) => {
       c.reconnectPending = false;
-      const session = plan.client.session as Session;
-      if (session.state === 'closed' || session.link !== 'suspended') return;
-      this.stats.reconnectAttempts++;
+      if (this.#suspendedOf(c).length === 0 && c.waiting.length === 0) return;
       this.trace(t, `client ${c.id} reconnect attempt ${c.attempt}`);
-      const pending: { d: Driven | null } = { d: null };
-      this.network.connect(
-        t,
-        c.id,
-        {
-          onBytes: (t2, b) => pending.d && this.#endpoint(pending.d, `client ${c.id}`).onBytes(t2, b),
-          onDown: (t2, why) => pending.d && this.#endpoint(pending.d, `client ${c.id}`).onDown(t2, why),
-        },
-        (t2, link) => {
-          if (session.state === 'closed' || session.link !== 'suspended') {
-            if (link) this.network.close(t2, link, 'client');
-            return;
-          }
-          if (!link) return this.#scheduleReconnect(t2, c, plan);
-          const conn = this.#clientConnection(c);
-          pending.d = this.#drive(conn, 'client', link, c.id);
-          conn.handleTransportUp(t2);
-          c.conn = conn;
-          c.link = link;
-          conn.resumeSession(t2, session);
-          this.trace(t2, `client ${c.id} resumes session ${plan.id} on link ${link.id}`);
-        },
-      );
+      this.#connect(t, c);
     });
   }
 
   // ---------------------------------------------------------------- application behaviour
 
-  #plan(clientId: number): SessionPlan {
+  #plan(clientId: number, group: number, profile: Profile, openAfterMs: number): SessionPlan {
     const id = this.plans.length + 1;
     const o = this.options;
     const rng = this.#rng;
@@ -564,6 +719,10 @@ export class World {
     const plan: SessionPlan = {
       id,
       clientId,
+      group,
+      profile,
+      openAfterMs,
+      stuckRole: null,
       releaser,
       c2s,
       s2c,
@@ -571,16 +730,25 @@ export class World {
       server: null,
     };
     (plan.client as { plan: SessionPlan }).plan = plan;
-    plan.client.remaining = this.#messages();
+    plan.client.remaining = this.#messages(profile);
     this.plans.push(plan);
     this.stats.sessionsPlanned++;
     return plan;
   }
 
-  #messages(): SentMessage[] {
+  #messages(profile: Profile): SentMessage[] {
     const o = this.options;
     const rng = this.#rng;
-    const n = rng.int(o.messagesMin, o.messagesMax);
+    // Multiplexed sessions are many: each carries less, so that a seed costs about the same.
+    const n =
+      profile === 'plain'
+        ? rng.int(o.messagesMin, o.messagesMax)
+        : profile === 'bulk'
+          ? rng.int(Math.min(1, o.messagesMax), Math.max(1, Math.ceil(o.messagesMax / 4)))
+          : profile === 'chatty'
+            ? rng.int(o.messagesMin, Math.ceil(o.messagesMax / 2))
+            : rng.int(0, 2);
+    const largeChance = profile === 'bulk' ? 0.6 : profile === 'chatty' ? 0 : o.largeChance;
     const out: SentMessage[] = [];
     for (let i = 0; i < n; i++) {
       const r = rng.float();
@@ -591,7 +759,7 @@ export class World {
         bytes = rng.int(HEADER_BYTES, EXPEDITED_MAX);
       } else {
         if (rng.chance(o.typedChance)) kind = 'typed';
-        bytes = rng.chance(o.largeChance)
+        bytes = rng.chance(largeChance)
           ? rng.int(2_000, o.largeBytesMax)
           : rng.chance(0.3)
             ? rng.int(64, 2_000)
@@ -609,11 +777,7 @@ export class World {
       this.trace(now, `${side} ${clientId} connection closed (${e.origin} ${e.code} ${e.message})`);
       if (side === 'client') {
         const c = this.clients[clientId] as Client;
-        const plan = c.plans[c.current];
-        const session = plan?.client.session;
-        if (plan && session && session.state !== 'closed' && session.link === 'suspended' && d?.conn === c.conn) {
-          this.#scheduleReconnect(now, c, plan);
-        }
+        if (d?.conn === c.conn && this.#suspendedOf(c).length > 0) this.#scheduleReconnect(now, c);
       }
       return;
     }
@@ -625,8 +789,9 @@ export class World {
       const plan = this.plans[id - 1];
       if (!plan || plan.server) throw new InvariantViolation('world', `connect request for unknown plan ${id}`);
       const end = new AppEnd('server', plan, plan.s2c, this.#rng.chance(this.options.slowConsumerChance));
-      end.remaining = this.#messages();
+      end.remaining = this.#messages(plan.profile);
       end.session = e.session;
+      if (plan.stuckRole === 'server') this.#stick(end);
       plan.server = end;
       this.#ends.set(e.session, end);
       this.trace(now, `server accepts session ${plan.id} on channel ${e.channel}`);
@@ -642,6 +807,7 @@ export class World {
     switch (e.type) {
       case 'accepted':
         this.trace(now, `${tag} accepted`);
+        if (end.role === 'client' && end.plan.stuckRole === 'client') this.#stick(end);
         this.#pumpSends(end);
         return;
       case 'message':
@@ -659,7 +825,7 @@ export class World {
       case 'suspended': {
         this.stats.suspensions++;
         this.trace(now, `${tag} suspended (${e.reason})`);
-        if (end.role === 'client') this.#scheduleReconnect(now, this.clients[end.plan.clientId] as Client, end.plan);
+        if (end.role === 'client') this.#scheduleReconnect(now, this.clients[end.plan.clientId] as Client);
         return;
       }
       case 'resumed':
@@ -687,6 +853,12 @@ export class World {
     (kind === 'expedited' ? stream.deliveredExpedited : stream.deliveredData).push(index);
     this.stats.messagesDelivered++;
     this.trace(this.now, `${end.role} s${end.plan.id} got ${kind} #${index} ${data.byteLength}B`);
+    if (end.stuck) {
+      end.heldCredit += credit;
+      end.unconsumedBytes += credit;
+      end.unconsumedPeak = Math.max(end.unconsumedPeak, end.unconsumedBytes);
+      return this.#maybeFinish(end);
+    }
     if (!end.slow) {
       (end.session as Session).consume(this.now, credit);
       return this.#maybeFinish(end);
@@ -750,16 +922,110 @@ export class World {
         ? `aborted ${reason.origin} ${reason.by} code=${reason.code} (${reason.message}) undelivered=${reason.undelivered}`
         : reason.kind;
     this.trace(this.now, `${end.role} s${end.plan.id} closed: ${detail}`);
+    if (end.stuck) {
+      end.stuck = false;
+      end.unconsumedBytes -= end.heldCredit;
+      end.heldCredit = 0;
+    }
+    const c = this.clients[end.plan.clientId] as Client;
+    const group = c.groups[end.plan.group] as SessionPlan[];
+    this.#checkStuck(group);
     if (end.role !== 'client') return;
     if (reason.kind === 'released') this.stats.sessionsReleased++;
     else this.stats.sessionsLost++;
-    const c = this.clients[end.plan.clientId] as Client;
-    c.conn?.close(this.now, AbortCode.SHUTDOWN, 'session over');
+    if (c.group !== end.plan.group || !group.every((p) => p.client.closeReason !== null)) return;
+    // The group is over: its connection goes, the next group gets a new one.
+    c.conn?.close(this.now, AbortCode.SHUTDOWN, 'sessions over');
     c.conn = null;
     c.link = null;
     c.attempt = 0;
-    c.current++;
-    this.network.schedule(this.now + this.#rng.int(0, 100), (t) => this.#startSession(t, c));
+    c.group++;
+    this.network.schedule(this.now + this.#rng.int(0, 100), (t) => this.#startGroup(t, c));
+  }
+
+  // ---------------------------------------------------------------- isolation
+
+  /**
+   * `end` stops consuming: what arrives for it stays unconsumed (holding its session's window and
+   * its share of the connection's) until every other session of its group has closed. If they
+   * cannot finish in ISOLATION_BOUND_MS although the connection's window leaves them room, one
+   * session's slow reader blocks the others: a violation.
+   */
+  #stick(end: AppEnd): void {
+    end.stuck = true;
+    this.stats.stuckEnds++;
+    const since = this.now;
+    this.trace(since, `${end.role} s${end.plan.id} stops consuming`);
+    const group = (this.clients[end.plan.clientId] as Client).groups[end.plan.group] as SessionPlan[];
+    end.stuckSince = since;
+    this.#checkStuck(group);
+    this.#stuck.push(end);
+  }
+
+  /** A stuck end past ISOLATION_BOUND_MS: a violation if the others could have finished, else it consumes again. */
+  #checkIsolation(): void {
+    for (const end of this.#stuck) {
+      if (!end.stuck || this.now - end.stuckSince < ISOLATION_BOUND_MS) continue;
+      const group = (this.clients[end.plan.clientId] as Client).groups[end.plan.group] as SessionPlan[];
+      const open = group.filter((p) => p !== end.plan && !planClosed(p));
+      if (open.length > 0 && this.#isolationGuaranteed()) {
+        const p = open[0] as SessionPlan;
+        throw new InvariantViolation(
+          'isolated',
+          `${end.role} s${end.plan.id} has held ${end.heldCredit} bytes unconsumed for ${this.now - end.stuckSince} ms ` +
+            `and s${p.id} of the same connection is still ${p.client.session?.state ?? 'unopened'}/` +
+            `${p.client.session?.link ?? '-'} (connection window ${this.limits.connectionWindowBytes})`,
+        );
+      }
+      this.trace(this.now, `${end.role} s${end.plan.id} consumes again (bound reached)`);
+      this.#unstick(end);
+    }
+    this.#stuck = this.#stuck.filter((e) => e.stuck);
+  }
+
+  /** Other sessions of a group all closed: stuck ends consume what they held and go on. */
+  #checkStuck(group: SessionPlan[]): void {
+    for (const p of group) {
+      for (const end of [p.client, p.server]) {
+        if (!end?.stuck) continue;
+        if (!group.every((o) => o === p || planClosed(o))) continue;
+        this.stats.isolationMaxMs = Math.max(this.stats.isolationMaxMs, this.now - end.stuckSince);
+        this.trace(this.now, `${end.role} s${p.id} consumes again: the rest of its group is over`);
+        this.network.schedule(this.now + this.#rng.int(0, 50), () => this.#unstick(end));
+      }
+    }
+  }
+
+  #unstick(end: AppEnd): void {
+    if (!end.stuck) return;
+    end.stuck = false;
+    const s = end.session as Session;
+    const held = end.heldCredit;
+    end.heldCredit = 0;
+    end.unconsumedBytes -= held;
+    if (s.state === 'closed') return;
+    if (held > 0) s.consume(this.now, held);
+    this.#maybeFinish(end);
+  }
+
+  /**
+   * Whether the connection's window leaves the others room while one end holds what its session
+   * window lets it hold (plus one whole message): the held bytes must stay under half the
+   * connection window, since the receiver re-advertises only once half of it is free again.
+   */
+  #isolationGuaranteed(): boolean {
+    const l = this.limits;
+    return this.#heldCreditMax() + 2 * l.frameBytesMax < l.connectionWindowBytes / 2;
+  }
+
+  #heldCreditMax(): number {
+    const l = this.limits;
+    const largest = this.options.largeBytesMax;
+    const fragmentMin = Math.max(
+      1,
+      Math.min(4096, l.frameBytesMax - 10, Math.floor(l.receiveWindowBytes / 2) - FRAME_CHARGE_BYTES),
+    );
+    return l.receiveWindowBytes + largest + (Math.ceil(largest / fragmentMin) + 1) * FRAME_CHARGE_BYTES;
   }
 
   // ---------------------------------------------------------------- faults
@@ -802,6 +1068,7 @@ export class World {
   // ---------------------------------------------------------------- bounds
 
   #checkBounds(): void {
+    if (this.#stuck.length > 0) this.#checkIsolation();
     const l = this.limits;
     const peakPipe = this.options.network.pipeBytesMax ?? 64 * 1024;
     // A batch may pass transmitBatchBytes by one frame (docs/PROTOCOL.md), plus small control frames.
@@ -827,12 +1094,7 @@ export class World {
       }
       // The window bounds unconsumed credit, except that a whole message is always deliverable.
       // Fragments are no smaller than the sender's minimum unless they end a message.
-      const fragmentMin = Math.max(
-        1,
-        Math.min(4096, l.frameBytesMax - 10, Math.floor(l.receiveWindowBytes / 2) - FRAME_CHARGE_BYTES),
-      );
-      const largestCredit = largest + (Math.ceil(largest / fragmentMin) + 1) * FRAME_CHARGE_BYTES;
-      if (end.unconsumedBytes > l.receiveWindowBytes + largestCredit) {
+      if (end.unconsumedBytes > this.#heldCreditMax()) {
         throw new InvariantViolation(
           'bounded',
           `${end.role} s${end.plan.id} was given ${end.unconsumedBytes} unconsumed bytes (window ${l.receiveWindowBytes})`,

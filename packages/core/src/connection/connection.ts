@@ -123,6 +123,10 @@ export class Connection {
   #nextChannel = 1;
   #highestPeerChannel = 0;
   readonly #control: Frame[] = [];
+  /** CONNECTs held until the challenge lets the RESUMEs of lower channels go first (channels go out in order). */
+  readonly #heldConnects = new Map<Session, Frame>();
+  /** A session was adopted for resume before the challenge arrived (its RESUME waits for it). */
+  #resumesWaiting = false;
   #ready: Session[] = [];
   readonly #readySet = new Set<Session>();
   readonly #events: ConnectionEvent[] = [];
@@ -302,6 +306,12 @@ export class Connection {
     if (keyShare) extensions.push({ id: ExtensionId.KEY_SHARE, value: keyShare.publicKey });
     const connect = buildConnect(channel, this.limits, units, userData, extensions);
     const session = Session.initiate(now, this.#host, this.limits, connect, keyShare);
+    if (this.#resumesWaiting && [...this.#sessions.values()].some((s) => s.link === 'resuming')) {
+      // Sessions resuming here wait for the challenge to send RESUME on their lower channels: a
+      // CONNECT sent now would overtake them, and the responder refuses a channel below one it saw.
+      this.#control.splice(this.#control.indexOf(connect), 1);
+      this.#heldConnects.set(session, connect);
+    }
     this.#sessions.set(channel, session);
     return session;
   }
@@ -319,6 +329,7 @@ export class Connection {
     session.attachForResume(now, this.#host, channel);
     this.#sessions.set(channel, session);
     if (this.#challenge && this.#random) session.sendResume(now, this.#challenge, this.#random(NONCE_BYTES));
+    else this.#resumesWaiting = true;
   }
 
   #allocateChannel(): number {
@@ -370,7 +381,10 @@ export class Connection {
     for (const f of this.#control) writeFrame(w, f);
     this.#control.length = 0;
     if (this.#windowUpdateDue && this.#state === 'open') {
-      this.#advertisedLimit = Math.min(this.#creditBytes, this.#receivedBytes) + this.limits.connectionWindowBytes;
+      // The limit only grows: the peer ignores a lower one (and may already send up to the initial
+      // 1 MiB, or up to what a message's fragments earned before it was delivered unconsumed).
+      const limit = Math.min(this.#creditBytes, this.#receivedBytes) + this.limits.connectionWindowBytes;
+      this.#advertisedLimit = Math.max(this.#advertisedLimit, limit);
       writeFrame(w, { type: FrameType.WINDOW, channel: CONNECTION_CHANNEL, windowLimit: this.#advertisedLimit });
       this.#windowUpdateDue = false;
     }
@@ -483,7 +497,11 @@ export class Connection {
         this.#challenge = f.nonce.slice();
         for (const s of this.#sessions.values()) {
           if (s.link === 'resuming' && this.#random) s.sendResume(now, this.#challenge, this.#random(NONCE_BYTES));
+          const held = this.#heldConnects.get(s);
+          if (held) this.#control.push(held);
         }
+        this.#heldConnects.clear();
+        this.#resumesWaiting = false;
         return;
       default:
         this.close(now, AbortCode.UNEXPECTED_FRAME, `${frameTypeName(f.type)} on the connection channel`);
@@ -580,6 +598,12 @@ export class Connection {
   }
 
   #released(s: Session): void {
+    if (this.#heldConnects.delete(s)) {
+      // Closed before its CONNECT left: the peer never hears of this channel.
+      for (let i = this.#control.length - 1; i >= 0; i--) {
+        if ((this.#control[i] as Frame).channel === s.channel) this.#control.splice(i, 1);
+      }
+    }
     const reason = s.closeReason as CloseReason;
     if (this.#tracer) this.#tracer({ kind: 'session-closed', channel: s.channel, reason });
     this.#table?.forget(s);
