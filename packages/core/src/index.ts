@@ -36,7 +36,13 @@ export {
   WINDOW_BYTES_FLOOR,
 } from './limits.js';
 export { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './recovery/backoff.js';
-export { constantTimeEqual, type RandomSource } from './recovery/proof.js';
+export {
+  constantTimeEqual,
+  type KeyAgreement,
+  type KeyShare,
+  nobleKeyAgreement,
+  type RandomSource,
+} from './recovery/proof.js';
 export { SessionTable, type SessionTableOptions } from './recovery/table.js';
 export type {
   AgreedParameters,

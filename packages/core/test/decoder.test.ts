@@ -102,7 +102,7 @@ test('frame limit: a frame of exactly frameBytesMax is accepted', () => {
 
 /** [what, bytes, expected code]: each must fail alone, fed whole and byte by byte. */
 const MALFORMED: [string, Uint8Array, AbortCode][] = [
-  ['DATA with reserved flag 0x02', rawFrame(FrameType.DATA, 0x02, 1, '00'), AbortCode.MALFORMED_FRAME],
+  ['DATA with reserved flag 0x04', rawFrame(FrameType.DATA, 0x04, 1, '00'), AbortCode.MALFORMED_FRAME],
   ['TYPED_DATA with flag 0x80', rawFrame(FrameType.TYPED_DATA, 0x81, 1, '00'), AbortCode.MALFORMED_FRAME],
   ['FINISH with the END flag', rawFrame(FrameType.FINISH, 0x01, 1, '0000'), AbortCode.MALFORMED_FRAME],
   ['EXPEDITED with a flag', rawFrame(FrameType.EXPEDITED, 0x01, 1, '00'), AbortCode.MALFORMED_FRAME],

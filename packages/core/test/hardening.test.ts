@@ -113,3 +113,46 @@ describe('hardening', () => {
     assert.ok(reason?.kind === 'aborted' && reason.code === AbortCode.RESUME_WINDOW_EXPIRED);
   });
 });
+
+describe('regression (sim seed 271, second bug): a closed session has no deadline', () => {
+  test('a resume refused while awaiting RESUMED leaves no timer behind', () => {
+    const random = seededRandom(271);
+    const table = new SessionTable({ resumeWindowMs: 1000, suspendedBytesMax: 1 << 20 });
+    const client = new Connection({ role: 'initiator', random, table });
+    const server = new Connection({
+      role: 'responder',
+      random,
+      table: new SessionTable({ resumeWindowMs: 1000, suspendedBytesMax: 1 << 20 }),
+    });
+    client.handleTransportUp(0);
+    server.handleTransportUp(0);
+    const move = (a: Connection, b: Connection) => {
+      for (let i = 0; i < 10; i++) {
+        const x = a.pollTransmit();
+        if (x) b.handleBytes(0, x);
+        const y = b.pollTransmit();
+        if (y) a.handleBytes(0, y);
+        for (let e = b.pollEvent(); e; e = b.pollEvent())
+          if (e.type === 'connect-request') e.session.accept(0, new Uint8Array(0));
+      }
+    };
+    const session = client.openSession(0);
+    move(client, server);
+    client.handleTransportDown(0, 'cut');
+    // A server that never knew the session (it restarted): the resume is refused.
+    const again = new Connection({ role: 'initiator', random, table });
+    const stranger = new Connection({
+      role: 'responder',
+      random,
+      table: new SessionTable({ resumeWindowMs: 1000, suspendedBytesMax: 1 << 20 }),
+    });
+    again.handleTransportUp(10);
+    stranger.handleTransportUp(10);
+    again.resumeSession(10, session);
+    move(again, stranger);
+    assert.equal(session.state, 'closed');
+    assert.equal(session.nextDeadline(), null, 'no deadline on a closed session');
+    const due = again.pollTimeout();
+    assert.ok(due === null || due > 10, `the connection has no timer due now (${due})`);
+  });
+});

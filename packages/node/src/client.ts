@@ -24,7 +24,7 @@ import {
   type Limits,
   UsageError,
 } from '@liaison/core';
-import { random } from './clock.js';
+import { nativeKeyAgreement, random } from './clock.js';
 import { ConnectionDriver, now } from './driver.js';
 import { Parking } from './parking.js';
 import { parseUnits } from './server.js';
@@ -180,7 +180,13 @@ class ClientConnection {
   }
 
   #newConnection(): Connection {
-    return new Connection({ role: 'initiator', limits: this.#limits, random, table: this.#parking?.table });
+    return new Connection({
+      role: 'initiator',
+      limits: this.#limits,
+      random,
+      keyAgreement: nativeKeyAgreement,
+      table: this.#parking?.table,
+    });
   }
 
   #newDriver(conn: Connection): ConnectionDriver {

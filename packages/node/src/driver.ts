@@ -41,6 +41,7 @@ export class ConnectionDriver {
   #ended = false;
   #transportClosed = false;
   #parkingChanged = false;
+  #wroteThisTurn = false;
   /** Close the transport once no session remains (a client's own connection). */
   endWhenIdle = false;
 
@@ -82,14 +83,31 @@ export class ConnectionDriver {
     this.#rearm();
   }
 
-  /** A command changed the core: flush on the next turn, batching with other commands. */
+  /** Input changed the core: flush on the next turn, so the reads of one turn share a write. */
   scheduleFlush(): void {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
     setImmediate(() => {
       this.#flushScheduled = false;
+      this.#wroteThisTurn = false;
       this.#afterInput();
     });
+  }
+
+  /**
+   * A command of the application changed the core (a send). The first one of a turn of the event
+   * loop is written at once: a request or a reply leaves without waiting a turn. Those that follow
+   * in the same turn are batched into the flush at the end of it. Only writes here: events wait
+   * for that flush, so the application is never called back from inside its own send().
+   */
+  commandFlush(): void {
+    if (this.#wroteThisTurn || this.#ended || this.#transportBlocked || !this.conn.isOpen) {
+      this.scheduleFlush();
+      return;
+    }
+    this.#wroteThisTurn = true;
+    this.#flush();
+    this.scheduleFlush();
   }
 
   /** Closes the connection and every session on it with a provider abort. */

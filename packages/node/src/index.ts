@@ -11,6 +11,7 @@
  */
 export * from '@liaison/core';
 export { type ConnectionOptions, type ConnectOptions, connect, Pool, type SessionOptions } from './client.js';
+export { nativeKeyAgreement } from './clock.js';
 export {
   type AcceptDecision,
   type IncomingRequest,

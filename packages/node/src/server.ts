@@ -19,7 +19,7 @@ import {
   UsageError,
   unitsFromNames,
 } from '@liaison/core';
-import { random } from './clock.js';
+import { nativeKeyAgreement, random } from './clock.js';
 import { ConnectionDriver, now } from './driver.js';
 import { Parking } from './parking.js';
 import { type ReleaseDecider, Session } from './session.js';
@@ -167,6 +167,7 @@ export class Server extends EventEmitter<ServerEventMap> {
       limits: this.#options.limits,
       acceptableUnits: this.#acceptableUnits,
       random,
+      keyAgreement: nativeKeyAgreement,
       table: this.#parking?.table,
     });
     const transport = new TcpTransport(socket);

@@ -303,7 +303,7 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
       } catch (e) {
         return Promise.reject(e);
       }
-      this.#driver.scheduleFlush();
+      this.#driver.commandFlush();
       return RESOLVED;
     }
     const state = this.#core.state;

@@ -19,11 +19,11 @@
 import { AbortCode, type CloseReason, ErrorCode, ProtocolError, RefuseCode, UsageError } from '../errors.js';
 import { type Limits, minEnabled, resolveLimits } from '../limits.js';
 import {
-  agreeSecret,
   constantTimeEqual,
+  type KeyAgreement,
   type KeyShare,
   NONCE_BYTES,
-  newKeyShare,
+  nobleKeyAgreement,
   type RandomSource,
   SESSION_ID_BYTES,
 } from '../recovery/proof.js';
@@ -62,6 +62,8 @@ export interface ConnectionOptions {
    * Without it, sessions are not resumable.
    */
   random?: RandomSource;
+  /** X25519 for resume keys; defaults to the portable one. Drivers pass the platform's. */
+  keyAgreement?: KeyAgreement;
   /**
    * Where sessions wait when the transport breaks, and (responder) where a resume finds them.
    * Without it, a transport break aborts its sessions. A responder shares one table among all
@@ -96,6 +98,7 @@ export class Connection {
   readonly #acceptableUnits: number;
   readonly #tracer: ((r: TraceRecord) => void) | undefined;
   readonly #random: RandomSource | undefined;
+  readonly #keyAgreement: KeyAgreement;
   readonly #table: SessionTable | undefined;
   /** Responder: the nonce sent on this connection. Initiator: the one received. */
   #challenge: Uint8Array | null = null;
@@ -146,6 +149,7 @@ export class Connection {
     this.#acceptableUnits = knownUnits(options.acceptableUnits ?? IMPLEMENTED_UNITS) | Unit.KERNEL;
     this.#tracer = options.tracer;
     this.#random = options.random;
+    this.#keyAgreement = options.keyAgreement ?? nobleKeyAgreement;
     this.#table = options.table;
     // User data over this side's limit is refused by the session it belongs to, not by the decoder
     // (which would close the whole connection); the decoder only enforces the wire's ceiling.
@@ -166,6 +170,7 @@ export class Connection {
       agree: (mine: KeyShare, peerPublicKey: Uint8Array) => this.#agree(mine, peerPublicKey),
       timer: (session: Session) => this.#timed.add(session),
       sendRoom: (session: Session, unackedBytes: number) => this.#sendRoom(session, unackedBytes),
+      inflightCap: (session: Session) => (this.#contended(session) ? this.limits.contendedInflightBytes : Infinity),
       sentData: (session: Session, chargedBytes: number) => this.#sentData(session, chargedBytes),
       credit: (delta: number) => this.#creditMoved(delta),
     };
@@ -613,8 +618,11 @@ export class Connection {
   /** Charged bytes `session` may send now: the connection's window, and the cap while sessions contend. */
   #sendRoom(session: Session, unackedBytes: number): number {
     const window = this.#peerWindowLimit - this.#sentBytes;
-    const contended = this.#now < this.#contendedUntil || (this.#lastSender !== null && this.#lastSender !== session);
-    return contended ? Math.min(window, this.limits.contendedInflightBytes - unackedBytes) : window;
+    return this.#contended(session) ? Math.min(window, this.limits.contendedInflightBytes - unackedBytes) : window;
+  }
+
+  #contended(session: Session): boolean {
+    return this.#now < this.#contendedUntil || (this.#lastSender !== null && this.#lastSender !== session);
   }
 
   #sentData(session: Session, chargedBytes: number): void {
@@ -636,7 +644,7 @@ export class Connection {
 
   /** One ephemeral key pair per connection, for every session it establishes. */
   #ownKeyShare(): KeyShare {
-    if (this.#keyShare === null) this.#keyShare = newKeyShare(this.#random as RandomSource);
+    if (this.#keyShare === null) this.#keyShare = this.#keyAgreement.newKeyShare(this.#random as RandomSource);
     return this.#keyShare;
   }
 
@@ -645,7 +653,7 @@ export class Connection {
     if (this.#agreed && this.#agreed.mine === mine && constantTimeEqual(this.#agreed.peer, peerPublicKey)) {
       return this.#agreed.shared;
     }
-    const shared = agreeSecret(mine, peerPublicKey);
+    const shared = this.#keyAgreement.agree(mine, peerPublicKey);
     this.#agreed = { mine, peer: peerPublicKey.slice(), shared };
     return shared;
   }

@@ -13,10 +13,15 @@ export interface BackoffOptions {
   jitter: number;
 }
 
+/**
+ * The first attempt goes out within a few milliseconds (most breaks are a reset or a NAT rebinding:
+ * the server is still there); then 4x per attempt up to 5 s (about 5, 20, 80, 320, 1280, 5000 ms),
+ * half of each delay randomised so that clients of a restarted server do not come back at once.
+ */
 export const DEFAULT_BACKOFF: Readonly<BackoffOptions> = Object.freeze({
-  initialDelayMs: 50,
+  initialDelayMs: 5,
   maxDelayMs: 5_000,
-  multiplier: 2,
+  multiplier: 4,
   jitter: 0.5,
 });
 

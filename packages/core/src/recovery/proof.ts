@@ -25,13 +25,34 @@ export const PROOF_BYTES = 32;
 export type RandomSource = (bytes: number) => Uint8Array;
 
 export interface KeyShare {
-  secret: Uint8Array;
+  /** Opaque to the core: whatever the KeyAgreement that made it needs (bytes, a platform key handle). */
+  secret: unknown;
   publicKey: Uint8Array;
 }
 
+/**
+ * X25519 for the resume key agreement, supplied by the platform where it has a native one
+ * (node:crypto, about a hundred times faster than pure JavaScript); @noble/curves otherwise.
+ */
+export interface KeyAgreement {
+  newKeyShare(random: RandomSource): KeyShare;
+  /** @throws on a malformed or low-order peer key. */
+  agree(mine: KeyShare, peerPublicKey: Uint8Array): Uint8Array;
+}
+
+/** The portable implementation (audited @noble/curves), used where no platform one is given. */
+export const nobleKeyAgreement: KeyAgreement = {
+  newKeyShare(random) {
+    const secret = random(KEY_BYTES);
+    return { secret, publicKey: x25519.getPublicKey(secret) };
+  },
+  agree(mine, peerPublicKey) {
+    return x25519.getSharedSecret(mine.secret as Uint8Array, peerPublicKey);
+  },
+};
+
 export function newKeyShare(random: RandomSource): KeyShare {
-  const secret = random(KEY_BYTES);
-  return { secret, publicKey: x25519.getPublicKey(secret) };
+  return nobleKeyAgreement.newKeyShare(random);
 }
 
 /**
@@ -41,7 +62,7 @@ export function newKeyShare(random: RandomSource): KeyShare {
  * @throws Error when the peer's key is malformed or of low order (the caller turns it into a refusal).
  */
 export function agreeSecret(mine: KeyShare, peerPublicKey: Uint8Array): Uint8Array {
-  return x25519.getSharedSecret(mine.secret, peerPublicKey);
+  return nobleKeyAgreement.agree(mine, peerPublicKey);
 }
 
 export function resumeKeyFrom(shared: Uint8Array, sessionId: Uint8Array): Uint8Array {

@@ -45,6 +45,7 @@ export class SessionTable {
       },
       timer: () => {}, // the table keeps its own deadline for parked sessions
       sendRoom: () => 0, // nothing is sent while parked
+      inflightCap: () => Number.POSITIVE_INFINITY,
       sentData: () => {},
       credit: () => {},
     };

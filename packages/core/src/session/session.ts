@@ -87,6 +87,8 @@ export interface SessionHost {
    * concerned: its window, and the in-flight cap while sessions contend.
    */
   sendRoom(session: Session, unackedBytes: number): number;
+  /** The most `session` may have in flight now (the contention cap, or no limit when alone). */
+  inflightCap(session: Session): number;
   /** A flow-controlled frame of `chargedBytes` was written (new or replayed). */
   sentData(session: Session, chargedBytes: number): void;
   /** The session's receive credit moved by `delta` charged bytes (consumed, reassembling, dropped). */
@@ -646,6 +648,10 @@ export class Session {
             `message exceeds the limit of ${this.#limits.messageBytesMax} bytes`,
           );
         }
+        if (f.ackSoon && !this.#ackNow) {
+          this.#ackNow = true;
+          this.#host.wake(this);
+        }
         if (!f.end) {
           a.parts.push(f.payload);
           a.bytes += f.payload.byteLength;
@@ -960,6 +966,7 @@ export class Session {
 
   /** Arms the delayed acknowledgement and enforces the handshake and release deadlines. */
   handleTimeout(now: number): void {
+    if (this.#state.name === 'closed') return;
     const link = this.#link;
     if ((link.name === 'resuming' || link.name === 'awaiting-resumed') && now >= this.#resumeDeadline) {
       // The window ran out during an attempt (no challenge, no answer): the session is lost.
@@ -987,6 +994,9 @@ export class Session {
 
   /** The earliest time this session needs `handleTimeout`, or null. */
   nextDeadline(): number | null {
+    // A closed session has no deadline left (its link may still say where it was when it closed:
+    // returning that deadline made a driver spin on a timer nothing could clear; sim seed 271).
+    if (this.#state.name === 'closed') return null;
     if (this.#link.name === 'resuming' || this.#link.name === 'awaiting-resumed') {
       if (this.#resumeDeadline !== Number.POSITIVE_INFINITY) return this.#resumeDeadline;
     }
@@ -1077,16 +1087,20 @@ export class Session {
   /** Writes a sequenced frame for the first time and keeps it until acknowledged. */
   #record(w: FrameWriter, frame: SentFrame): void {
     frame.seq = this.#sentSeq + 1;
-    this.#writeSent(w, frame);
+    // Ask for an acknowledgement once half the in-flight budget is used: the sender would stall
+    // before the receiver's own schedule (every 256 KiB, or ackDelayMs) acknowledged anything.
+    const budget = Math.min(this.#limits.retransmitBufferBytes, this.#host.inflightCap(this));
+    const inflight = this.#sent.unackedBytes + frame.body.byteLength + FRAME_CHARGE_BYTES;
+    this.#writeSent(w, frame, inflight * 2 >= budget);
     this.#sent.push(frame);
   }
 
-  #writeSent(w: FrameWriter, f: SentFrame): void {
+  #writeSent(w: FrameWriter, f: SentFrame, ackSoon = false): void {
     if (isFlowControlled(f.type)) this.#host.sentData(this, f.body.byteLength + FRAME_CHARGE_BYTES);
     switch (f.type) {
       case FrameType.DATA:
       case FrameType.TYPED_DATA:
-        writeDataFrame(w, f.type, f.end, this.#channel, f.body);
+        writeDataFrame(w, f.type, f.end, this.#channel, f.body, ackSoon);
         return;
       case FrameType.EXPEDITED:
         writeFrame(w, { type: f.type, channel: this.channel, payload: f.body });
@@ -1287,10 +1301,10 @@ const OPEN: SessionState = Object.freeze({ name: 'open' });
 const ATTACHED: Link = Object.freeze({ name: 'attached' });
 /**
  * Received charged bytes after which an acknowledgement goes out without waiting for ackDelayMs
- * (at most one per transmit batch). Small enough that a sender capped at a few tens of KiB in
- * flight (contendedInflightBytes) keeps moving; each ACK is 26 bytes.
+ * (at most one per transmit batch). A sender whose in-flight budget is smaller asks sooner with
+ * FLAG_ACK_SOON, so this can be large: bulk transfers then cost almost no acknowledgements.
  */
-const ACK_EVERY_BYTES = 8 * 1024;
+const ACK_EVERY_BYTES = 256 * 1024;
 
 function isFlowControlled(type: number): boolean {
   return type === FrameType.DATA || type === FrameType.TYPED_DATA || type === FrameType.EXPEDITED;

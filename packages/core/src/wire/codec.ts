@@ -13,6 +13,7 @@ import {
   CONNECTION_CHANNEL,
   EXPEDITED_BYTES_MAX,
   type Extension,
+  FLAG_ACK_SOON,
   FLAG_END,
   type Frame,
   FrameType,
@@ -65,7 +66,7 @@ export function writeFrame(w: FrameWriter, f: Frame): void {
       break;
     case FrameType.DATA:
     case FrameType.TYPED_DATA:
-      w.beginFrame(f.type, f.end ? FLAG_END : 0, f.channel);
+      w.beginFrame(f.type, (f.end ? FLAG_END : 0) | (f.ackSoon ? FLAG_ACK_SOON : 0), f.channel);
       w.bytes(f.payload);
       break;
     case FrameType.EXPEDITED:
@@ -128,12 +129,14 @@ export function writeDataFrame(
   end: boolean,
   channel: number,
   payload: Uint8Array,
+  ackSoon = false,
 ): void {
+  const flags = (end ? FLAG_END : 0) | (ackSoon ? FLAG_ACK_SOON : 0);
   if (payload.byteLength >= PAYLOAD_REF_MIN_BYTES) {
-    w.frameWithPayloadRef(type, end ? FLAG_END : 0, channel, payload);
+    w.frameWithPayloadRef(type, flags, channel, payload);
     return;
   }
-  w.beginFrame(type, end ? FLAG_END : 0, channel);
+  w.beginFrame(type, flags, channel);
   w.bytes(payload);
   w.endFrame();
 }
@@ -163,9 +166,12 @@ export function decodePayload(
   if (
     (type === FrameType.DATA || type === FrameType.TYPED_DATA) &&
     channel !== CONNECTION_CHANNEL &&
-    (flags & ~FLAG_END) === 0
+    (flags & ~(FLAG_END | FLAG_ACK_SOON)) === 0
   ) {
-    return { type, channel, end: (flags & FLAG_END) !== 0, payload };
+    const end = (flags & FLAG_END) !== 0;
+    return (flags & FLAG_ACK_SOON) === 0
+      ? { type, channel, end, payload }
+      : { type, channel, end, ackSoon: true, payload };
   }
   if (type === FrameType.ACK && channel !== CONNECTION_CHANNEL && flags === 0 && payload.byteLength === 16) {
     return { type, channel, received: readU53(payload, 0), windowLimit: readU53(payload, 8) };
@@ -185,7 +191,7 @@ export function decodePayload(
         connectionFrame ? `${name} frame on session channel ${channel}` : `${name} frame on the connection channel`,
       );
     }
-    const allowedFlags = type === FrameType.DATA || type === FrameType.TYPED_DATA ? FLAG_END : 0;
+    const allowedFlags = type === FrameType.DATA || type === FrameType.TYPED_DATA ? FLAG_END | FLAG_ACK_SOON : 0;
     if ((flags & ~allowedFlags) !== 0) {
       throw new ProtocolError(AbortCode.MALFORMED_FRAME, `${name} frame with reserved flags 0x${flags.toString(16)}`);
     }
@@ -246,7 +252,10 @@ export function decodePayload(
     }
     case FrameType.DATA:
     case FrameType.TYPED_DATA:
-      f = { type, channel, end: (flags & FLAG_END) !== 0, payload: r.rest() };
+      f =
+        (flags & FLAG_ACK_SOON) === 0
+          ? { type, channel, end: (flags & FLAG_END) !== 0, payload: r.rest() }
+          : { type, channel, end: (flags & FLAG_END) !== 0, ackSoon: true, payload: r.rest() };
       break;
     case FrameType.EXPEDITED:
       if (payload.byteLength > EXPEDITED_BYTES_MAX) {

@@ -46,6 +46,12 @@ export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
 /** Flag of DATA and TYPED_DATA: this fragment ends its message. */
 export const FLAG_END = 0x01;
+/**
+ * Flag of DATA and TYPED_DATA: the sender has used half its in-flight budget and asks for an
+ * acknowledgement now. Receivers otherwise acknowledge rarely (every 256 KiB or after ackDelayMs),
+ * so bulk transfers spend almost nothing on acknowledgements.
+ */
+export const FLAG_ACK_SOON = 0x02;
 
 /**
  * What each DATA, TYPED_DATA and EXPEDITED frame costs in the flow-control window and the
@@ -145,6 +151,8 @@ export interface DataFrame {
   channel: number;
   /** Last fragment of its message. */
   end: boolean;
+  /** The sender asks for an acknowledgement now (FLAG_ACK_SOON). */
+  ackSoon?: true;
   payload: Uint8Array;
 }
 

@@ -4,7 +4,8 @@
  */
 import { HEADER_BYTES } from './frame.js';
 
-const INITIAL_BYTES = 4096;
+/** Small at first: a connection that only ever sends a few small frames should not hold 4 KiB. */
+const INITIAL_BYTES = 512;
 const MAX_KEPT_BYTES = 256 * 1024;
 
 export class FrameWriter {
