@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { AbortCode, ErrorCode, FrameType, RefuseCode, Unit, UsageError } from '@liaison/core';
-import { eventsOf, Pair, utf8 } from './harness.js';
+import { establish, eventsOf, Pair, utf8 } from './harness.js';
 import { acceptedRawSession, connectFrame, RawPeer } from './raw-peer.js';
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -176,13 +176,31 @@ describe('establishment', () => {
     }
   });
 
-  test('extensions travel both ways', () => {
-    const peer = acceptedRawSession({}, { extensions: [{ id: 9, value: utf8('token') }] });
+  test('application extensions reach the application; the protocol ids (below 0x30) do not', () => {
+    const peer = acceptedRawSession(
+      {},
+      {
+        extensions: [
+          { id: 0x09, value: utf8('reserved') },
+          { id: 0x80, value: utf8('token') },
+        ],
+      },
+    );
     const [req] = peer.eventsOf('connect-request');
     assert.deepEqual(
       req?.request.extensions.map((e) => [e.id, text(e.value)]),
-      [[9, 'token']],
+      [[0x80, 'token']],
     );
+  });
+
+  test('the retransmit buffer is agreed at establishment: the smaller of the two', () => {
+    const p = new Pair({
+      initiator: { limits: { retransmitBufferBytes: 512 * 1024 } },
+      responder: { limits: { retransmitBufferBytes: 256 * 1024 } },
+    });
+    const ch = establish(p);
+    assert.equal(p.a.conn.session(ch)?.agreed?.retransmitBufferBytes, 256 * 1024);
+    assert.equal(p.b.conn.session(ch)?.agreed?.retransmitBufferBytes, 256 * 1024);
   });
 
   test('a CONNECT reusing a closed channel, or on an even channel, closes the connection', () => {

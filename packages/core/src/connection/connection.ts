@@ -29,7 +29,12 @@ import {
 } from '../recovery/proof.js';
 import type { SessionTable } from '../recovery/table.js';
 import type { AgreedParameters, ConnectionEvent, SessionEvent } from '../session/events.js';
-import { buildConnect, checkExtensions, evaluateConnect } from '../session/negotiation.js';
+import {
+  APPLICATION_EXTENSION_ID_MIN,
+  buildConnect,
+  checkExtensions,
+  evaluateConnect,
+} from '../session/negotiation.js';
 import { type RecoveryOffer, Session, type SessionHost } from '../session/session.js';
 import { DEFAULT_UNITS, IMPLEMENTED_UNITS, knownUnits, Unit } from '../units.js';
 import { USER_DATA_BYTES_CEILING, writeFrame } from '../wire/codec.js';
@@ -542,7 +547,8 @@ export class Connection {
       versionMax: f.versionMax,
       proposedUnits: knownUnits(f.units),
       agreed: evaluation.agreed,
-      extensions: f.extensions.filter((e) => e.id !== ExtensionId.KEY_SHARE),
+      // The protocol's own extensions (ids below 0x30) are not the application's business.
+      extensions: f.extensions.filter((e) => e.id >= APPLICATION_EXTENSION_ID_MIN),
       userData: f.userData,
     };
     const offer = this.#recoveryOffer(f.extensions);

@@ -19,6 +19,11 @@ export interface AgreedParameters {
   peerReceiveWindowBytes: number;
   keepaliveIntervalMs: number;
   idleTimeoutMs: number;
+  /**
+   * Bytes each side keeps for retransmission per session (and so may have unacknowledged): the
+   * smaller of the two sides' retransmitBufferBytes, agreed at establishment (RETRANSMIT_BUFFER).
+   */
+  retransmitBufferBytes: number;
 }
 
 /** A connect request as the responder sees it, before it accepts or refuses. */

@@ -17,7 +17,7 @@ import {
   WINDOW_BYTES_FLOOR,
 } from '../limits.js';
 import { negotiateUnits } from '../units.js';
-import { type AcceptFrame, type ConnectFrame, type Extension, FrameType } from '../wire/frame.js';
+import { type AcceptFrame, type ConnectFrame, type Extension, ExtensionId, FrameType } from '../wire/frame.js';
 import type { AgreedParameters } from './events.js';
 
 /** Extension ids below this are the protocol's own (recovery, security); applications use the rest. */
@@ -42,6 +42,22 @@ export function checkExtensions(extensions: readonly Extension[]): void {
   }
 }
 
+/** The u32 value of extension `id`, or null when absent or not 4 bytes. */
+export function u32Extension(extensions: readonly Extension[], id: number): number | null {
+  const e = extensions.find((x) => x.id === id);
+  if (!e || e.value.byteLength !== 4) return null;
+  return new DataView(e.value.buffer, e.value.byteOffset, 4).getUint32(0);
+}
+
+export function u32Bytes(v: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, v);
+  return b;
+}
+
+/** The smallest retransmit budget either side may agree to (a few frames' worth). */
+export const RETRANSMIT_BUFFER_FLOOR = 64 * 1024;
+
 export function buildConnect(
   channel: number,
   limits: Limits,
@@ -49,6 +65,7 @@ export function buildConnect(
   userData: Uint8Array,
   extensions: Extension[],
 ): ConnectFrame {
+  extensions = [...extensions, { id: ExtensionId.RETRANSMIT_BUFFER, value: u32Bytes(limits.retransmitBufferBytes) }];
   return {
     type: FrameType.CONNECT,
     channel,
@@ -93,6 +110,10 @@ export function evaluateConnect(cn: ConnectFrame, limits: Limits, acceptableUnit
       peerReceiveWindowBytes: cn.receiveWindowBytes,
       keepaliveIntervalMs: minEnabled(cn.keepaliveIntervalMs, limits.keepaliveIntervalMs),
       idleTimeoutMs: minEnabled(cn.idleTimeoutMs, limits.idleTimeoutMs),
+      retransmitBufferBytes: Math.max(
+        RETRANSMIT_BUFFER_FLOOR,
+        Math.min(limits.retransmitBufferBytes, u32Extension(cn.extensions, ExtensionId.RETRANSMIT_BUFFER) ?? Infinity),
+      ),
     },
   };
 }
@@ -114,7 +135,7 @@ export function buildAccept(
     receiveWindowBytes: limits.receiveWindowBytes,
     keepaliveIntervalMs: agreed.keepaliveIntervalMs,
     idleTimeoutMs: agreed.idleTimeoutMs,
-    extensions,
+    extensions: [...extensions, { id: ExtensionId.RETRANSMIT_BUFFER, value: u32Bytes(agreed.retransmitBufferBytes) }],
     userData,
   };
 }
@@ -141,6 +162,11 @@ export function agreedFromAccept(cn: ConnectFrame, ac: AcceptFrame): AgreedParam
   ) {
     throw new ProtocolError(AbortCode.PROTOCOL_ERROR, 'peer agreed to longer timers than proposed');
   }
+  const proposed = u32Extension(cn.extensions, ExtensionId.RETRANSMIT_BUFFER) ?? Infinity;
+  const retransmit = u32Extension(ac.extensions, ExtensionId.RETRANSMIT_BUFFER) ?? proposed;
+  if (retransmit > proposed || retransmit < RETRANSMIT_BUFFER_FLOOR) {
+    throw new ProtocolError(AbortCode.PROTOCOL_ERROR, `peer agreed to a retransmit buffer of ${retransmit} bytes`);
+  }
   return {
     version: ac.version,
     units: ac.units,
@@ -149,6 +175,7 @@ export function agreedFromAccept(cn: ConnectFrame, ac: AcceptFrame): AgreedParam
     peerReceiveWindowBytes: ac.receiveWindowBytes,
     keepaliveIntervalMs: ac.keepaliveIntervalMs,
     idleTimeoutMs: ac.idleTimeoutMs,
+    retransmitBufferBytes: retransmit,
   };
 }
 

@@ -46,7 +46,7 @@ import {
 } from '../wire/frame.js';
 import type { FrameWriter } from '../wire/writer.js';
 import type { AgreedParameters, ConnectRequest, MessageKind, ResumeStats, SessionEvent } from './events.js';
-import { agreedFromAccept, buildAccept, checkExtensions } from './negotiation.js';
+import { APPLICATION_EXTENSION_ID_MIN, agreedFromAccept, buildAccept, checkExtensions } from './negotiation.js';
 
 export type SessionState =
   /** Initiator: CONNECT sent, waiting for ACCEPT or REFUSE. */
@@ -555,7 +555,7 @@ export class Session {
             channel: this.channel,
             session: this,
             agreed: this.#agreed as AgreedParameters,
-            extensions: f.extensions,
+            extensions: f.extensions.filter((e) => e.id >= APPLICATION_EXTENSION_ID_MIN),
             userData: f.userData,
           });
           return;
@@ -1089,7 +1089,7 @@ export class Session {
     frame.seq = this.#sentSeq + 1;
     // Ask for an acknowledgement once half the in-flight budget is used: the sender would stall
     // before the receiver's own schedule (every 256 KiB, or ackDelayMs) acknowledged anything.
-    const budget = Math.min(this.#limits.retransmitBufferBytes, this.#host.inflightCap(this));
+    const budget = Math.min(this.#retransmitBudget(), this.#host.inflightCap(this));
     const inflight = this.#sent.unackedBytes + frame.body.byteLength + FRAME_CHARGE_BYTES;
     this.#writeSent(w, frame, inflight * 2 >= budget);
     this.#sent.push(frame);
@@ -1179,11 +1179,16 @@ export class Session {
     }
   }
 
+  /** The agreed retransmit budget (this side's own limit until agreed). */
+  #retransmitBudget(): number {
+    return this.#agreed?.retransmitBufferBytes ?? this.#limits.retransmitBufferBytes;
+  }
+
   /** Bytes that may be sent now: within the peer's window and this side's retransmit budget. */
   #windowRoom(): number {
     return Math.min(
       this.#peerWindowLimit - this.#sentFlowBytes,
-      this.#limits.retransmitBufferBytes - this.#sent.unackedBytes,
+      this.#retransmitBudget() - this.#sent.unackedBytes,
       this.#host.sendRoom(this, this.#sent.unackedBytes),
     );
   }

@@ -83,6 +83,8 @@ export const ExtensionId = {
   SESSION_ID: 0x02,
   /** ACCEPT only: how long the responder keeps the session suspended (u32 ms). */
   RESUME_WINDOW: 0x03,
+  /** CONNECT: the initiator's retransmit budget (u32 bytes); ACCEPT: the agreed one (the smaller). */
+  RETRANSMIT_BUFFER: 0x04,
 } as const;
 
 /** Opaque parameters carried by connect and accept for later extensions (auth, resume, crypto). */
