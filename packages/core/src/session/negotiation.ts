@@ -44,9 +44,9 @@ export function checkExtensions(extensions: readonly Extension[]): void {
 
 /** The u32 value of extension `id`, or null when absent or not 4 bytes. */
 export function u32Extension(extensions: readonly Extension[], id: number): number | null {
-  const e = extensions.find((x) => x.id === id);
-  if (!e || e.value.byteLength !== 4) return null;
-  return new DataView(e.value.buffer, e.value.byteOffset, 4).getUint32(0);
+  const value = extensions.find((x) => x.id === id)?.value;
+  if (value?.byteLength !== 4) return null;
+  return new DataView(value.buffer, value.byteOffset, 4).getUint32(0);
 }
 
 export function u32Bytes(v: number): Uint8Array {
