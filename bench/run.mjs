@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * `npm run bench`: every benchmark of the repository, one after the other, each in its own
- * process: bench/resume.mjs (resume under faults) when it is there, then bench/compare.mjs
- * (liaison against raw TCP, ws and Socket.IO). Arguments after `--` go to compare.mjs
+ * process: bench/resume.mjs (resume under faults), bench/fairness.mjs (1,000 sessions on one
+ * connection, one of them bulk), then bench/compare.mjs (liaison against raw TCP, ws and
+ * Socket.IO). Arguments after `--` go to compare.mjs
  * (`npm run bench -- --quick`). Exits non-zero if any of them failed.
  */
 import { spawnSync } from 'node:child_process';
@@ -16,6 +17,7 @@ let failed = false;
 
 const steps = [
   { script: 'resume.mjs', args: [] },
+  { script: 'fairness.mjs', args: args.includes('--quick') ? ['--runs', '1', '--pings', '500'] : [] },
   { script: 'compare.mjs', args },
 ];
 for (const step of steps) {
