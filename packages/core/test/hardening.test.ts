@@ -5,8 +5,19 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { AbortCode, Connection, ErrorCode, RefuseCode, type Session, SessionTable, UsageError } from '@liaison/core';
+import {
+  AbortCode,
+  Connection,
+  ErrorCode,
+  ExtensionId,
+  FrameType,
+  RefuseCode,
+  type Session,
+  SessionTable,
+  UsageError,
+} from '@liaison/core';
 import { eventsOf, Pair } from './harness.js';
+import { connectFrame, RawPeer } from './raw-peer.js';
 import { seededRandom } from './seeded-random.js';
 
 describe('hardening', () => {
@@ -154,5 +165,33 @@ describe('regression (sim seed 271, second bug): a closed session has no deadlin
     assert.equal(session.nextDeadline(), null, 'no deadline on a closed session');
     const due = again.pollTimeout();
     assert.ok(due === null || due > 10, `the connection has no timer due now (${due})`);
+  });
+});
+
+describe('regressions found reading the docs against the code', () => {
+  test('an ABORT is never answered, even with user data over the limit', () => {
+    const p = new Pair({
+      initiator: { limits: { userDataBytesMax: 4096 } },
+      responder: { limits: { userDataBytesMax: 100 } },
+    });
+    const s = p.a.conn.openSession(p.now);
+    p.pump();
+    p.b.conn.session(s.channel)?.accept(p.now, new Uint8Array(0));
+    p.pump();
+    const responderWrites = p.b.wire.length;
+    s.abort(p.now, new Uint8Array(300));
+    p.pump();
+    const closed = eventsOf(p.b, 'closed')[0];
+    assert.ok(closed && closed.reason.kind === 'aborted' && closed.reason.origin === 'peer');
+    // Nothing came back: the responder wrote no frame in answer to the abort.
+    assert.equal(p.b.wire.length, responderWrites, 'the responder answered the abort');
+  });
+
+  test('a CONNECT proposing a retransmit buffer below 64 KiB is refused, not accepted then aborted', () => {
+    const peer = new RawPeer({ role: 'responder' }).send(
+      connectFrame({ extensions: [{ id: ExtensionId.RETRANSMIT_BUFFER, value: Uint8Array.of(0, 0, 0x10, 0) }] }),
+    );
+    const [refuse] = peer.sent(FrameType.REFUSE);
+    assert.equal(refuse?.code, RefuseCode.PARAMETERS_UNACCEPTABLE);
   });
 });

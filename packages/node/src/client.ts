@@ -37,7 +37,7 @@ export interface ConnectionOptions {
   limits?: Partial<Limits>;
   /** Resume sessions after transport breaks (default true). */
   resume?: boolean;
-  /** Reconnection delays (default: 50 ms doubling to 5 s, half of each randomised). */
+  /** Reconnection delays (default: about 5 ms, then 4x per attempt up to 5 s, half of each randomised). */
   backoff?: Partial<BackoffOptions>;
 }
 

@@ -5,9 +5,10 @@
  * Theory of operation
  * - Every input (bytes, drain, close, timer) is handed to the core, then the driver drains the
  *   core's events, writes what it has to transmit and re-arms its single timer to pollTimeout().
- * - Application commands (send, release) change the core at once but the write is coalesced into
- *   one flush per turn of the event loop (setImmediate), so a burst of small sends leaves as one
- *   batched write.
+ * - Application commands (send, release) change the core at once. The first send of a turn of the
+ *   event loop is written immediately (a request or a reply does not wait); the rest of the turn's
+ *   commands, and what input produced, are flushed once at the end of the turn (setImmediate), so a
+ *   burst of small sends leaves as one batched write.
  * - Transport backpressure: when a write returns false the driver stops pulling from the core
  *   until the transport drains; the core's bounded send queues then fill and send() waits.
  * - Events are dispatched after the core call that produced them returned, never inside it.

@@ -11,8 +11,11 @@
  *   that arrive for a session already closed (crossed with an abort) are recognised and dropped.
  * - A malformed byte stream cannot be resynchronised: decoder errors close the whole connection
  *   with CONNECTION_CLOSE and a reason. A session-level violation aborts only that session.
- * - Sessions with something to send wait in a round-robin ready list; each turn writes one frame,
- *   so a bulk session cannot starve an interactive one.
+ * - Sessions with something to send wait in a round-robin ready list; each turn writes up to
+ *   16 KiB of frames, so a bulk session cannot starve an interactive one. While several sessions
+ *   send, each keeps at most contendedInflightBytes in flight, so the shared byte stream stays
+ *   shallow and an interactive message is not queued behind a bulk session's megabytes.
+ * - The connection has its own flow-control window (WINDOW frames) over all its sessions.
  * - Keepalive: a PING after keepaliveIntervalMs without receiving anything; the peer is declared
  *   dead after idleTimeoutMs of silence. PONG echoes the PING's stamp, giving an RTT sample.
  */

@@ -100,6 +100,14 @@ export function evaluateConnect(cn: ConnectFrame, limits: Limits, acceptableUnit
   }
   const bad = unacceptableLimits(cn);
   if (bad) return { ok: false, code: RefuseCode.PARAMETERS_UNACCEPTABLE, why: bad };
+  const proposedRetransmit = u32Extension(cn.extensions, ExtensionId.RETRANSMIT_BUFFER);
+  if (proposedRetransmit !== null && proposedRetransmit < RETRANSMIT_BUFFER_FLOOR) {
+    return {
+      ok: false,
+      code: RefuseCode.PARAMETERS_UNACCEPTABLE,
+      why: `retransmit buffer ${proposedRetransmit} below ${RETRANSMIT_BUFFER_FLOOR}`,
+    };
+  }
   return {
     ok: true,
     agreed: {

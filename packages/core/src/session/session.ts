@@ -534,7 +534,7 @@ export class Session {
   }
 
   #dispatch(now: number, f: Frame): void {
-    if ('userData' in f && f.userData.byteLength > this.#limits.userDataBytesMax) {
+    if (f.type !== FrameType.ABORT && 'userData' in f && f.userData.byteLength > this.#limits.userDataBytesMax) {
       throw new ProtocolError(
         AbortCode.LIMIT_EXCEEDED,
         `user data of ${f.userData.byteLength} bytes exceeds the limit of ${this.#limits.userDataBytesMax}`,
@@ -997,12 +997,16 @@ export class Session {
     // A closed session has no deadline left (its link may still say where it was when it closed:
     // returning that deadline made a driver spin on a timer nothing could clear; sim seed 271).
     if (this.#state.name === 'closed') return null;
-    if (this.#link.name === 'resuming' || this.#link.name === 'awaiting-resumed') {
-      if (this.#resumeDeadline !== Number.POSITIVE_INFINITY) return this.#resumeDeadline;
-    }
     if (this.#link.name === 'suspended') return null;
     let next: number | null = null;
-    if (this.#ackDueAt !== null && !this.#ackNow) next = this.#ackDueAt;
+    // During a resume attempt the resume window bounds it, beside the session's own deadlines.
+    if (
+      (this.#link.name === 'resuming' || this.#link.name === 'awaiting-resumed') &&
+      this.#resumeDeadline !== Number.POSITIVE_INFINITY
+    ) {
+      next = this.#resumeDeadline;
+    }
+    if (this.#ackDueAt !== null && !this.#ackNow && (next === null || this.#ackDueAt < next)) next = this.#ackDueAt;
     const s = this.#state;
     let stateDeadline: number | null = null;
     if (s.name === 'connecting' || s.name === 'awaiting-response')
