@@ -1050,7 +1050,7 @@ export class Session {
     if (ex !== undefined && this.#windowRoom() >= ex.byteLength + FRAME_CHARGE_BYTES) {
       this.#expedited.shift();
       this.#sentFlowBytes += ex.byteLength + FRAME_CHARGE_BYTES;
-      this.#record(w, { seq: 0, type: FrameType.EXPEDITED, end: true, body: ex, message: ex });
+      this.#record(w, FrameType.EXPEDITED, true, ex, ex);
       this.#afterSend(ex.byteLength, true);
       return true;
     }
@@ -1067,7 +1067,7 @@ export class Session {
       const end = item.offset + n === item.data.byteLength;
       const payload = n === item.data.byteLength ? item.data : item.data.subarray(item.offset, item.offset + n);
       const type = item.kind === 'normal' ? FrameType.DATA : FrameType.TYPED_DATA;
-      this.#record(w, { seq: 0, type, end, body: payload, message: end ? item.data : null });
+      this.#record(w, type, end, payload, end ? item.data : null);
       item.offset += n;
       this.#sentFlowBytes += n + FRAME_CHARGE_BYTES;
       if (end) this.#popQueue();
@@ -1082,15 +1082,20 @@ export class Session {
           ? FrameType.DISCONNECT
           : FrameType.NOT_FINISHED;
     this.#popQueue();
-    this.#record(w, { seq: 0, type, end: true, body: control.userData, message: null });
+    this.#record(w, type, true, control.userData, null);
     this.#sentSeq++;
     if (control.kind === 'disconnect') this.#disconnectSeq = this.#sentSeq;
     return true;
   }
 
   /** Writes a sequenced frame for the first time and keeps it until acknowledged. */
-  #record(w: FrameWriter, frame: SentFrame): void {
+  #record(w: FrameWriter, type: FrameType, end: boolean, body: Uint8Array, message: Uint8Array | null): void {
+    const frame = this.#sent.obtain();
     frame.seq = this.#sentSeq + 1;
+    frame.type = type;
+    frame.end = end;
+    frame.body = body;
+    frame.message = message;
     // Ask for an acknowledgement once half the in-flight budget is used: the sender would stall
     // before the receiver's own schedule (every 256 KiB, or ackDelayMs) acknowledged anything.
     const budget = Math.min(this.#retransmitBudget(), this.#host.inflightCap(this));
