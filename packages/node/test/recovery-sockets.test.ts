@@ -37,9 +37,11 @@ describe('recovery over sockets through a fault proxy', () => {
     const down = new Stream(seed + 1, TOTAL);
     const atServer = receiver(accepted);
     const atClient = receiver(client);
+    // About 2.5 s each way: at one cut every 200-500 ms, at least five cuts fall inside the transfer.
+    const pace = TOTAL / 2.5;
     const exchange = Promise.all([
-      up.sendOn(client),
-      down.sendOn(accepted),
+      up.sendOn(client, pace),
+      down.sendOn(accepted, pace),
       atServer.until(up.totalBytes),
       atClient.until(down.totalBytes),
     ]);
@@ -181,9 +183,16 @@ class Stream {
     this.#next = xorshift32(seed);
   }
 
-  async sendOn(session: Session): Promise<void> {
+  /**
+   * Sends the whole stream, paced to at most `bytesPerSecond` so that the transfer spans several
+   * cuts whatever the machine's speed (at full speed 50 MiB can cross loopback between two cuts).
+   */
+  async sendOn(session: Session, bytesPerSecond = Number.POSITIVE_INFINITY): Promise<void> {
     let left = this.totalBytes;
+    const start = performance.now();
     while (left > 0) {
+      const ahead = (this.totalBytes - left) / bytesPerSecond - (performance.now() - start) / 1000;
+      if (ahead > 0.01) await new Promise((resolve) => setTimeout(resolve, ahead * 1000));
       const size = Math.min(left, Math.floor(Math.exp((this.#next() / 2 ** 32) * Math.log(256 * 1024))) || 1);
       const message = new Uint8Array(size);
       const words = new Uint32Array(message.buffer, 0, size >>> 2);
