@@ -9,7 +9,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { describe, type TestContext, test } from 'node:test';
-import { FaultProxy, parseEndpoint } from '@liaison/testkit';
+import { FaultProxy, parseEndpoint, within } from '@liaison/testkit';
 
 const CLI = new URL('../dist/main.js', import.meta.url).pathname;
 
@@ -64,13 +64,4 @@ async function firstLine(child: ChildProcess): Promise<string> {
   const [line] = (await once(lines, 'line')) as [string];
   lines.close();
   return line;
-}
-
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-    timer.unref();
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }

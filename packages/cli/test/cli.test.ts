@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { describe, type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { listen, RefuseCode } from '@liaison/node';
+import { within } from '@liaison/testkit';
 
 const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 
@@ -39,15 +40,6 @@ function run(t: TestContext, args: string[], input?: string): Run {
     stderr: () => Buffer.concat(err).toString('utf8'),
     exit,
   };
-}
-
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-    timer.unref();
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Starts `serve` and resolves with its URL once it printed the listening line. */

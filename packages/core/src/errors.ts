@@ -30,7 +30,7 @@ export const AbortCode = {
   TRANSPORT_LOST: 16,
   /** The peer does not know the session: unknown, expired, or the proof failed (not said which). */
   RESUME_REFUSED: 17,
-  /** The session was not resumed within the resume window. */
+  /** The session was not resumed before its resume window ended. */
   RESUME_WINDOW_EXPIRED: 18,
   /** Suspended sessions used their memory budget; the oldest was dropped. */
   RESUME_BUDGET_EXCEEDED: 19,

@@ -4,6 +4,9 @@
  */
 import type { TestContext } from 'node:test';
 import { type ListenOptions, listen, type Server, type Session } from '@liaison/node';
+import { within } from '@liaison/testkit';
+
+export { within };
 
 export const LOCAL = 'tcp://127.0.0.1:0';
 
@@ -12,16 +15,6 @@ export const text = (b: Uint8Array): string => UTF8_DECODER.decode(b);
 export const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Rejects if `p` has not settled after `ms` (the timer never keeps the process alive). */
-export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-    timer.unref();
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
 
 /** Polls `condition` every 10 ms; rejects if it is still false after `ms`. */
 export async function waitFor(condition: () => boolean, ms: number, what: string): Promise<void> {

@@ -18,7 +18,7 @@ import {
   type Server,
   type Session,
 } from '@liaison/node';
-import { FaultProxy, type FaultProxyOptions } from '@liaison/testkit';
+import { FaultProxy, type FaultProxyOptions, within } from '@liaison/testkit';
 
 const MiB = 1024 * 1024;
 
@@ -287,14 +287,4 @@ async function until(condition: () => boolean, ms: number, what: string): Promis
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms: ${what}`);
     await sleep(5);
   }
-}
-
-/** Rejects if `p` has not settled after `ms` (the timer never keeps the process alive). */
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-    timer.unref();
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }

@@ -16,3 +16,4 @@ export {
   parseRange,
   type Range,
 } from './fault-proxy.js';
+export { within } from './within.js';

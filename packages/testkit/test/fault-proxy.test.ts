@@ -12,6 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { describe, type TestContext, test } from 'node:test';
 import { FaultProxy, type FaultProxyOptions, parseEndpoint, parseRange } from '@liaison/testkit';
+import { within } from '../src/within.js';
 
 const CLI = new URL('../dist/cli.js', import.meta.url).pathname;
 
@@ -279,12 +280,4 @@ async function until(condition: () => boolean, ms: number, what: string): Promis
     if (performance.now() > deadline) throw new Error(`timed out after ${ms} ms: ${what}`);
     await sleep(5);
   }
-}
-
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }

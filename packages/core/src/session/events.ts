@@ -15,7 +15,7 @@ export interface AgreedParameters {
   peerFrameBytesMax: number;
   /** Messages this side may send are at most this large (the peer's limit). */
   peerMessageBytesMax: number;
-  /** The peer's initial flow-control window. */
+  /** The peer's initial flow-control window, in bytes. */
   peerReceiveWindowBytes: number;
   keepaliveIntervalMs: number;
   idleTimeoutMs: number;

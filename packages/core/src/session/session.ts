@@ -363,12 +363,12 @@ export class Session {
       try {
         const key = resumeKeyFrom(this.#host.agree(offer.keyShare, offer.peerPublicKey), offer.sessionId);
         this.#recovery = new Recovery(offer.sessionId, key, offer.resumeWindowMs);
-        const window = new Uint8Array(4);
-        new DataView(window.buffer).setUint32(0, offer.resumeWindowMs);
+        const resumeWindow = new Uint8Array(4);
+        new DataView(resumeWindow.buffer).setUint32(0, offer.resumeWindowMs);
         all.push(
           { id: ExtensionId.KEY_SHARE, value: offer.keyShare.publicKey },
           { id: ExtensionId.SESSION_ID, value: offer.sessionId },
-          { id: ExtensionId.RESUME_WINDOW, value: window },
+          { id: ExtensionId.RESUME_WINDOW, value: resumeWindow },
         );
       } catch {
         // A peer key that fails the agreement: the session goes on without recovery.
@@ -930,7 +930,7 @@ export class Session {
     if (share === null) return null;
     const peerKey = extensions.find((e) => e.id === ExtensionId.KEY_SHARE)?.value;
     const sessionId = extensions.find((e) => e.id === ExtensionId.SESSION_ID)?.value;
-    const window = extensions.find((e) => e.id === ExtensionId.RESUME_WINDOW)?.value;
+    const resumeWindow = extensions.find((e) => e.id === ExtensionId.RESUME_WINDOW)?.value;
     if (!peerKey || !sessionId) return null; // the responder does not offer recovery
     if (sessionId.byteLength !== SESSION_ID_BYTES) {
       throw new ProtocolError(AbortCode.MALFORMED_FRAME, 'session id extension of the wrong size');
@@ -942,7 +942,9 @@ export class Session {
       throw new ProtocolError(AbortCode.PROTOCOL_ERROR, 'unusable key share from the peer', { cause });
     }
     const resumeWindowMs =
-      window && window.byteLength === 4 ? new DataView(window.buffer, window.byteOffset, 4).getUint32(0) : null;
+      resumeWindow?.byteLength === 4
+        ? new DataView(resumeWindow.buffer, resumeWindow.byteOffset, 4).getUint32(0)
+        : null;
     return new Recovery(sessionId, key, resumeWindowMs);
   }
 
