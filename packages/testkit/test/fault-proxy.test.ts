@@ -11,8 +11,7 @@ import { createServer, connect as netConnect, type Server, type Socket } from 'n
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { describe, type TestContext, test } from 'node:test';
-import { FaultProxy, type FaultProxyOptions, parseEndpoint, parseRange } from '@liaison/testkit';
-import { within } from '../src/within.js';
+import { FaultProxy, type FaultProxyOptions, parseEndpoint, parseRange, within } from '@liaison/testkit';
 
 const CLI = new URL('../dist/cli.js', import.meta.url).pathname;
 
