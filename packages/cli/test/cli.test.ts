@@ -5,11 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { describe, type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { listen, RefuseCode } from '@liaison/node';
-import { within } from '@liaison/testkit';
+import { closedPort, within } from '@liaison/testkit';
 
 const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 
@@ -63,15 +62,6 @@ async function serve(t: TestContext, extra: string[] = []): Promise<{ server: Ru
     'listening line',
   );
   return { server, url };
-}
-
-async function closedPort(): Promise<number> {
-  const net = createServer();
-  await new Promise<void>((resolve) => net.listen(0, '127.0.0.1', resolve));
-  const address = net.address();
-  assert.ok(address && typeof address === 'object');
-  await new Promise<void>((resolve) => net.close(() => resolve()));
-  return address.port;
 }
 
 describe('liaison serve and connect', { timeout: 60_000 }, () => {

@@ -64,6 +64,7 @@ export {
   unitNames,
   unitsFromNames,
 } from './units.js';
+export { concatBytes } from './wire/bytes.js';
 export { decodePayload, encodeFrame, writeFrame } from './wire/codec.js';
 export { type DecoderLimits, FrameDecoder } from './wire/decoder.js';
 export * from './wire/frame.js';

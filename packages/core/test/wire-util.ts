@@ -2,7 +2,7 @@
  * Helpers shared by the wire tests: hex conversion, frames to and from the JSON form used by the
  * golden vectors (byte fields as hex strings), and decoding a whole byte stream.
  */
-import { type Frame, FrameDecoder } from '@liaison/core';
+import { concatBytes, type Frame, FrameDecoder } from '@liaison/core';
 
 export function fromHex(hex: string): Uint8Array {
   const clean = hex.replace(/\s+/g, '');
@@ -55,15 +55,7 @@ export function decodeChunks(
   return out;
 }
 
-export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
-}
+export { concatBytes };
 
 /** Splits `bytes` at the given cut points (any order, duplicates and out-of-range ignored). */
 export function splitAt(bytes: Uint8Array, cuts: readonly number[]): Uint8Array[] {

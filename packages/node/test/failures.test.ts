@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server as NetServer, connect as netConnect, type Socket } from 'node:net';
 import { describe, type TestContext, test } from 'node:test';
 import { AbortCode, connect, ErrorCode, ProtocolError, type RttEstimate, SessionClosedError } from '@liaison/node';
+import { closedPort } from '@liaison/testkit';
 import { echoServer, nextSession, readAll, sleep, startServer, text, track, waitFor, within } from './helpers.js';
 
 /** A raw TCP server on a free loopback port, closed (with its sockets) when the test ends. */
@@ -28,16 +29,6 @@ async function rawServer(t: TestContext, onSocket: (s: Socket) => void): Promise
   const address = net.address();
   assert.ok(address && typeof address === 'object');
   return { net, port: address.port };
-}
-
-/** A loopback port nobody listens on (bound, then released). */
-async function closedPort(): Promise<number> {
-  const net = createServer();
-  await new Promise<void>((resolve) => net.listen(0, '127.0.0.1', resolve));
-  const address = net.address();
-  assert.ok(address && typeof address === 'object');
-  await new Promise<void>((resolve) => net.close(() => resolve()));
-  return address.port;
 }
 
 describe('transport failures', { timeout: 15_000 }, () => {

@@ -16,4 +16,5 @@ export {
   parseRange,
   type Range,
 } from './fault-proxy.js';
+export { closedPort } from './ports.js';
 export { within } from './within.js';

@@ -40,6 +40,7 @@ import {
 } from '../session/negotiation.js';
 import { type RecoveryOffer, Session, type SessionHost } from '../session/session.js';
 import { DEFAULT_UNITS, IMPLEMENTED_UNITS, knownUnits, Unit } from '../units.js';
+import { concatBytes } from '../wire/bytes.js';
 import { USER_DATA_BYTES_CEILING, writeFrame } from '../wire/codec.js';
 import { FrameDecoder } from '../wire/decoder.js';
 import {
@@ -370,14 +371,7 @@ export class Connection {
   pollTransmit(): Uint8Array | null {
     const segments = this.pollTransmitSegments();
     if (segments === null) return null;
-    if (segments.length === 1) return segments[0] as Uint8Array;
-    const out = new Uint8Array(segments.reduce((n, s) => n + s.byteLength, 0));
-    let at = 0;
-    for (const s of segments) {
-      out.set(s, at);
-      at += s.byteLength;
-    }
-    return out;
+    return segments.length === 1 ? (segments[0] as Uint8Array) : concatBytes(segments);
   }
 
   /**

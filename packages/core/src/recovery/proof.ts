@@ -15,6 +15,7 @@ import { x25519 } from '@noble/curves/ed25519.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { concatBytes } from '../wire/bytes.js';
 
 export const KEY_BYTES = 32;
 export const SESSION_ID_BYTES = 16;
@@ -88,7 +89,7 @@ export function resumeProof(key: Uint8Array, role: 'initiator' | 'responder', p:
   view.setFloat64(0, p.received);
   view.setFloat64(8, p.resendFrom);
   const label = role === 'initiator' ? LABEL_REQUEST : LABEL_ANSWER;
-  return hmac(sha256, key, concat([label, p.sessionId, p.challenge, p.clientNonce, counts]));
+  return hmac(sha256, key, concatBytes([label, p.sessionId, p.challenge, p.clientNonce, counts]));
 }
 
 /** Compares secrets in time independent of where they differ. */
@@ -103,13 +104,3 @@ const ascii = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(
 const LABEL_KEY = ascii('liaison resume v1');
 const LABEL_REQUEST = ascii('liaison resume request');
 const LABEL_ANSWER = ascii('liaison resume answer');
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
-}

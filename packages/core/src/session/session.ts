@@ -29,6 +29,7 @@ import type { Limits } from '../limits.js';
 import { constantTimeEqual, type KeyShare, resumeKeyFrom, resumeProof, SESSION_ID_BYTES } from '../recovery/proof.js';
 import { RetransmitBuffer, type SentFrame } from '../recovery/retransmit.js';
 import { hasUnit, Unit } from '../units.js';
+import { concatBytes } from '../wire/bytes.js';
 import { assertNever, writeDataFrame, writeFrame } from '../wire/codec.js';
 import {
   type AbortFrame,
@@ -663,7 +664,7 @@ export class Session {
         const credit = a.credit + charge;
         if (a.parts.length > 0) {
           a.parts.push(f.payload);
-          data = concat(a.parts, a.bytes + f.payload.byteLength);
+          data = concatBytes(a.parts, a.bytes + f.payload.byteLength);
           a.parts = [];
           a.bytes = 0;
         }
@@ -1299,16 +1300,6 @@ export class Session {
       `${frameTypeName(f.type)} not allowed in state ${this.#state.name}`,
     );
   }
-}
-
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
 }
 
 const EMPTY = new Uint8Array(0);

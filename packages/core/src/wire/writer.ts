@@ -2,6 +2,7 @@
  * Encodes frames into one growing buffer, so that many small frames leave in one write
  * (batching) and each payload is copied exactly once, straight into the outgoing bytes.
  */
+import { concatBytes } from './bytes.js';
 import { HEADER_BYTES } from './frame.js';
 
 /** Small at first: a connection that only ever sends a few small frames should not hold 4 KiB. */
@@ -139,16 +140,7 @@ export class FrameWriter {
 
   /** Hands out everything written so far as one array and starts afresh. The result is never written again. */
   take(): Uint8Array {
-    if (this.#segments.length > 0) {
-      const parts = this.takeSegments();
-      const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-      let at = 0;
-      for (const p of parts) {
-        out.set(p, at);
-        at += p.byteLength;
-      }
-      return out;
-    }
+    if (this.#segments.length > 0) return concatBytes(this.takeSegments());
     let out: Uint8Array;
     if (this.#len * 4 < this.#buf.byteLength) {
       // Mostly empty: copy out the small part and keep the buffer.
