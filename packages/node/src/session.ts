@@ -66,16 +66,19 @@ type Op =
   | { op: 'respond'; accept: boolean; userData: Uint8Array };
 
 export class Session extends EventEmitter<SessionEventMap> implements SessionListener {
-  readonly ready: Promise<void>;
-  readonly closed: Promise<CloseReason>;
+  // `ready` and `closed` are made on first use: a server may hold 100,000 sessions nobody awaits.
+  #ready: Promise<void> | null = null;
+  #closed: Promise<CloseReason> | null = null;
+  #isOpen = false;
+  #readyError: Error | null = null;
   #driver: ConnectionDriver;
   readonly #core: CoreSession;
   readonly #onReleaseRequest: ReleaseDecider | undefined;
-  #resolveReady!: () => void;
-  #rejectReady!: (e: Error) => void;
-  #resolveClosed!: (r: CloseReason) => void;
+  #resolveReady: (() => void) | null = null;
+  #rejectReady: ((e: Error) => void) | null = null;
+  #resolveClosed: ((r: CloseReason) => void) | null = null;
   #reason: CloseReason | null = null;
-  #peerUserData: Uint8Array = new Uint8Array(0);
+  #peerUserData: Uint8Array = EMPTY;
 
   readonly #inbox: InboxItem[] = [];
   #inboxHead = 0;
@@ -92,16 +95,37 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
     this.#driver = driver;
     this.#core = core;
     this.#onReleaseRequest = init.onReleaseRequest;
-    this.ready = new Promise<void>((resolve, reject) => {
-      this.#resolveReady = resolve;
-      this.#rejectReady = reject;
-    });
-    // `ready` may be ignored by an application that only awaits `closed`: never an unhandled rejection.
-    this.ready.catch(() => {});
-    this.closed = new Promise<CloseReason>((resolve) => {
-      this.#resolveClosed = resolve;
-    });
     registerSession(core, this);
+  }
+
+  /** Resolves when the session is open; rejects with a SessionClosedError if it never opens. */
+  get ready(): Promise<void> {
+    if (this.#ready === null) {
+      if (this.#isOpen) this.#ready = Promise.resolve();
+      else if (this.#readyError) this.#ready = Promise.reject(this.#readyError);
+      else {
+        this.#ready = new Promise<void>((resolve, reject) => {
+          this.#resolveReady = resolve;
+          this.#rejectReady = reject;
+        });
+      }
+      // `ready` may be ignored by an application that only awaits `closed`: never an unhandled rejection.
+      this.#ready.catch(() => {});
+    }
+    return this.#ready;
+  }
+
+  /** Resolves with the close reason when the session ends, however it ends (never rejects). */
+  get closed(): Promise<CloseReason> {
+    if (this.#closed === null) {
+      const reason = this.#reason;
+      this.#closed = reason
+        ? Promise.resolve(reason)
+        : new Promise<CloseReason>((resolve) => {
+            this.#resolveClosed = resolve;
+          });
+    }
+    return this.#closed;
   }
 
   get channel(): number {
@@ -286,7 +310,8 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
   // ---------------------------------------------------------------- internals
 
   #opened(): void {
-    this.#resolveReady();
+    this.#isOpen = true;
+    this.#resolveReady?.();
     this.emit('open');
     this.#pump();
   }
@@ -447,7 +472,8 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
     if (this.#reason) return;
     this.#reason = reason;
     const error = new SessionClosedError(reason);
-    this.#rejectReady(error);
+    if (!this.#isOpen) this.#readyError = error;
+    this.#rejectReady?.(error);
     for (let i = this.#opsHead; i < this.#ops.length; i++) {
       const op = this.#ops[i] as Op;
       if (op.op === 'send') op.reject(error);
@@ -458,7 +484,7 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
     this.#deliver();
     if (this.#reader !== null && this.#inboxHead === this.#inbox.length) this.#finishReader();
     this.emit('close', reason);
-    this.#resolveClosed(reason);
+    this.#resolveClosed?.(reason);
   }
 
   #endReader(): void {
