@@ -8,16 +8,19 @@ import { describe, test } from 'node:test';
 import {
   AbortCode,
   Connection,
+  concatBytes,
   ErrorCode,
   ExtensionId,
+  encodeFrame,
   FrameType,
+  PREFACE,
   RefuseCode,
   type Session,
   SessionTable,
   UsageError,
 } from '@liaison/core';
 import { eventsOf, Pair } from './harness.js';
-import { connectFrame, RawPeer } from './raw-peer.js';
+import { acceptedRawSession, connectFrame, RawPeer } from './raw-peer.js';
 import { seededRandom } from './seeded-random.js';
 
 describe('hardening', () => {
@@ -193,5 +196,87 @@ describe('regressions found reading the docs against the code', () => {
     );
     const [refuse] = peer.sent(FrameType.REFUSE);
     assert.equal(refuse?.code, RefuseCode.PARAMETERS_UNACCEPTABLE);
+  });
+});
+
+describe('regressions found by review', () => {
+  test('aborting a session while it is resuming sends nothing on its still unnamed channel', () => {
+    const random = seededRandom(11);
+    const clientTable = new SessionTable({ resumeWindowMs: 10_000, suspendedBytesMax: 1 << 30 });
+    const serverTable = new SessionTable({ resumeWindowMs: 10_000, suspendedBytesMax: 1 << 30 });
+    const client = new Connection({ role: 'initiator', random, table: clientTable });
+    const server = new Connection({ role: 'responder', random, table: serverTable });
+    client.handleTransportUp(0);
+    server.handleTransportUp(0);
+    const move = (a: Connection, b: Connection) => {
+      for (let i = 0; i < 10; i++) {
+        const x = a.pollTransmit();
+        if (x) b.handleBytes(0, x);
+        const y = b.pollTransmit();
+        if (y) a.handleBytes(0, y);
+        for (let e = b.pollEvent(); e; e = b.pollEvent())
+          if (e.type === 'connect-request') e.session.accept(0, new Uint8Array(0));
+      }
+    };
+    const a = client.openSession(0);
+    const b = client.openSession(0);
+    move(client, server);
+    client.handleTransportDown(0, 'cut');
+    server.handleTransportDown(0, 'cut');
+    const client2 = new Connection({ role: 'initiator', random, table: clientTable });
+    const server2 = new Connection({ role: 'responder', random, table: serverTable });
+    client2.handleTransportUp(10);
+    server2.handleTransportUp(10);
+    client2.resumeSession(10, a);
+    client2.resumeSession(10, b);
+    a.abort(10, new Uint8Array(0)); // before the challenge: A's channel is not named to the server yet
+    move(client2, server2);
+    assert.ok(server2.isOpen, 'the connection survives');
+    assert.equal(b.link, 'attached', 'the other session resumed');
+    assert.equal(a.state, 'closed');
+  });
+
+  test('a fragment other than the last must carry at least FRAGMENT_BYTES_MIN bytes', () => {
+    const peer = acceptedRawSession();
+    peer.send({ type: FrameType.DATA, channel: 1, end: false, payload: new Uint8Array(0) });
+    assert.equal(peer.sent(FrameType.ABORT)[0]?.code, AbortCode.MALFORMED_FRAME);
+    assert.ok(peer.conn.isOpen, 'only the session ends');
+  });
+
+  test('a peer that pings without reading gets one pong back, not one per ping', () => {
+    const server = new Connection({ role: 'responder' });
+    server.handleTransportUp(0);
+    server.handleBytes(0, PREFACE);
+    // 5,000 pings while nothing is read from the server (pollTransmit is never called).
+    for (let i = 0; i < 5000; i++) server.handleBytes(0, encodeFrame({ type: FrameType.PING, channel: 0, stamp: i }));
+    const out = server.pollTransmit() as Uint8Array;
+    const pong = encodeFrame({ type: FrameType.PONG, channel: 0, stamp: 4999 });
+    // The preface, exactly one pong (the latest stamp), then the server's connection window.
+    const windowFrame = encodeFrame({ type: FrameType.WINDOW, channel: 0, windowLimit: 16 * 1024 * 1024 });
+    assert.deepEqual(out, concatBytes([PREFACE, pong, windowFrame]));
+  });
+
+  test('parking many sessions stays within the budget and counts each session, even an empty one', () => {
+    const table = new SessionTable({ resumeWindowMs: 10_000, suspendedBytesMax: 10 * 2048 });
+    const random = seededRandom(5);
+    const client = new Connection({
+      role: 'initiator',
+      random,
+      table: new SessionTable({ resumeWindowMs: 10_000, suspendedBytesMax: 1 << 30 }),
+    });
+    const server = new Connection({ role: 'responder', random, table, limits: { sessionsPerConnectionMax: 100 } });
+    client.handleTransportUp(0);
+    server.handleTransportUp(0);
+    for (let i = 0; i < 30; i++) client.openSession(0);
+    for (let i = 0; i < 10; i++) {
+      const x = client.pollTransmit();
+      if (x) server.handleBytes(0, x);
+      const y = server.pollTransmit();
+      if (y) client.handleBytes(0, y);
+      for (let e = server.pollEvent(); e; e = server.pollEvent())
+        if (e.type === 'connect-request') e.session.accept(0, new Uint8Array(0));
+    }
+    server.handleTransportDown(0, 'cut');
+    assert.equal(table.parkedCount, 10, 'ten empty sessions fit a budget of ten session overheads');
   });
 });

@@ -161,7 +161,10 @@ class ClientConnection {
       throw new UsageError(ErrorCode.INVALID_ARGUMENT, `user data exceeds ${this.#conn.limits.userDataBytesMax} bytes`);
     }
     const core = this.#conn.openSession(now(), { units, userData, extensions: options.extensions });
-    const session = new Session(this.#driver, core, { onReleaseRequest: options.onReleaseRequest });
+    const session = new Session(this.#driver, core, {
+      onReleaseRequest: options.onReleaseRequest,
+      parking: this.#parking,
+    });
     this.#sessions.set(core, session);
     session.on('resumed', () => {
       this.#attempt = 0;
@@ -176,6 +179,7 @@ class ClientConnection {
 
   abortAll(): void {
     for (const s of [...this.#sessions.values()]) s.abort();
+    this.#parking?.update(); // suspended sessions' close events wait there
     this.#retire();
   }
 

@@ -13,7 +13,7 @@
  *   until the transport drains; the core's bounded send queues then fill and send() waits.
  * - Events are dispatched after the core call that produced them returned, never inside it.
  */
-import type { AbortCode, Connection, ConnectRequest, Session as CoreSession } from '@liaison/core';
+import { AbortCode, type Connection, type ConnectRequest, type Session as CoreSession } from '@liaison/core';
 import { now } from './clock.js';
 import { dispatchSessionEvent } from './registry.js';
 import type { Transport } from './transport.js';
@@ -43,6 +43,7 @@ export class ConnectionDriver {
   #transportClosed = false;
   #parkingChanged = false;
   #wroteThisTurn = false;
+  #closeCode: number | null = null;
   /** Close the transport once no session remains (a client's own connection). */
   endWhenIdle = false;
 
@@ -136,7 +137,10 @@ export class ConnectionDriver {
     if (!this.#ended && (this.conn.isClosed || (this.endWhenIdle && this.conn.sessionCount === 0))) {
       this.#ended = true;
       this.#clearTimer();
-      this.transport.end();
+      // A peer found unresponsive gets no graceful end (it would wait out the linger before the
+      // reconnection could start): the transport is dropped at once.
+      if (this.#closeCode === AbortCode.IDLE_TIMEOUT) this.transport.destroy();
+      else this.transport.end();
     }
   }
 
@@ -151,6 +155,7 @@ export class ConnectionDriver {
         case 'rtt':
           break;
         case 'connection-closed':
+          this.#closeCode = e.code;
           this.#hooks.onConnectionClosed?.(e.origin, e.code, e.message);
           break;
         default:

@@ -191,7 +191,10 @@ export class Server extends EventEmitter<ServerEventMap> {
   }
 
   #decide(driver: ConnectionDriver, core: CoreSession, request: ConnectRequest): void {
-    const session = new Session(driver, core, { onReleaseRequest: this.#options.onReleaseRequest });
+    const session = new Session(driver, core, {
+      onReleaseRequest: this.#options.onReleaseRequest,
+      parking: this.#parking,
+    });
     const incoming: IncomingRequest = {
       ...request,
       remoteAddress: driver.transport.remoteAddress,
@@ -201,12 +204,19 @@ export class Server extends EventEmitter<ServerEventMap> {
       if (core.state !== 'awaiting-response') return; // timed out or aborted meanwhile
       const decision: { accept: boolean; code?: RefuseCode; userData?: Uint8Array } =
         typeof d === 'boolean' ? { accept: d } : d;
-      if (decision.accept) {
-        core.accept(now(), decision.userData ?? EMPTY);
-        session.opened(request.userData);
-        this.#deliver(session);
-      } else {
-        core.refuse(now(), decision.code ?? RefuseCode.REJECTED, decision.userData ?? EMPTY);
+      try {
+        if (decision.accept) {
+          core.accept(now(), decision.userData ?? EMPTY);
+          session.opened(request.userData);
+          this.#deliver(session);
+        } else {
+          core.refuse(now(), decision.code ?? RefuseCode.REJECTED, decision.userData ?? EMPTY);
+        }
+      } catch (e) {
+        // A decision the engine cannot carry out (user data over the limit, an unknown code): the
+        // request is refused and the application told, instead of an exception in a socket handler.
+        if (core.state === 'awaiting-response') core.refuse(now(), RefuseCode.REJECTED, EMPTY);
+        this.emit('connection-error', e instanceof Error ? e : new Error(String(e)));
       }
       driver.scheduleFlush();
     };

@@ -29,13 +29,18 @@ import {
   SessionClosedError,
   type SessionStateName,
   type SessionStats,
+  Unit,
   UsageError,
 } from '@liaison/core';
 import { type ConnectionDriver, now } from './driver.js';
+import type { Parking } from './parking.js';
 import { registerSession, type SessionListener, type SessionListenerEvent } from './registry.js';
 
 export interface SessionEventMap {
-  /** Normal data, when a listener is attached (otherwise iterate the session). */
+  /**
+   * Normal data, when a listener is attached (otherwise iterate the session); also typed and
+   * expedited data when no 'typed' or 'expedited' listener takes them.
+   */
   message: [data: Uint8Array];
   typed: [data: Uint8Array];
   expedited: [data: Uint8Array];
@@ -57,6 +62,8 @@ export type ReleaseDecider = (userData: Uint8Array, session: Session) => boolean
 
 export interface SessionInit {
   onReleaseRequest?: ReleaseDecider;
+  /** Where the session waits while suspended: its events come from there then. */
+  parking?: Parking | null;
 }
 
 type InboxItem = { kind: MessageKind; data: Uint8Array; credit: number } | { kind: 'release'; userData: Uint8Array };
@@ -74,6 +81,7 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
   #driver: ConnectionDriver;
   readonly #core: CoreSession;
   readonly #onReleaseRequest: ReleaseDecider | undefined;
+  readonly #parking: Parking | null;
   #resolveReady: (() => void) | null = null;
   #rejectReady: ((e: Error) => void) | null = null;
   #resolveClosed: ((r: CloseReason) => void) | null = null;
@@ -95,6 +103,7 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
     this.#driver = driver;
     this.#core = core;
     this.#onReleaseRequest = init.onReleaseRequest;
+    this.#parking = init.parking ?? null;
     registerSession(core, this);
   }
 
@@ -241,11 +250,16 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
     } catch (e) {
       if (!(e instanceof UsageError)) throw e;
     }
-    // The core queued the abort frame and a `closed` event; both go out on the next flush.
+    // The core queued the abort frame and a `closed` event; both go out on the next flush. A
+    // suspended session's event waits in its session table instead: deliver it now.
     this.#driver.scheduleFlush();
+    this.#parking?.update();
   }
 
-  /** Normal-data messages in order. Ends after the peer's release; throws if the session aborts. */
+  /**
+   * Messages in order (normal data, and typed or expedited data that no listener of their own
+   * takes). Ends after the peer's release; throws if the session aborts.
+   */
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     if (this.#iterating) throw new UsageError(ErrorCode.INVALID_STATE, 'a session has one message iterator at a time');
     this.#iterating = true;
@@ -309,6 +323,11 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
 
   // ---------------------------------------------------------------- internals
 
+  #canRefuseRelease(): boolean {
+    const agreed = this.#core.agreed;
+    return agreed !== null && (agreed.units & Unit.NEGOTIATED_RELEASE) !== 0;
+  }
+
   #opened(): void {
     this.#isOpen = true;
     this.#resolveReady?.();
@@ -362,7 +381,9 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
       } else {
         try {
           if (op.op === 'release') this.#core.release(now(), op.userData);
-          else this.#core.respondRelease(now(), op.accept, op.userData);
+          else if (op.accept || this.#canRefuseRelease()) this.#core.respondRelease(now(), op.accept, op.userData);
+          // Refusing needs the negotiated-release unit; without it the release can only be accepted.
+          else this.#core.respondRelease(now(), true, op.userData);
         } catch (e) {
           if (!(e instanceof UsageError)) throw e;
         }
@@ -401,15 +422,20 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
         }
         return;
       }
-      const event = item.kind === 'normal' ? 'message' : item.kind;
-      // Typed and expedited data are events only: while iterating they are emitted as they come
-      // up, so that they never hold normal data back.
-      if (this.listenerCount(event) > 0 || (item.kind !== 'normal' && this.#iterating)) {
+      // Typed and expedited data go to their own listeners; an application that has none gets them
+      // where it takes normal data (its 'message' listener or its iterator), so nothing is dropped
+      // and nothing holds the messages behind it back.
+      if (item.kind !== 'normal' && this.listenerCount(item.kind) > 0) {
         this.#take();
-        this.emit(event, item.data);
+        this.emit(item.kind, item.data);
         continue;
       }
-      if (item.kind === 'normal' && this.#reader !== null) {
+      if (this.listenerCount('message') > 0) {
+        this.#take();
+        this.emit('message', item.data);
+        continue;
+      }
+      if (this.#reader !== null) {
         this.#take();
         const reader = this.#reader;
         this.#reader = null;

@@ -139,7 +139,24 @@ describe('data', { timeout: 20_000 }, () => {
     const received = readAll(accepted);
     await client.send('still fine');
     await client.close();
-    assert.deepEqual((await within(received, 2_000, 'messages')).map(text), ['still fine']);
+    // With no 'expedited' listener, the expedited message reaches the iterator too: nothing dropped.
+    assert.deepEqual((await within(received, 2_000, 'messages')).map(text), ['x'.repeat(14), 'still fine']);
+  });
+
+  test('regression: typed and expedited data with no listener of their own reach a message listener', async (t) => {
+    const server = await startServer(t);
+    const got: string[] = [];
+    server.on('session', (s) => s.on('message', (m) => got.push(text(m))));
+    const client = track(t, connect(server.url));
+    await within(client.ready, 2_000, 'ready');
+    await client.send('one');
+    await client.sendTyped('typed');
+    await client.sendExpedited('fast');
+    for (let i = 0; i < 5; i++) await client.send(`n${i}`);
+    // Before the fix the typed message stalled the inbox and the release hung until its timeout.
+    const reason = await within(client.close(), 3_000, 'release');
+    assert.equal(reason.kind, 'released');
+    assert.deepEqual(got.sort(), ['fast', 'n0', 'n1', 'n2', 'n3', 'n4', 'one', 'typed']);
   });
 
   test('typed data without the typed-data unit rejects with UNIT_NOT_SELECTED', async (t) => {

@@ -139,6 +139,29 @@ describe('multiplexing', { timeout: 60_000 }, () => {
     void echo;
   });
 
+  test('regression: abort() of a suspended session and Pool.close() settle closed at once', async (t) => {
+    const server = await startServer(t);
+    echoServer(server);
+    const proxy = await cuttingProxy(server);
+    t.after(() => proxy.close());
+    const pool = new Pool();
+    // Reconnection far away: the sessions stay suspended.
+    const slow = { backoff: { initialDelayMs: 60_000, maxDelayMs: 60_000 } };
+    const [a, b] = [connect(proxy.url, { pool, ...slow }), connect(proxy.url, { pool, ...slow })] as [Session, Session];
+    await within(Promise.all([a.ready, b.ready]), 5_000, 'ready');
+    const suspended = Promise.all(
+      [a, b].map((s) => new Promise<void>((resolve) => s.once('suspended', () => resolve()))),
+    );
+    proxy.cut();
+    await within(suspended, 5_000, 'suspended');
+    a.abort();
+    const ra = await within(a.closed, 1_000, 'closed after abort while suspended');
+    assert.ok(ra.kind === 'aborted' && ra.origin === 'local');
+    pool.close();
+    const rb = await within(b.closed, 1_000, 'closed after Pool.close while suspended');
+    assert.ok(rb.kind === 'aborted');
+  });
+
   test('when the shared connection breaks, all its sessions suspend and resume together, losing nothing', async (t) => {
     const server = await startServer(t);
     echoServer(server);

@@ -481,9 +481,13 @@ export class Connection {
 
   #routeConnectionFrame(now: number, f: Frame): void {
     switch (f.type) {
-      case FrameType.PING:
-        this.#control.push({ type: FrameType.PONG, channel: CONNECTION_CHANNEL, stamp: f.stamp });
+      case FrameType.PING: {
+        // At most one answer waits: a peer that pings without reading gets only the latest back.
+        const pending = this.#control.find((c) => c.type === FrameType.PONG);
+        if (pending) (pending as { stamp: number }).stamp = f.stamp;
+        else this.#queueControl(now, { type: FrameType.PONG, channel: CONNECTION_CHANNEL, stamp: f.stamp });
         return;
+      }
       case FrameType.PONG:
         if (Number.isFinite(f.stamp) && f.stamp <= now && f.stamp === this.#lastPingAt) this.#rttSample(now - f.stamp);
         return;
@@ -526,17 +530,22 @@ export class Connection {
     }
     this.#highestPeerChannel = f.channel;
     if (this.#sessions.size >= this.limits.sessionsPerConnectionMax) {
-      this.#control.push({ type: FrameType.REFUSE, channel: f.channel, code: RefuseCode.CONGESTION, userData: EMPTY });
+      this.#queueControl(now, {
+        type: FrameType.REFUSE,
+        channel: f.channel,
+        code: RefuseCode.CONGESTION,
+        userData: EMPTY,
+      });
       return;
     }
     const evaluation = evaluateConnect(f, this.limits, this.#acceptableUnits);
     if (!evaluation.ok) {
-      this.#control.push({ type: FrameType.REFUSE, channel: f.channel, code: evaluation.code, userData: EMPTY });
+      this.#queueControl(now, { type: FrameType.REFUSE, channel: f.channel, code: evaluation.code, userData: EMPTY });
       return;
     }
     if (f.userData.byteLength > this.limits.userDataBytesMax) {
       const code = RefuseCode.PARAMETERS_UNACCEPTABLE;
-      this.#control.push({ type: FrameType.REFUSE, channel: f.channel, code, userData: EMPTY });
+      this.#queueControl(now, { type: FrameType.REFUSE, channel: f.channel, code, userData: EMPTY });
       return;
     }
     const request = {
@@ -586,7 +595,7 @@ export class Connection {
     }
     // Unknown, expired and unproven look the same from outside. What the initiator sends next on
     // this channel (its replay) is dropped as traffic of a closed channel.
-    this.#control.push({
+    this.#queueControl(now, {
       type: FrameType.RESUME_REFUSE,
       channel: f.channel,
       code: AbortCode.RESUME_REFUSED,
@@ -616,6 +625,18 @@ export class Connection {
     if (this.#tracer) this.#tracer({ kind: 'session-closed', channel: s.channel, reason });
     this.#table?.forget(s);
     this.#detach(s);
+  }
+
+  /**
+   * Queues a frame the engine answers with (refusals, pongs). A peer that keeps asking without
+   * reading the answers would grow this queue without bound: past CONTROL_QUEUE_MAX it is closed.
+   */
+  #queueControl(now: number, f: Frame): void {
+    if (this.#control.length >= CONTROL_QUEUE_MAX) {
+      this.close(now, AbortCode.LIMIT_EXCEEDED, 'the peer does not read what it asks for');
+      return;
+    }
+    this.#control.push(f);
   }
 
   /** Charged bytes `session` may send now: the connection's window, and the cap while sessions contend. */
@@ -716,6 +737,8 @@ export class Connection {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Answers (pongs, refusals) that may wait unread before the peer is cut off. */
+const CONTROL_QUEUE_MAX = 1024;
 /** Bytes one session may write per round-robin turn (one frame at least). */
 const TURN_BYTES = 16 * 1024;
 /** How long the connection counts as contended after a second session sent data. */

@@ -25,8 +25,9 @@ export interface SessionTableOptions {
 export class SessionTable {
   readonly options: Readonly<SessionTableOptions>;
   readonly #byId = new Map<string, Session>();
-  /** Parked sessions and their expiry, in parking order (oldest first). */
-  readonly #parked = new Map<Session, number>();
+  /** Parked sessions, their expiry and cost, in parking order (oldest first). */
+  readonly #parked = new Map<Session, { deadline: number; cost: number }>();
+  #parkedBytes = 0;
   readonly #events: ConnectionEvent[] = [];
   readonly host: SessionHost;
 
@@ -70,23 +71,27 @@ export class SessionTable {
 
   /** Parks a session that was just suspended (it already uses `this.host`). */
   park(now: number, session: Session): void {
-    this.#parked.delete(session);
+    this.unpark(session);
     // The window runs from the start of the suspension: failed resume attempts do not extend it.
     const since = session.suspendedSince ?? now;
     const deadline = since + Math.min(this.options.resumeWindowMs, session.resumeWindowMs ?? Infinity);
-    this.#parked.set(session, deadline);
+    // What a parked session costs: what it retains, plus the session itself (an empty one is not free).
+    const cost = session.retainedBytes + PARKED_SESSION_OVERHEAD_BYTES;
+    this.#parked.set(session, { deadline, cost });
+    this.#parkedBytes += cost;
     session.resumeDeadline = deadline;
-    let retained = 0;
-    for (const s of this.#parked.keys()) retained += s.retainedBytes;
-    for (const s of [...this.#parked.keys()]) {
-      if (retained <= this.options.suspendedBytesMax) break;
-      retained -= s.retainedBytes;
+    // Over budget: the oldest go first. A running total keeps parking O(1), not O(parked).
+    for (const s of this.#parked.keys()) {
+      if (this.#parkedBytes <= this.options.suspendedBytesMax) break;
       s.expire(now, AbortCode.RESUME_BUDGET_EXCEEDED, 'suspended sessions exceeded their memory budget');
     }
   }
 
   /** A connection adopted the session again. */
   unpark(session: Session): void {
+    const entry = this.#parked.get(session);
+    if (entry === undefined) return;
+    this.#parkedBytes -= entry.cost;
     this.#parked.delete(session);
   }
 
@@ -95,7 +100,7 @@ export class SessionTable {
   }
 
   forget(session: Session): void {
-    this.#parked.delete(session);
+    this.unpark(session);
     const id = session.sessionId;
     if (id && this.#byId.get(key(id)) === session) this.#byId.delete(key(id));
   }
@@ -106,14 +111,14 @@ export class SessionTable {
   }
 
   handleTimeout(now: number): void {
-    for (const [s, expiry] of [...this.#parked]) {
-      if (now >= expiry) s.expire(now, AbortCode.RESUME_WINDOW_EXPIRED, 'not resumed within the resume window');
+    for (const [s, { deadline }] of [...this.#parked]) {
+      if (now >= deadline) s.expire(now, AbortCode.RESUME_WINDOW_EXPIRED, 'not resumed within the resume window');
     }
   }
 
   pollTimeout(): number | null {
     let next = Number.POSITIVE_INFINITY;
-    for (const expiry of this.#parked.values()) if (expiry < next) next = expiry;
+    for (const { deadline } of this.#parked.values()) if (deadline < next) next = deadline;
     return next === Number.POSITIVE_INFINITY ? null : next;
   }
 
@@ -121,6 +126,9 @@ export class SessionTable {
     return this.#events.shift() ?? null;
   }
 }
+
+/** What a parked session is counted for beyond the bytes it retains (its engine state). */
+const PARKED_SESSION_OVERHEAD_BYTES = 2048;
 
 function key(id: Uint8Array): string {
   let s = '';

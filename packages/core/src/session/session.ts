@@ -654,6 +654,14 @@ export class Session {
           this.#host.wake(this);
         }
         if (!f.end) {
+          if (f.payload.byteLength < FRAGMENT_BYTES_MIN) {
+            // Every fragment but the last carries at least this much (senders never split finer):
+            // otherwise a peer could hold unbounded memory in empty fragments of one message.
+            throw new ProtocolError(
+              AbortCode.MALFORMED_FRAME,
+              `fragment of ${f.payload.byteLength} bytes (fragments before the last carry at least ${FRAGMENT_BYTES_MIN})`,
+            );
+          }
           a.parts.push(f.payload);
           a.bytes += f.payload.byteLength;
           a.credit += charge;
@@ -1246,7 +1254,11 @@ export class Session {
     notifyPeer = true,
   ): void {
     const undelivered = this.undelivered;
-    if (notifyPeer) this.#host.sendControl({ type: FrameType.ABORT, channel: this.channel, ...f });
+    // While resuming, the channel is not yet named to the peer (RESUME has not gone out): an ABORT
+    // on it would read as traffic for an unknown channel and close the whole connection.
+    if (notifyPeer && this.#link.name !== 'resuming') {
+      this.#host.sendControl({ type: FrameType.ABORT, channel: this.channel, ...f });
+    }
     this.#close(now, {
       kind: 'aborted',
       origin,
@@ -1306,6 +1318,12 @@ const EMPTY = new Uint8Array(0);
 /** Stateless states are shared: a server holds thousands of sessions. */
 const OPEN: SessionState = Object.freeze({ name: 'open' });
 const ATTACHED: Link = Object.freeze({ name: 'attached' });
+/**
+ * The least payload a fragment other than the last may carry. A sender never splits finer than
+ * min(4096, the peer's frame payload, half its window less the charge), at least 480 bytes with the
+ * protocol's floors; the receiver refuses less, which bounds fragments per message.
+ */
+export const FRAGMENT_BYTES_MIN = 256;
 /**
  * Received charged bytes after which an acknowledgement goes out without waiting for ackDelayMs
  * (at most one per transmit batch). A sender whose in-flight budget is smaller asks sooner with
