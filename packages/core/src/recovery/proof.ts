@@ -57,22 +57,11 @@ export function newKeyShare(random: RandomSource): KeyShare {
 }
 
 /**
- * The X25519 shared secret. A connection computes it once per peer key and derives a distinct
- * resume key per session from it (the session id is the HKDF salt), so a thousand sessions on
- * one connection cost one agreement, not a thousand.
- * @throws Error when the peer's key is malformed or of low order (the caller turns it into a refusal).
+ * A session's resume key from the connection's X25519 shared secret: the session id is the HKDF
+ * salt, so a connection agrees once and every session on it still gets a key of its own.
  */
-export function agreeSecret(mine: KeyShare, peerPublicKey: Uint8Array): Uint8Array {
-  return nobleKeyAgreement.agree(mine, peerPublicKey);
-}
-
 export function resumeKeyFrom(shared: Uint8Array, sessionId: Uint8Array): Uint8Array {
   return hkdf(sha256, shared, sessionId, LABEL_KEY, KEY_BYTES);
-}
-
-/** @throws Error when the peer's key is malformed or of low order. */
-export function deriveResumeKey(mine: KeyShare, peerPublicKey: Uint8Array, sessionId: Uint8Array): Uint8Array {
-  return resumeKeyFrom(agreeSecret(mine, peerPublicKey), sessionId);
 }
 
 export interface ProofInput {

@@ -95,10 +95,6 @@ export class SessionTable {
     this.#parked.delete(session);
   }
 
-  isParked(session: Session): boolean {
-    return this.#parked.has(session);
-  }
-
   forget(session: Session): void {
     this.unpark(session);
     const id = session.sessionId;
