@@ -71,7 +71,8 @@ console.log(
     `${s.sessionsPerConnectionPeak} on one connection), ${s.groupResumes} reconnects resuming several sessions, ` +
     `${s.opensBesideResumes} opens beside suspended or resuming sessions, ${s.stuckEnds} stuck readers ` +
     `(others done within ${(s.isolationMaxMs / 1000).toFixed(1)}s at most); connection window: ` +
-    `${s.windowFrames} WINDOW frames, ${s.windowBoundWrites} writes at the limit, peak fill ${(100 * s.windowPeakFill).toFixed(0)}%`,
+    `${s.windowFrames} WINDOW frames, ${s.windowBoundWrites} writes at the limit, peak fill ${(100 * s.windowPeakFill).toFixed(0)}%; ` +
+    `${s.userAborts} user aborts, ${s.releasesRefused} refused releases`,
 );
 if (firstFailure) {
   const v = firstFailure.violation;

@@ -12,6 +12,14 @@
  *   further back: a message whose acknowledgement died with the transport is reported
  *   undelivered although it arrived. No protocol can avoid that; such messages are counted as
  *   `ambiguousMessages`.)
+ * - user-abort: an end that called abort(userData) closed aborted/local/user with that user data;
+ *   an end that closed aborted/peer/user did so because its peer aborted, with the same user data
+ *   (a peer that ended otherwise first never learned of it). What either side delivered before is
+ *   still a prefix in order, and undeliveredMessages() a suffix with no gap (accounted).
+ * - refused-release: in a session negotiating NEGOTIATED_RELEASE whose first release request was
+ *   refused, a released end saw exactly one refusal (the releaser) or made it (the peer), the
+ *   releaser asked twice, and everything, including what was sent after the refusal, was
+ *   delivered both ways.
  * - tables-empty: no session is left registered or parked in any session table.
  */
 import { AbortCode, type CloseReason, type MessageKind } from '@liaison/core';
@@ -87,6 +95,47 @@ function checkEnd(world: World, plan: SessionPlan, end: AppEnd, out: Stream, inc
   const who = `${end.role} s${plan.id}`;
   const reason: CloseReason | null = end.closeReason;
   if (reason === null) throw new InvariantViolation('terminates', `${who} never closed`);
+  const peer = end === plan.client ? plan.server : plan.client;
+  if (end.abortedWith) {
+    if (
+      reason.kind !== 'aborted' ||
+      reason.origin !== 'local' ||
+      reason.by !== 'user' ||
+      reason.code !== AbortCode.USER ||
+      !sameBytes(reason.userData, end.abortedWith)
+    ) {
+      throw new InvariantViolation('user-abort', `${who} called abort() but closed ${describe(reason)}`);
+    }
+  } else if (reason.kind === 'aborted' && reason.by === 'user') {
+    if (
+      reason.origin !== 'peer' ||
+      reason.code !== AbortCode.USER ||
+      !peer?.abortedWith ||
+      !sameBytes(reason.userData, peer.abortedWith)
+    ) {
+      throw new InvariantViolation(
+        'user-abort',
+        `${who} closed ${describe(reason)} but its peer ` +
+          (peer?.abortedWith ? `aborted with ${peer.abortedWith.byteLength}B of user data` : 'never aborted'),
+      );
+    }
+  }
+  if (plan.refuseRelease && reason.kind === 'released') {
+    const releaser = plan.releaser === 'client' ? plan.client : plan.server;
+    const refuser = plan.releaser === 'client' ? plan.server : plan.client;
+    if (
+      !releaser ||
+      !refuser ||
+      refuser.refusalsMade !== 1 ||
+      (end === releaser && (releaser.refusalsSeen !== 1 || releaser.releaseCalls !== 2))
+    ) {
+      throw new InvariantViolation(
+        'refused-release',
+        `${who} released, but the refuser refused ${refuser?.refusalsMade} requests and the releaser saw ` +
+          `${releaser?.refusalsSeen} refusals and asked ${releaser?.releaseCalls} times`,
+      );
+    }
+  }
   if (reason.kind === 'released') {
     for (const s of [out, incoming]) {
       const delivered = s.deliveredData.length + s.deliveredExpedited.length;
@@ -100,7 +149,7 @@ function checkEnd(world: World, plan: SessionPlan, end: AppEnd, out: Stream, inc
     return;
   }
   if (reason.kind === 'refused') throw new InvariantViolation('accounted', `${who} refused: nobody refuses here`);
-  if (!EXPLAINED_CODES.has(reason.code)) {
+  if (reason.by !== 'user' && !EXPLAINED_CODES.has(reason.code)) {
     throw new InvariantViolation(
       'accounted',
       `${who} aborted with code ${reason.code} (${reason.message}), which no fault of an honest network explains`,
@@ -131,6 +180,16 @@ function checkEnd(world: World, plan: SessionPlan, end: AppEnd, out: Stream, inc
     }
     world.stats.ambiguousMessages += delivered - from;
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && a.every((x, i) => x === b[i]);
+}
+
+function describe(reason: CloseReason): string {
+  return reason.kind === 'aborted'
+    ? `aborted/${reason.origin}/${reason.by} code=${reason.code} userData=${reason.userData.byteLength}B`
+    : reason.kind;
 }
 
 function indexOf(data: Uint8Array): number {

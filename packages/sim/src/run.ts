@@ -94,6 +94,8 @@ export interface Summary {
   sessionsPerConnectionPeak: number;
   stuckEnds: number;
   isolationMaxMs: number;
+  userAborts: number;
+  releasesRefused: number;
   windowFrames: number;
   windowBoundWrites: number;
   windowPeakFill: number;
@@ -123,6 +125,8 @@ export function summarize(reports: Iterable<RunReport>): Summary {
     sessionsPerConnectionPeak: 0,
     stuckEnds: 0,
     isolationMaxMs: 0,
+    userAborts: 0,
+    releasesRefused: 0,
     windowFrames: 0,
     windowBoundWrites: 0,
     windowPeakFill: 0,
@@ -150,6 +154,8 @@ export function summarize(reports: Iterable<RunReport>): Summary {
     s.sessionsPerConnectionPeak = Math.max(s.sessionsPerConnectionPeak, r.stats.sessionsPerConnectionPeak);
     s.stuckEnds += r.stats.stuckEnds;
     s.isolationMaxMs = Math.max(s.isolationMaxMs, r.stats.isolationMaxMs);
+    s.userAborts += r.stats.userAborts;
+    s.releasesRefused += r.stats.releasesRefused;
     s.windowFrames += r.stats.window.windowFrames;
     s.windowBoundWrites += r.stats.window.windowBoundWrites;
     s.windowPeakFill = Math.max(s.windowPeakFill, r.stats.window.peakFill);

@@ -16,6 +16,13 @@
  * - Applications follow a seeded plan per session: send K messages each way (small, large
  *   multi-fragment, typed, a few expedited), consume what arrives (sometimes slowly), then an
  *   orderly release from a chosen side; the peer answers after sending and consuming everything.
+ * - Scenarios drawn from their own stream (`scenarios`, so that plans without one run as before):
+ *   in a share of sessions (`userAbortShare`) one end calls abort(userData) once it has sent a
+ *   drawn number of its messages and a drawn delay has passed (before, during or after its sends,
+ *   possibly while suspended or resuming), and meanwhile neither releases nor answers a release;
+ *   in another share (`refusedReleaseShare`) the client proposes NEGOTIATED_RELEASE, the peer of
+ *   the one releasing end refuses the first release (respondRelease(false)), the releaser sends a
+ *   few more messages and releases again, and that release is accepted.
  * - The loop always advances to the earliest of: network happenings and world timers (one heap),
  *   every Connection's and SessionTable's pollTimeout. After each step it drains pollTransmit
  *   (while the pipe has room) and pollEvent until nothing moves.
@@ -31,12 +38,14 @@ import {
   type ConnectionEvent,
   type ConnectionOptions,
   DEFAULT_BACKOFF,
+  DEFAULT_UNITS,
   FRAME_CHARGE_BYTES,
   type Limits,
   type MessageKind,
   resolveLimits,
   type Session,
   SessionTable,
+  Unit,
 } from '@liaison/core';
 import { type Endpoint, Network, type NetworkOptions, type SimLink } from './network.js';
 import { Rng } from './random.js';
@@ -81,6 +90,10 @@ export interface WorldOptions {
   partitionMsMax: number;
   timeLimitMs: number;
   eventLimit: number;
+  /** Share of sessions in which one end aborts (S-U-ABORT) at a drawn point. */
+  userAbortShare: number;
+  /** Share of sessions that negotiate NEGOTIATED_RELEASE and refuse the first release request. */
+  refusedReleaseShare: number;
   /** Broken on purpose (checker tests only): the client application forgets one delivered message. */
   forgetMessage: boolean;
   /** Called with every trace record (the CLI's --verbose). */
@@ -134,6 +147,8 @@ export function worldOptionsFor(rng: Rng, overrides: Partial<WorldOptions> = {})
     partitionMsMax: rng.chance(0.1) ? 30_000 : 3_000,
     timeLimitMs: 900_000,
     eventLimit: 2_000_000,
+    userAbortShare: 0.1,
+    refusedReleaseShare: 0.1,
     forgetMessage: false,
     ...overrides,
   };
@@ -173,6 +188,14 @@ export class AppEnd {
   /** Credit held while stuck, and since when. */
   heldCredit = 0;
   stuckSince = 0;
+  /** The abort is scheduled (its plan's point was reached). */
+  abortArmed = false;
+  /** The user data this end aborted with, once it called abort(). */
+  abortedWith: Uint8Array | null = null;
+  /** Releases this end asked for; release requests it refused; refusals of its own it was told of. */
+  releaseCalls = 0;
+  refusalsMade = 0;
+  refusalsSeen = 0;
 
   constructor(
     readonly role: EndRole,
@@ -200,6 +223,17 @@ export interface SessionPlan {
   /** Which end of this session stops consuming (isolation check), if any. */
   stuckRole: EndRole | null;
   releaser: EndRole | 'both';
+  /** One end aborts once it has sent `afterSent` messages and `delayMs` more have passed. */
+  abort: {
+    role: EndRole;
+    afterSent: number;
+    delayMs: number;
+    userData: Uint8Array;
+    /** Sooner, if it happens first: when the end is suspended, or (a client) as it starts resuming. */
+    on: 'suspended' | 'resuming' | null;
+  } | null;
+  /** Negotiates NEGOTIATED_RELEASE; the first release request is refused, a later one accepted. */
+  refuseRelease: boolean;
   c2s: Stream;
   s2c: Stream;
   client: AppEnd;
@@ -263,6 +297,9 @@ export interface WorldStats {
   /** Ends that stopped consuming while the rest of their group went on; and how long the others took. */
   stuckEnds: number;
   isolationMaxMs: number;
+  /** Sessions one end aborted (abort() called); release requests refused. */
+  userAborts: number;
+  releasesRefused: number;
   window: WindowStats;
 }
 
@@ -305,6 +342,8 @@ export class World {
     opensBesideResumes: 0,
     stuckEnds: 0,
     isolationMaxMs: 0,
+    userAborts: 0,
+    releasesRefused: 0,
     window: { windowFrames: 0, windowBoundWrites: 0, peakFill: 0 },
   };
   now = 0;
@@ -313,6 +352,8 @@ export class World {
   readonly #ends = new Map<Session, AppEnd>();
   readonly #rng: Rng;
   readonly #faultRng: Rng;
+  /** Draws user aborts and refused releases (a stream of its own: other draws stay as they were). */
+  readonly #scenarioRng: Rng;
   readonly #random: ReturnType<Rng['randomSource']>;
   #hashA = 0x811c9dc5;
   #hashB = 0x01000193;
@@ -329,6 +370,7 @@ export class World {
     this.limits = resolveLimits(options.limits);
     this.#rng = root.fork('world');
     this.#faultRng = root.fork('faults');
+    this.#scenarioRng = root.fork('scenarios');
     this.#random = root.fork('crypto').randomSource();
     this.network = new Network(root.fork('network'), options.network);
     this.network.tracer = (now, what) => this.trace(now, what);
@@ -627,6 +669,7 @@ export class World {
           if (r) {
             conn.resumeSession(t, plan.client.session as Session);
             this.trace(t, `client ${c.id} resumes session ${plan.id} on link ${link.id}`);
+            if (plan.abort?.role === 'client' && plan.abort.on === 'resuming') this.#abort(t, plan.client);
           } else this.#open(t, c, conn, plan);
         }
       },
@@ -657,12 +700,16 @@ export class World {
   #open(now: number, c: Client, conn: Connection, plan: SessionPlan): void {
     const userData = new Uint8Array(4);
     new DataView(userData.buffer).setUint32(0, plan.id);
-    plan.client.session = conn.openSession(now, { userData });
+    plan.client.session = conn.openSession(
+      now,
+      plan.refuseRelease ? { userData, units: DEFAULT_UNITS | Unit.NEGOTIATED_RELEASE } : { userData },
+    );
     this.#ends.set(plan.client.session, plan.client);
     this.stats.sessionsOpened++;
     this.trace(now, `client ${c.id} opens session ${plan.id} on channel ${plan.client.session.channel}`);
     if (conn.sessionCount > this.stats.sessionsPerConnectionPeak)
       this.stats.sessionsPerConnectionPeak = conn.sessionCount;
+    this.#armAbort(plan.client);
   }
 
   #clientConnection(c: Client): Connection {
@@ -715,7 +762,13 @@ export class World {
     const rng = this.#rng;
     const c2s: Stream = { name: `s${id} c->s`, sent: [], deliveredData: [], deliveredExpedited: [] };
     const s2c: Stream = { name: `s${id} s->c`, sent: [], deliveredData: [], deliveredExpedited: [] };
-    const releaser = rng.chance(0.1) ? 'both' : rng.chance(0.5) ? 'client' : 'server';
+    let releaser: SessionPlan['releaser'] = rng.chance(0.1) ? 'both' : rng.chance(0.5) ? 'client' : 'server';
+    // The scenarios come from their own stream, after the plan's own draws.
+    const sr = this.#scenarioRng;
+    const scenario = sr.float();
+    let abort: SessionPlan['abort'] = null;
+    const refuseRelease = scenario >= o.userAbortShare && scenario < o.userAbortShare + o.refusedReleaseShare;
+    if (refuseRelease && releaser === 'both') releaser = sr.chance(0.5) ? 'client' : 'server';
     const plan: SessionPlan = {
       id,
       clientId,
@@ -724,6 +777,8 @@ export class World {
       openAfterMs,
       stuckRole: null,
       releaser,
+      abort,
+      refuseRelease,
       c2s,
       s2c,
       client: new AppEnd('client', null as unknown as SessionPlan, c2s, rng.chance(o.slowConsumerChance)),
@@ -731,6 +786,21 @@ export class World {
     };
     (plan.client as { plan: SessionPlan }).plan = plan;
     plan.client.remaining = this.#messages(profile);
+    if (scenario < o.userAbortShare) {
+      // The point: after some of its sends (none, some, all), then a delay (none, short, long
+      // enough to meet a suspension or a resume). The server's count is drawn against the
+      // client's plan length, capped by its own when it has its plan.
+      const role: EndRole = sr.chance(0.5) ? 'client' : 'server';
+      const n = plan.client.remaining.length;
+      const w = sr.float();
+      // Waiting for a suspension (or a resume): the fallback point is late, so that faults come first.
+      const on = w < 0.2 ? 'suspended' : w < 0.4 && role === 'client' ? 'resuming' : null;
+      const afterSent = on ? n : sr.chance(0.25) ? 0 : sr.chance(0.3) ? n : sr.int(0, n);
+      const d = sr.float();
+      const delayMs = on ? sr.logInt(1_000, 8_000) : d < 0.3 ? 0 : d < 0.7 ? sr.int(1, 50) : sr.logInt(50, 8_000);
+      abort = { role, afterSent, delayMs, userData: sr.bytes(sr.int(0, 24)), on };
+      plan.abort = abort;
+    }
     this.plans.push(plan);
     this.stats.sessionsPlanned++;
     return plan;
@@ -799,6 +869,7 @@ export class World {
       if (e.session.state !== 'awaiting-response') return;
       e.session.accept(now, EMPTY);
       this.#pumpSends(end);
+      this.#armAbort(end);
       return;
     }
     const end = this.#ends.get(e.session);
@@ -820,11 +891,30 @@ export class World {
         end.releaseRequested = true;
         this.#maybeFinish(end);
         return;
-      case 'release-refused':
-        throw new InvariantViolation('world', `${tag}: release refused, but nobody refuses in this world`);
+      case 'release-refused': {
+        if (!end.plan.refuseRelease || end.releaseCalls !== 1 || end.refusalsSeen > 0) {
+          throw new InvariantViolation(
+            'world',
+            `${tag}: release refused (plan refuses: ${end.plan.refuseRelease}, releases asked ${end.releaseCalls}, ` +
+              `refusals seen ${end.refusalsSeen})`,
+          );
+        }
+        end.refusalsSeen++;
+        end.released = false;
+        // It goes on exchanging: a few more messages, then it releases again.
+        const rng = this.#scenarioRng;
+        const more = rng.int(1, 5);
+        for (let i = 0; i < more; i++) {
+          end.remaining.push({ index: end.out.sent.length + i, kind: 'normal', bytes: rng.int(HEADER_BYTES, 3_000) });
+        }
+        this.trace(now, `${tag} release refused: sends ${more} more`);
+        this.#pumpSends(end);
+        return;
+      }
       case 'suspended': {
         this.stats.suspensions++;
         this.trace(now, `${tag} suspended (${e.reason})`);
+        if (end.plan.abort?.role === end.role && end.plan.abort.on === 'suspended') this.#abort(now, end);
         if (end.role === 'client') this.#scheduleReconnect(now, this.clients[end.plan.clientId] as Client);
         return;
       }
@@ -888,6 +978,7 @@ export class World {
       this.stats.messagesSent++;
       this.stats.bytesSent += m.bytes;
     }
+    if (end.plan.abort) this.#armAbort(end);
     if (end.remaining.length > 0) {
       if (s.writable) {
         end.sendTimerArmed = true;
@@ -904,22 +995,66 @@ export class World {
   /** Releases, or answers the peer's release, once everything is sent (and, answering, consumed). */
   #maybeFinish(end: AppEnd): void {
     const s = end.session;
+    if (s && end.plan.refuseRelease && end.refusalsMade === 0 && s.state === 'release-requested') {
+      // The first release request is refused (as soon as the application sees the state): it goes on.
+      end.refusalsMade++;
+      this.stats.releasesRefused++;
+      this.trace(this.now, `${end.role} s${end.plan.id} refuses the release`);
+      s.respondRelease(this.now, false, EMPTY);
+      this.#pumpSends(end);
+      return;
+    }
     if (!s || end.remaining.length > 0 || s.state === 'closed') return;
+    if (end.plan.abort?.role === end.role) {
+      // An aborting end neither releases nor answers a release: it aborts.
+      this.#armAbort(end);
+      return;
+    }
     if (s.state === 'release-requested' && end.unconsumedBytes === 0) {
       this.trace(this.now, `${end.role} s${end.plan.id} accepts the release`);
       s.respondRelease(this.now, true, EMPTY);
     } else if (s.state === 'open' && end.releases && !end.released) {
       end.released = true;
+      end.releaseCalls++;
       this.trace(this.now, `${end.role} s${end.plan.id} releases`);
       s.release(this.now, EMPTY);
     }
+  }
+
+  /** Schedules the end's planned abort once it has sent enough; abort() itself comes after the delay. */
+  #armAbort(end: AppEnd): void {
+    const a = end.plan.abort;
+    if (!a || a.role !== end.role || end.abortArmed || !end.session) return;
+    if (end.out.sent.length < a.afterSent && end.remaining.length > 0) return;
+    end.abortArmed = true;
+    this.network.schedule(this.now + a.delayMs, (t) => this.#abort(t, end));
+  }
+
+  /** The end aborts now (once), unless it is already closed. */
+  #abort(now: number, end: AppEnd): void {
+    const a = end.plan.abort;
+    const s = end.session;
+    if (!a || !s || end.abortedWith) return;
+    const tag = `${end.role} s${end.plan.id}`;
+    if (s.state === 'closed') {
+      this.trace(now, `${tag} would abort, but it is closed`);
+      return;
+    }
+    this.trace(
+      now,
+      `${tag} aborts (${s.state}/${s.link}, sent ${end.out.sent.length}, ${a.userData.byteLength}B user data)`,
+    );
+    end.abortedWith = a.userData;
+    this.stats.userAborts++;
+    s.abort(now, a.userData);
   }
 
   #onClosed(end: AppEnd, reason: CloseReason): void {
     end.closeReason = reason;
     const detail =
       reason.kind === 'aborted'
-        ? `aborted ${reason.origin} ${reason.by} code=${reason.code} (${reason.message}) undelivered=${reason.undelivered}`
+        ? `aborted ${reason.origin} ${reason.by} code=${reason.code} (${reason.message}) undelivered=${reason.undelivered}` +
+          (reason.by === 'user' ? ` userData=${reason.userData.byteLength}B` : '')
         : reason.kind;
     this.trace(this.now, `${end.role} s${end.plan.id} closed: ${detail}`);
     if (end.stuck) {

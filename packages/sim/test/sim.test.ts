@@ -86,7 +86,11 @@ describe('simulation', () => {
     let broken = 0;
     let caught = 0;
     for (let seed = 1; seed <= 40; seed++) {
-      const r = runSeed(seed, { network: { dropByteChance: 0.05 }, overrides: { faultEveryMs: 0 } });
+      // Without user aborts: a byte dropped from a session its application aborts anyway is unobservable.
+      const r = runSeed(seed, {
+        network: { dropByteChance: 0.05 },
+        overrides: { faultEveryMs: 0, userAbortShare: 0, refusedReleaseShare: 0 },
+      });
       if (!r.trace.some((l) => l.includes('BROKEN'))) continue;
       broken++;
       if (!r.ok) caught++;
@@ -95,6 +99,27 @@ describe('simulation', () => {
     // Not every drop is observable: a byte lost from the last frame before an orderly close (the
     // CONNECTION_CLOSE, or an ACK after the release completed) changes nothing anyone can see.
     assert.ok(caught >= broken * 0.85, `caught ${caught} of ${broken} runs that dropped a byte`);
+  });
+
+  test('user aborts and refused releases are exercised, and replay exactly', () => {
+    let aborts = 0;
+    let refusals = 0;
+    let replayed = 0;
+    for (let seed = 1; seed <= 60; seed++) {
+      const r = runSeed(seed);
+      assert.ok(r.ok, `seed ${seed}: ${r.violation?.message}`);
+      aborts += r.stats.userAborts;
+      refusals += r.stats.releasesRefused;
+      if (replayed < 3 && r.stats.userAborts > 0 && r.stats.releasesRefused > 0) {
+        replayed++;
+        const again = runSeed(seed);
+        assert.equal(again.traceHash, r.traceHash, `seed ${seed} replays with the same trace`);
+        assert.deepEqual(again.stats, r.stats);
+      }
+    }
+    assert.ok(replayed > 0, 'a seed with both an abort and a refused release was replayed');
+    assert.ok(aborts >= 10, `${aborts} user aborts in 60 seeds`);
+    assert.ok(refusals >= 10, `${refusals} refused releases in 60 seeds`);
   });
 
   test('an application that loses a delivered message is caught (exactly-once)', () => {
