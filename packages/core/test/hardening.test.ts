@@ -96,18 +96,7 @@ describe('hardening', () => {
     client.handleTransportUp(0);
     server.handleTransportUp(0);
     const session = client.openSession(0);
-    const move = () => {
-      for (let i = 0; i < 10; i++) {
-        const a = client.pollTransmit();
-        if (a) server.handleBytes(0, a);
-        const b = server.pollTransmit();
-        if (b) client.handleBytes(0, b);
-        for (let e = server.pollEvent(); e; e = server.pollEvent()) {
-          if (e.type === 'connect-request') e.session.accept(0, new Uint8Array(0));
-        }
-      }
-    };
-    move();
+    exchange(client, server);
     assert.equal(session.state, 'open');
     client.handleTransportDown(0, 'cut');
     // A new connection to something that never sends a challenge (idle timeout off).
@@ -140,18 +129,8 @@ describe('regression (sim seed 271, second bug): a closed session has no deadlin
     });
     client.handleTransportUp(0);
     server.handleTransportUp(0);
-    const move = (a: Connection, b: Connection) => {
-      for (let i = 0; i < 10; i++) {
-        const x = a.pollTransmit();
-        if (x) b.handleBytes(0, x);
-        const y = b.pollTransmit();
-        if (y) a.handleBytes(0, y);
-        for (let e = b.pollEvent(); e; e = b.pollEvent())
-          if (e.type === 'connect-request') e.session.accept(0, new Uint8Array(0));
-      }
-    };
     const session = client.openSession(0);
-    move(client, server);
+    exchange(client, server);
     client.handleTransportDown(0, 'cut');
     // A server that never knew the session (it restarted): the resume is refused.
     const again = new Connection({ role: 'initiator', random, table });
@@ -163,7 +142,7 @@ describe('regression (sim seed 271, second bug): a closed session has no deadlin
     again.handleTransportUp(10);
     stranger.handleTransportUp(10);
     again.resumeSession(10, session);
-    move(again, stranger);
+    exchange(again, stranger);
     assert.equal(session.state, 'closed');
     assert.equal(session.nextDeadline(), null, 'no deadline on a closed session');
     const due = again.pollTimeout();
@@ -208,19 +187,9 @@ describe('regressions found by review', () => {
     const server = new Connection({ role: 'responder', random, table: serverTable });
     client.handleTransportUp(0);
     server.handleTransportUp(0);
-    const move = (a: Connection, b: Connection) => {
-      for (let i = 0; i < 10; i++) {
-        const x = a.pollTransmit();
-        if (x) b.handleBytes(0, x);
-        const y = b.pollTransmit();
-        if (y) a.handleBytes(0, y);
-        for (let e = b.pollEvent(); e; e = b.pollEvent())
-          if (e.type === 'connect-request') e.session.accept(0, new Uint8Array(0));
-      }
-    };
     const a = client.openSession(0);
     const b = client.openSession(0);
-    move(client, server);
+    exchange(client, server);
     client.handleTransportDown(0, 'cut');
     server.handleTransportDown(0, 'cut');
     const client2 = new Connection({ role: 'initiator', random, table: clientTable });
@@ -230,7 +199,7 @@ describe('regressions found by review', () => {
     client2.resumeSession(10, a);
     client2.resumeSession(10, b);
     a.abort(10, new Uint8Array(0)); // before the challenge: A's channel is not named to the server yet
-    move(client2, server2);
+    exchange(client2, server2);
     assert.ok(server2.isOpen, 'the connection survives');
     assert.equal(b.link, 'attached', 'the other session resumed');
     assert.equal(a.state, 'closed');
@@ -268,15 +237,21 @@ describe('regressions found by review', () => {
     client.handleTransportUp(0);
     server.handleTransportUp(0);
     for (let i = 0; i < 30; i++) client.openSession(0);
-    for (let i = 0; i < 10; i++) {
-      const x = client.pollTransmit();
-      if (x) server.handleBytes(0, x);
-      const y = server.pollTransmit();
-      if (y) client.handleBytes(0, y);
-      for (let e = server.pollEvent(); e; e = server.pollEvent())
-        if (e.type === 'connect-request') e.session.accept(0, new Uint8Array(0));
-    }
+    exchange(client, server);
     server.handleTransportDown(0, 'cut');
     assert.equal(table.parkedCount, 10, 'ten empty sessions fit a budget of ten session overheads');
   });
 });
+
+/** Moves bytes both ways between two engines (time 0) and accepts every connect request `b` gets. */
+function exchange(a: Connection, b: Connection): void {
+  for (let i = 0; i < 10; i++) {
+    const x = a.pollTransmit();
+    if (x) b.handleBytes(0, x);
+    const y = b.pollTransmit();
+    if (y) a.handleBytes(0, y);
+    for (let e = b.pollEvent(); e; e = b.pollEvent()) {
+      if (e.type === 'connect-request') e.session.accept(0, new Uint8Array(0));
+    }
+  }
+}
