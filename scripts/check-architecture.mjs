@@ -9,7 +9,7 @@ import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const LAYERS = ['@liaison/core', '@liaison/sim', '@liaison/node', '@liaison/testkit', '@liaison/browser', 'liaison'];
-const CORE_ALLOWED_DEPENDENCIES = new Set(['@noble/curves', '@noble/hashes']);
+const CORE_ALLOWED_DEPENDENCIES = new Set(['@noble/ciphers', '@noble/curves', '@noble/hashes']);
 const BANNED = [
   /\bDate\.now\b/,
   /\bnew Date\(/,

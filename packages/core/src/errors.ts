@@ -36,6 +36,19 @@ export const AbortCode = {
   RESUME_BUDGET_EXCEEDED: 19,
   /** The peer's resume answer did not prove the key, or its counts were impossible. */
   RESUME_FAILED: 20,
+  // Session-level encryption (Noise), 35-44
+  /** A Noise handshake message was malformed or failed to authenticate. */
+  NOISE_HANDSHAKE_FAILED: 35,
+  /** This side requires Noise and the peer opened in plaintext. */
+  NOISE_REQUIRED: 36,
+  /** This side asked for Noise and the peer answered in plaintext or with another variant: never a fallback. */
+  NOISE_DOWNGRADE: 37,
+  /** A sealed record failed authentication (tampered, reordered, truncated or replayed bytes). */
+  NOISE_RECORD_INVALID: 38,
+  /** The responder's static key is not the pinned one. */
+  NOISE_PEER_KEY_MISMATCH: 39,
+  /** The peer asked for Noise and this side has no Noise configuration. */
+  NOISE_UNAVAILABLE: 40,
 } as const;
 export type AbortCode = (typeof AbortCode)[keyof typeof AbortCode];
 

@@ -69,3 +69,12 @@ export { decodePayload, encodeFrame, writeFrame } from './wire/codec.js';
 export { type DecoderLimits, FrameDecoder } from './wire/decoder.js';
 export * from './wire/frame.js';
 export { FrameWriter } from './wire/writer.js';
+export { CipherState } from './crypto/noise/cipher-state.js';
+export {
+  type HandshakeOptions,
+  HandshakeState,
+  type KeyPair,
+  keyPairFrom,
+  type TransportCiphers,
+} from './crypto/noise/handshake-state.js';
+export { type HandshakePattern, type PatternName, protocolName } from './crypto/noise/patterns.js';
