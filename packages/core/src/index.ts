@@ -10,6 +10,18 @@ export {
   type RttEstimate,
   type TraceRecord,
 } from './connection/connection.js';
+export { CipherState } from './crypto/noise/cipher-state.js';
+export {
+  type HandshakeOptions,
+  HandshakeState,
+  type KeyPair,
+  keyPairFrom,
+  type TransportCiphers,
+} from './crypto/noise/handshake-state.js';
+export { type HandshakePattern, type PatternName, protocolName } from './crypto/noise/patterns.js';
+export { NoiseVariant, noisePreface } from './crypto/preface.js';
+export { RECORD_DATA_BYTES_MAX, RecordKind, RecordOpener, RecordReader, RecordSealer } from './crypto/records.js';
+export { type NoiseConfig, SecureConnection, type SecureConnectionOptions } from './crypto/secure-connection.js';
 export {
   AbortCode,
   abortCodeName,
@@ -69,12 +81,3 @@ export { decodePayload, encodeFrame, writeFrame } from './wire/codec.js';
 export { type DecoderLimits, FrameDecoder } from './wire/decoder.js';
 export * from './wire/frame.js';
 export { FrameWriter } from './wire/writer.js';
-export { CipherState } from './crypto/noise/cipher-state.js';
-export {
-  type HandshakeOptions,
-  HandshakeState,
-  type KeyPair,
-  keyPairFrom,
-  type TransportCiphers,
-} from './crypto/noise/handshake-state.js';
-export { type HandshakePattern, type PatternName, protocolName } from './crypto/noise/patterns.js';

@@ -44,6 +44,11 @@ export interface Limits {
    * hold everyone else's messages behind it. A session alone on its connection is not capped.
    */
   contendedInflightBytes: number;
+  /**
+   * Noise connections: each direction applies REKEY() after sending this many bytes (a REKEY
+   * record tells the receiver), so a key protects a bounded volume.
+   */
+  noiseRekeyBytes: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -64,6 +69,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   suspendedBytesMax: 256 * 1024 * 1024,
   connectionWindowBytes: 16 * 1024 * 1024,
   contendedInflightBytes: 16 * 1024,
+  noiseRekeyBytes: 1024 * 1024 * 1024,
 });
 
 /** Protocol floors: below these a peer's advertised value is refused as unacceptable. */
@@ -91,6 +97,7 @@ const RANGES: { [K in keyof Limits]: [min: number, max: number] } = {
   suspendedBytesMax: [0, Number.MAX_SAFE_INTEGER],
   connectionWindowBytes: [64 * 1024, 4 * 1024 * 1024 * 1024],
   contendedInflightBytes: [16 * 1024, 1024 * 1024 * 1024],
+  noiseRekeyBytes: [1024, 2 ** 50],
 };
 
 /** @throws UsageError (ERR_LIAISON_INVALID_ARGUMENT) on an unknown, non-integer or out-of-range limit. */

@@ -22,6 +22,8 @@
 import { AbortCode, type CloseReason, ErrorCode, ProtocolError, RefuseCode, UsageError } from '../errors.js';
 import { type Limits, minEnabled, resolveLimits } from '../limits.js';
 import {
+  bindChallenge,
+  bindSecret,
   constantTimeEqual,
   type KeyAgreement,
   type KeyShare,
@@ -111,6 +113,8 @@ export class Connection {
   readonly #table: SessionTable | undefined;
   /** Responder: the nonce sent on this connection. Initiator: the one received. */
   #challenge: Uint8Array | null = null;
+  /** The secure channel's handshake hash (bindChannel), or null on a plaintext connection. */
+  #channelBinding: Uint8Array | null = null;
   #keyShare: KeyShare | null = null;
   // Connection-level flow control (charged bytes of DATA, TYPED_DATA and EXPEDITED frames).
   #sentBytes = 0;
@@ -205,6 +209,17 @@ export class Connection {
     return this.#sessions.get(channel);
   }
 
+  /**
+   * Binds this connection to the secure channel under it (the Noise handshake hash): resume keys
+   * of sessions established here are derived from it, and resume proofs made or checked here
+   * cover it, so a proof cannot be replayed onto another secure channel.
+   * @throws UsageError once the transport is up (bytes could already depend on the binding).
+   */
+  bindChannel(binding: Uint8Array): void {
+    if (this.#state !== 'idle') throw new UsageError(ErrorCode.INVALID_STATE, 'bind the channel before transport up');
+    this.#channelBinding = binding.slice();
+  }
+
   // ---------------------------------------------------------------- inputs
 
   handleTransportUp(now: number): void {
@@ -282,12 +297,13 @@ export class Connection {
 
   /**
    * The transport is gone. Resumable sessions are suspended into the session table (events
-   * `suspended`); the others end with a provider abort (TRANSPORT_LOST).
+   * `suspended`); the others end with a provider abort (`code`: TRANSPORT_LOST, or why a secure
+   * channel under this connection broke).
    */
-  handleTransportDown(now: number, message = 'transport closed'): void {
+  handleTransportDown(now: number, message = 'transport closed', code: AbortCode = AbortCode.TRANSPORT_LOST): void {
     if (this.#state === 'closed') return;
     this.#now = now;
-    this.#shutdown(now, 'transport', AbortCode.TRANSPORT_LOST, message, false, true);
+    this.#shutdown(now, 'transport', code, message, false, true);
   }
 
   // ---------------------------------------------------------------- commands
@@ -342,8 +358,9 @@ export class Connection {
     const channel = this.#allocateChannel();
     session.attachForResume(now, this.#host, channel);
     this.#sessions.set(channel, session);
-    if (this.#challenge && this.#random) session.sendResume(now, this.#challenge, this.#random(NONCE_BYTES));
-    else this.#resumesWaiting = true;
+    if (this.#challenge && this.#random) {
+      session.sendResume(now, bindChallenge(this.#challenge, this.#channelBinding), this.#random(NONCE_BYTES));
+    } else this.#resumesWaiting = true;
   }
 
   #allocateChannel(): number {
@@ -507,7 +524,9 @@ export class Connection {
         }
         this.#challenge = f.nonce.slice();
         for (const s of this.#sessions.values()) {
-          if (s.link === 'resuming' && this.#random) s.sendResume(now, this.#challenge, this.#random(NONCE_BYTES));
+          if (s.link === 'resuming' && this.#random) {
+            s.sendResume(now, bindChallenge(this.#challenge, this.#channelBinding), this.#random(NONCE_BYTES));
+          }
           const held = this.#heldConnects.get(s);
           if (held) this.#control.push(held);
         }
@@ -587,7 +606,7 @@ export class Connection {
     const session = this.#table?.find(f.sessionId);
     const challenge = this.#challenge;
     if (session && challenge && this.#sessions.size < this.limits.sessionsPerConnectionMax) {
-      if (session.resumeFrom(now, this.#host, f.channel, f, challenge)) {
+      if (session.resumeFrom(now, this.#host, f.channel, f, bindChallenge(challenge, this.#channelBinding))) {
         this.#table?.unpark(session);
         this.#sessions.set(f.channel, session);
         return;
@@ -677,7 +696,7 @@ export class Connection {
     if (this.#agreed && this.#agreed.mine === mine && constantTimeEqual(this.#agreed.peer, peerPublicKey)) {
       return this.#agreed.shared;
     }
-    const shared = this.#keyAgreement.agree(mine, peerPublicKey);
+    const shared = bindSecret(this.#keyAgreement.agree(mine, peerPublicKey), this.#channelBinding);
     this.#agreed = { mine, peer: peerPublicKey.slice(), shared };
     return shared;
   }

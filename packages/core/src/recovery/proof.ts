@@ -81,6 +81,24 @@ export function resumeProof(key: Uint8Array, role: 'initiator' | 'responder', p:
   return hmac(sha256, key, concatBytes([label, p.sessionId, p.challenge, p.clientNonce, counts]));
 }
 
+/**
+ * The connection's X25519 secret bound to its secure channel: HKDF-Extract(salt = the Noise
+ * handshake hash, ikm = shared), so a session's resume key depends on the handshake of the
+ * connection that established it. Unchanged on a plaintext connection (binding null).
+ */
+export function bindSecret(shared: Uint8Array, binding: Uint8Array | null): Uint8Array {
+  return binding === null ? shared : hmac(sha256, binding, shared);
+}
+
+/**
+ * The challenge a resume proof covers: the responder's nonce, followed on a secure connection by
+ * that connection's handshake hash (channel binding), so a proof made for one secure channel
+ * fails on any other even where the nonce were the same.
+ */
+export function bindChallenge(challenge: Uint8Array, binding: Uint8Array | null): Uint8Array {
+  return binding === null ? challenge : concatBytes([challenge, binding]);
+}
+
 /** Compares secrets in time independent of where they differ. */
 export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.byteLength !== b.byteLength) return false;

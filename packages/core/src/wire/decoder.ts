@@ -11,6 +11,8 @@
  *   `next()` after each `push()`.
  * Errors are ProtocolErrors; after one, the decoder is poisoned and throws it again.
  */
+
+import { noiseVariantPattern } from '../crypto/preface.js';
 import { AbortCode, ProtocolError } from '../errors.js';
 import { decodePayload } from './codec.js';
 import { CONTROL_FRAME_BYTES_MAX, FRAMING_VERSION, type Frame, FrameType, HEADER_BYTES, PREFACE } from './frame.js';
@@ -66,6 +68,12 @@ export class FrameDecoder {
     while (this.#prefaceSeen < PREFACE.byteLength && this.#buffered > 0) {
       const byte = this.#take(1)[0] as number;
       const i = this.#prefaceSeen++;
+      if (i === PREFACE.byteLength - 1 && noiseVariantPattern(byte) !== null) {
+        throw new ProtocolError(
+          AbortCode.NOISE_UNAVAILABLE,
+          'the peer asked for noise encryption, not configured here',
+        );
+      }
       if (i === PREFACE.byteLength - 1 && byte !== FRAMING_VERSION) {
         throw new ProtocolError(
           AbortCode.UNSUPPORTED_VERSION,

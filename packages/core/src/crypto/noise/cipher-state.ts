@@ -9,7 +9,7 @@
  * Primitives: ChaCha20-Poly1305 from @noble/ciphers; nothing is hand-rolled here but the nonce.
  */
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
-import { AbortCode, ProtocolError } from '../../errors.js';
+import { AbortCode, ErrorCode, ProtocolError, UsageError } from '../../errors.js';
 
 export const KEY_BYTES = 32;
 export const TAG_BYTES = 16;
@@ -47,6 +47,20 @@ export class CipherState {
     const out = chacha20poly1305(this.#k, this.#nextNonce(), ad).encrypt(plaintext);
     this.#n++;
     return out;
+  }
+
+  /**
+   * EncryptWithAd in place: `buf[at, at + length)` becomes ciphertext and the 16-byte tag is
+   * written right after it, so a record is sealed without copying its plaintext again.
+   * @precondition the key is set and `buf` has room for the tag.
+   */
+  encryptInPlace(ad: Uint8Array, buf: Uint8Array, at: number, length: number): void {
+    if (this.#k === null) throw new UsageError(ErrorCode.INVALID_STATE, 'no key to encrypt with');
+    chacha20poly1305(this.#k, this.#nextNonce(), ad).encrypt(
+      buf.subarray(at, at + length),
+      buf.subarray(at, at + length + TAG_BYTES),
+    );
+    this.#n++;
   }
 
   /**

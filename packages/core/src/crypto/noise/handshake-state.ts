@@ -153,7 +153,9 @@ export class HandshakeState {
             this.#ss.mixHash(this.#re);
             break;
           case 's':
-            this.#rs = this.#ss.decryptAndHash(take(this.#ss.cipher.hasKey() ? KEY_BYTES + TAG_BYTES : KEY_BYTES)).slice();
+            this.#rs = this.#ss
+              .decryptAndHash(take(this.#ss.cipher.hasKey() ? KEY_BYTES + TAG_BYTES : KEY_BYTES))
+              .slice();
             break;
           default:
             this.#mixDh(token);
@@ -187,7 +189,18 @@ export class HandshakeState {
   #mixDh(token: string): void {
     const [mine, theirs] = this.#dhKeys(token);
     if (theirs === null) throw new Error(`no remote key for ${token}`);
-    this.#ss.mixKey(x25519.getSharedSecret(mine, theirs));
+    let shared: Uint8Array;
+    try {
+      shared = x25519.getSharedSecret(mine, theirs);
+    } catch (cause) {
+      // A low-order peer key (an all-zero result): the peer's bytes, so a protocol error even
+      // when it surfaces while this side writes its next message.
+      this.#failed = true;
+      throw new ProtocolError(AbortCode.NOISE_HANDSHAKE_FAILED, `noise handshake failed: bad peer key for ${token}`, {
+        cause,
+      });
+    }
+    this.#ss.mixKey(shared);
   }
 
   /** The spec's DH token rules: the first letter is the initiator's key, the second the responder's. */
