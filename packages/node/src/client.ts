@@ -22,10 +22,12 @@ import {
   ErrorCode,
   type Extension,
   type Limits,
+  type NoiseConfig,
   UsageError,
 } from '@liaison/core';
 import { nativeKeyAgreement, random } from './clock.js';
 import { ConnectionDriver, now } from './driver.js';
+import { type NoiseOptions, resolveNoise, secureIfConfigured } from './noise.js';
 import { Parking } from './parking.js';
 import { parseUnits } from './server.js';
 import { type ReleaseDecider, Session } from './session.js';
@@ -39,6 +41,8 @@ export interface ConnectionOptions {
   resume?: boolean;
   /** Reconnection delays (default: about 5 ms, then 4x per attempt up to 5 s, half of each randomised). */
   backoff?: Partial<BackoffOptions>;
+  /** Session-level encryption with Noise (XX, or IK with the server's key); never falls back to plaintext. */
+  noise?: NoiseOptions;
 }
 
 /** Options of one session. */
@@ -130,6 +134,7 @@ class ClientConnection {
   readonly #parking: Parking | null;
   readonly #backoff: BackoffOptions;
   readonly #onGone: () => void;
+  readonly #noise: NoiseConfig | null;
   readonly #sessions = new Map<CoreSession, Session>();
   #conn: Connection;
   #driver: ConnectionDriver;
@@ -144,6 +149,7 @@ class ClientConnection {
     const probe = new Connection({ role: 'initiator', limits: options.limits }); // validates the limits now
     this.#parking = options.resume === false ? null : new Parking(probe.limits);
     this.#onGone = onGone;
+    this.#noise = resolveNoise(options.noise, 'initiator');
     this.#conn = this.#newConnection();
     this.#driver = this.#newDriver(this.#conn);
     this.#driver.start();
@@ -195,7 +201,7 @@ class ClientConnection {
 
   #newDriver(conn: Connection): ConnectionDriver {
     const socket = netConnect({ host: this.#endpoint.host, port: this.#endpoint.port });
-    const driver = new ConnectionDriver(new TcpTransport(socket), conn, {
+    const driver = new ConnectionDriver(new TcpTransport(socket), secureIfConfigured(conn, this.#noise), {
       onParkingChanged: () => this.#parking?.update(),
       onClosed: () => this.#transportClosed(driver),
     });

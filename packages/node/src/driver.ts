@@ -13,7 +13,13 @@
  *   until the transport drains; the core's bounded send queues then fill and send() waits.
  * - Events are dispatched after the core call that produced them returned, never inside it.
  */
-import { AbortCode, type Connection, type ConnectRequest, type Session as CoreSession } from '@liaison/core';
+import {
+  AbortCode,
+  type Connection,
+  type ConnectRequest,
+  type Session as CoreSession,
+  SecureConnection,
+} from '@liaison/core';
 import { now } from './clock.js';
 import { dispatchSessionEvent } from './registry.js';
 import type { Transport } from './transport.js';
@@ -32,7 +38,12 @@ export interface DriverHooks {
 export { now };
 
 export class ConnectionDriver {
+  /** The engine of the sessions (inside the secure channel when there is one). */
   readonly conn: Connection;
+  /** What meets the transport: the Connection itself, or the SecureConnection around it. */
+  readonly io: Connection | SecureConnection;
+  /** The Noise channel of this connection, if any. */
+  readonly secure: SecureConnection | null;
   readonly transport: Transport;
   readonly #hooks: DriverHooks;
   #timer: NodeJS.Timeout | null = null;
@@ -47,9 +58,11 @@ export class ConnectionDriver {
   /** Close the transport once no session remains (a client's own connection). */
   endWhenIdle = false;
 
-  constructor(transport: Transport, conn: Connection, hooks: DriverHooks = {}) {
+  constructor(transport: Transport, conn: Connection | SecureConnection, hooks: DriverHooks = {}) {
     this.transport = transport;
-    this.conn = conn;
+    this.io = conn;
+    this.secure = conn instanceof SecureConnection ? conn : null;
+    this.conn = conn instanceof SecureConnection ? conn.connection : conn;
     this.#hooks = hooks;
   }
 
@@ -58,11 +71,11 @@ export class ConnectionDriver {
     this.transport.start({
       onOpen: () => {
         if (this.#transportClosed) return;
-        this.conn.handleTransportUp(now());
+        this.io.handleTransportUp(now());
         this.#afterInput();
       },
       onData: (bytes) => {
-        this.conn.handleBytes(now(), bytes);
+        this.io.handleBytes(now(), bytes);
         // Events go to the application now; the answer (acknowledgements, replies written by
         // synchronous handlers) is flushed once per turn, so the reads of one turn share a write.
         this.#drainEvents();
@@ -75,7 +88,7 @@ export class ConnectionDriver {
       onClose: (error) => {
         this.#transportClosed = true;
         this.#ended = true;
-        this.conn.handleTransportDown(now(), error ? `transport failed: ${error.message}` : 'transport closed');
+        this.io.handleTransportDown(now(), error ? `transport failed: ${error.message}` : 'transport closed');
         this.#drainEvents();
         this.#clearTimer();
         this.#hooks.onParkingChanged?.();
@@ -103,7 +116,7 @@ export class ConnectionDriver {
    * for that flush, so the application is never called back from inside its own send().
    */
   commandFlush(): void {
-    if (this.#wroteThisTurn || this.#ended || this.#transportBlocked || !this.conn.isOpen) {
+    if (this.#wroteThisTurn || this.#ended || this.#transportBlocked || !this.io.isOpen) {
       this.scheduleFlush();
       return;
     }
@@ -114,7 +127,7 @@ export class ConnectionDriver {
 
   /** Closes the connection and every session on it with a provider abort. */
   close(code?: AbortCode, message?: string): void {
-    this.conn.close(now(), code, message);
+    this.io.close(now(), code, message);
     this.#afterInput();
   }
 
@@ -134,7 +147,7 @@ export class ConnectionDriver {
       this.#parkingChanged = false;
       this.#hooks.onParkingChanged?.();
     }
-    if (!this.#ended && (this.conn.isClosed || (this.endWhenIdle && this.conn.sessionCount === 0))) {
+    if (!this.#ended && (this.io.isClosed || (this.endWhenIdle && this.io.sessionCount === 0))) {
       this.#ended = true;
       this.#clearTimer();
       // A peer found unresponsive gets no graceful end (it would wait out the linger before the
@@ -146,7 +159,7 @@ export class ConnectionDriver {
 
   #drainEvents(): boolean {
     let any = false;
-    for (let e = this.conn.pollEvent(); e !== null; e = this.conn.pollEvent()) {
+    for (let e = this.io.pollEvent(); e !== null; e = this.io.pollEvent()) {
       any = true;
       switch (e.type) {
         case 'connect-request':
@@ -170,7 +183,7 @@ export class ConnectionDriver {
     if (this.#ended) return false;
     let wrote = false;
     while (!this.#transportBlocked) {
-      const segments = this.conn.pollTransmitSegments();
+      const segments = this.io.pollTransmitSegments();
       if (segments === null) break;
       wrote = true;
       if (!this.transport.writev(segments)) this.#transportBlocked = true;
@@ -179,7 +192,7 @@ export class ConnectionDriver {
   }
 
   #rearm(): void {
-    const at = this.conn.pollTimeout();
+    const at = this.io.pollTimeout();
     if (at === null) return this.#clearTimer();
     // An armed timer that fires earlier is kept: on firing, the core says what is due.
     if (this.#timer !== null && this.#timerAt <= at) return;
@@ -189,7 +202,7 @@ export class ConnectionDriver {
       () => {
         this.#timer = null;
         this.#timerAt = Number.POSITIVE_INFINITY;
-        this.conn.handleTimeout(now());
+        this.io.handleTimeout(now());
         this.#afterInput();
       },
       Math.max(0, Math.ceil(at - now())),

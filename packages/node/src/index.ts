@@ -13,6 +13,14 @@ export * from '@liaison/core';
 export { type ConnectionOptions, type ConnectOptions, connect, Pool, type SessionOptions } from './client.js';
 export { nativeKeyAgreement } from './clock.js';
 export {
+  generateNoiseKeyPair,
+  keyBytes,
+  type NoiseKeyPair,
+  type NoiseOptions,
+  readNoiseKeyFile,
+  writeNoiseKeyFile,
+} from './noise.js';
+export {
   type AcceptDecision,
   type IncomingRequest,
   type ListenOptions,

@@ -12,6 +12,7 @@ import {
   type Session as CoreSession,
   ErrorCode,
   type Limits,
+  type NoiseConfig,
   ProtocolError,
   RefuseCode,
   TimeoutError,
@@ -21,6 +22,7 @@ import {
 } from '@liaison/core';
 import { nativeKeyAgreement, random } from './clock.js';
 import { ConnectionDriver, now } from './driver.js';
+import { type NoiseOptions, resolveNoise, secureIfConfigured } from './noise.js';
 import { Parking } from './parking.js';
 import { type ReleaseDecider, Session } from './session.js';
 import { TcpTransport } from './transport.js';
@@ -50,6 +52,11 @@ export interface ListenOptions {
    * window and memory budget are `limits.resumeWindowMs` and `limits.suspendedBytesMax`.
    */
   resume?: boolean;
+  /**
+   * Session-level encryption with Noise: `staticKey` is the server's X25519 private key. Plaintext
+   * clients are refused unless `require: false`.
+   */
+  noise?: NoiseOptions;
 }
 
 export interface ServerEventMap {
@@ -78,6 +85,7 @@ export class Server extends EventEmitter<ServerEventMap> {
   #closed: Promise<void> | null = null;
   readonly #acceptableUnits: number | undefined;
   readonly #parking: Parking | null;
+  readonly #noise: NoiseConfig | null;
 
   /** @internal use listen() */
   constructor(endpoint: Endpoint, options: ListenOptions) {
@@ -87,6 +95,7 @@ export class Server extends EventEmitter<ServerEventMap> {
     this.#acceptableUnits = options.units ? parseUnits(options.units) : undefined;
     const probe = new Connection({ role: 'responder', limits: options.limits }); // validates the limits now
     this.#parking = options.resume === false ? null : new Parking(probe.limits);
+    this.#noise = resolveNoise(options.noise, 'responder');
     this.#net = createServer((socket) => this.#onSocket(socket));
   }
 
@@ -171,7 +180,7 @@ export class Server extends EventEmitter<ServerEventMap> {
       table: this.#parking?.table,
     });
     const transport = new TcpTransport(socket);
-    const driver: ConnectionDriver = new ConnectionDriver(transport, conn, {
+    const driver: ConnectionDriver = new ConnectionDriver(transport, secureIfConfigured(conn, this.#noise), {
       onConnectRequest: (core, request) => this.#decide(driver, core, request),
       onParkingChanged: () => this.#parking?.update(),
       onClosed: () => this.#drivers.delete(driver),

@@ -186,6 +186,19 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
     return this.#driver.transport.remotePort;
   }
 
+  /**
+   * The peer's static X25519 public key when the session runs inside Noise (the server's key on a
+   * client: pin it, or trust it on first use; the client's key on a server), else null.
+   */
+  get peerStaticKey(): Uint8Array | null {
+    return this.#driver.secure?.remoteStaticKey ?? null;
+  }
+
+  /** The Noise handshake pattern of the current connection ('XX' or 'IK'), or null in plaintext. */
+  get noisePattern(): 'XX' | 'IK' | null {
+    return this.#driver.secure?.pattern ?? null;
+  }
+
   get rtt(): RttEstimate | null {
     return this.#driver.conn.rtt;
   }

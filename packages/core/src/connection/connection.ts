@@ -298,12 +298,13 @@ export class Connection {
   /**
    * The transport is gone. Resumable sessions are suspended into the session table (events
    * `suspended`); the others end with a provider abort (`code`: TRANSPORT_LOST, or why a secure
-   * channel under this connection broke).
+   * channel under this connection broke, which makes the connection-closed origin 'local').
    */
   handleTransportDown(now: number, message = 'transport closed', code: AbortCode = AbortCode.TRANSPORT_LOST): void {
     if (this.#state === 'closed') return;
     this.#now = now;
-    this.#shutdown(now, 'transport', code, message, false, true);
+    // Another code means this side dropped the transport itself (a secure channel failed): origin local.
+    this.#shutdown(now, code === AbortCode.TRANSPORT_LOST ? 'transport' : 'local', code, message, false, true);
   }
 
   // ---------------------------------------------------------------- commands
