@@ -6,8 +6,10 @@ import { LiaisonError, UsageError } from '@liaison/node';
  */
 import { Command, CommanderError, Option } from 'commander';
 import { connectCommand } from './commands/connect.js';
+import { keygen } from './commands/keygen.js';
 import { serve } from './commands/serve.js';
 import { EXIT_CODES_HELP, Exit } from './exit-codes.js';
+import { noiseConnectOptions, noiseServeOptions } from './noise-options.js';
 import { limitOptions } from './options.js';
 
 const VERSION = '0.1.0';
@@ -32,6 +34,7 @@ function program(): Command {
       process.exitCode = await serve(flags);
     });
   for (const o of limitOptions()) serveCmd.addOption(o);
+  for (const o of noiseServeOptions()) serveCmd.addOption(o);
 
   const connectCmd = root
     .command('connect')
@@ -48,6 +51,21 @@ function program(): Command {
       process.exitCode = await connectCommand(url, flags);
     });
   for (const o of limitOptions()) connectCmd.addOption(o);
+  for (const o of noiseConnectOptions()) connectCmd.addOption(o);
+
+  root
+    .command('keygen')
+    .argument('<file>', 'where to write the key pair (never overwritten; mode 0600)')
+    .description('write a new X25519 key pair for Noise and print its public key (hex) on stdout')
+    .option('--json', 'print {"file", "publicKey"} as JSON')
+    .addHelpText(
+      'after',
+      `\nExample:\n  liaison keygen server.key\n  liaison serve --listen tcp://127.0.0.1:7000 --noise-key server.key\n  liaison connect tcp://127.0.0.1:7000 --server-key <printed hex>\n${EXIT_CODES_HELP}`,
+    )
+    .exitOverride()
+    .action((file, flags) => {
+      process.exitCode = keygen(file, flags);
+    });
   return root;
 }
 

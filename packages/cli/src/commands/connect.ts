@@ -6,10 +6,11 @@
  */
 import { connect, describeCloseReason, SessionClosedError } from '@liaison/node';
 import { Exit, exitCodeFor } from '../exit-codes.js';
+import { hex, type NoiseConnectFlags, noiseForConnect } from '../noise-options.js';
 import { type LimitFlags, limitsFrom, unitsFrom } from '../options.js';
 import { LineWriter, makeReporter, reasonJson, unitsJson } from '../output.js';
 
-export interface ConnectFlags extends LimitFlags {
+export interface ConnectFlags extends LimitFlags, NoiseConnectFlags {
   json?: boolean;
   userData?: string;
 }
@@ -17,15 +18,23 @@ export interface ConnectFlags extends LimitFlags {
 export async function connectCommand(url: string, flags: ConnectFlags): Promise<number> {
   const report = makeReporter(flags.json ?? false, true);
   const session = connect(url, {
-    limits: limitsFrom(flags),
+    limits: { ...limitsFrom(flags), ...(flags.noiseRekeyBytes ? { noiseRekeyBytes: flags.noiseRekeyBytes } : {}) },
     units: unitsFrom(flags),
     userData: flags.userData,
     resume: flags.resume !== false,
+    noise: noiseForConnect(flags),
   });
   const out = new LineWriter(process.stdout);
 
   session.on('open', () => {
     const a = session.agreed;
+    const serverKey = session.peerStaticKey ? hex(session.peerStaticKey) : null;
+    if (serverKey && !flags.serverKey) {
+      // Trust on first use: the key is shown so that it can be checked and pinned next time.
+      const line = `server noise key ${serverKey} (not pinned: pass --server-key ${serverKey} to pin it)`;
+      if (flags.json) report.event('noise', { pattern: session.noisePattern, serverKey, pinned: false }, line);
+      else process.stderr.write(`liaison: ${line}\n`);
+    }
     report.event(
       'open',
       {
@@ -34,6 +43,8 @@ export async function connectCommand(url: string, flags: ConnectFlags): Promise<
         version: a?.version,
         units: a ? unitsJson(a.units) : [],
         rttMs: session.rtt?.latestMs,
+        noise: session.noisePattern,
+        serverKey,
       },
       `session open to ${url}`,
     );

@@ -3,11 +3,12 @@
  * message is sent back on its session; without it, messages are printed one per line on stdout.
  * The first line on stdout is `listening URL` (with the real port when PORT is 0).
  */
-import { type CloseReason, describeCloseReason, listen, type Session } from '@liaison/node';
+import { type CloseReason, describeCloseReason, listen, readNoiseKeyFile, type Session } from '@liaison/node';
+import { hex, type NoiseServeFlags, noiseForServe } from '../noise-options.js';
 import { type LimitFlags, limitsFrom, unitsFrom } from '../options.js';
 import { LineWriter, makeReporter, reasonJson, unitsJson } from '../output.js';
 
-export interface ServeFlags extends LimitFlags {
+export interface ServeFlags extends LimitFlags, NoiseServeFlags {
   listen: string;
   echo?: boolean;
   json?: boolean;
@@ -17,10 +18,12 @@ export interface ServeFlags extends LimitFlags {
 export async function serve(flags: ServeFlags): Promise<number> {
   const report = makeReporter(flags.json ?? false, flags.quiet);
   const server = await listen(flags.listen, {
-    limits: limitsFrom(flags),
+    limits: { ...limitsFrom(flags), ...(flags.noiseRekeyBytes ? { noiseRekeyBytes: flags.noiseRekeyBytes } : {}) },
     units: unitsFrom(flags),
     resume: flags.resume !== false,
+    noise: noiseForServe(flags),
   });
+  const noiseKey = flags.noiseKey ? hex(readNoiseKeyFile(flags.noiseKey).publicKey) : null;
   const out = new LineWriter(process.stdout);
 
   // Installed before the listening line is printed: a supervisor may signal as soon as it reads it.
@@ -39,8 +42,8 @@ export async function serve(flags: ServeFlags): Promise<number> {
   process.stdout.write(`listening ${server.url}\n`);
   report.event(
     'listening',
-    { url: server.url, echo: flags.echo ?? false },
-    `listening on ${server.url}${flags.echo ? ' (echo)' : ''}`,
+    { url: server.url, echo: flags.echo ?? false, noiseKey },
+    `listening on ${server.url}${flags.echo ? ' (echo)' : ''}${noiseKey ? `, noise key ${noiseKey}` : ''}`,
   );
   server.on('connection-error', (e) => report.error(`connection error: ${e.message}`));
 
@@ -52,8 +55,14 @@ export async function serve(flags: ServeFlags): Promise<number> {
     const agreed = session.agreed;
     report.event(
       'session-open',
-      { session: id, units: agreed ? unitsJson(agreed.units) : [], version: agreed?.version },
-      `session ${id} open`,
+      {
+        session: id,
+        units: agreed ? unitsJson(agreed.units) : [],
+        version: agreed?.version,
+        noise: session.noisePattern,
+        peerKey: session.peerStaticKey ? hex(session.peerStaticKey) : null,
+      },
+      `session ${id} open${session.noisePattern ? ` (noise ${session.noisePattern})` : ''}`,
     );
     session.on('suspended', (why) =>
       report.event('session-suspended', { session: id, reason: why }, `session ${id} suspended: ${why}`),
