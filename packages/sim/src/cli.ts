@@ -12,10 +12,12 @@ interface Args {
   start: number;
   seed: number | null;
   verbose: boolean;
+  /** Share of clients over Noise (WorldOptions.noiseShare). */
+  noiseShare: number;
 }
 
 function parse(argv: string[]): Args {
-  const args: Args = { seeds: 100, start: 1, seed: null, verbose: false };
+  const args: Args = { seeds: 100, start: 1, seed: null, verbose: false, noiseShare: 0 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = (): number => {
@@ -27,7 +29,11 @@ function parse(argv: string[]): Args {
     else if (a === '--start') args.start = value();
     else if (a === '--seed') args.seed = value();
     else if (a === '--verbose' || a === '-v') args.verbose = true;
-    else if (a === '--help' || a === '-h') usage();
+    else if (a === '--noise-share') {
+      const v = Number(argv[++i]);
+      if (!(v >= 0 && v <= 1)) usage('--noise-share needs a number in [0, 1]');
+      args.noiseShare = v;
+    } else if (a === '--help' || a === '-h') usage();
     else usage(`unknown argument ${a}`);
   }
   return args;
@@ -35,7 +41,7 @@ function parse(argv: string[]): Args {
 
 function usage(problem?: string): never {
   if (problem) console.error(problem);
-  console.error('usage: npm run sim -- [--seeds N] [--start S] [--seed X] [--verbose]');
+  console.error('usage: npm run sim -- [--seeds N] [--start S] [--seed X] [--noise-share F] [--verbose]');
   process.exit(problem ? 2 : 0);
 }
 
@@ -45,7 +51,10 @@ const started = performance.now();
 const reports: RunReport[] = [];
 let firstFailure: RunReport | null = null;
 for (const seed of seeds) {
-  const report = runSeed(seed, args.verbose ? { onTrace: (line) => console.log(line) } : {});
+  const report = runSeed(seed, {
+    ...(args.verbose ? { onTrace: (line: string) => console.log(line) } : {}),
+    ...(args.noiseShare > 0 ? { overrides: { noiseShare: args.noiseShare } } : {}),
+  });
   reports.push(report);
   if (args.verbose || args.seed !== null) {
     console.log(
@@ -79,6 +88,7 @@ if (firstFailure) {
   console.error(`\nFAILED seed ${firstFailure.seed}: ${v?.message}`);
   if (v?.stack) console.error(v.stack);
   console.error(`last trace records:\n  ${firstFailure.trace.join('\n  ')}`);
-  console.error(`\nreplay: npm run sim -- --seed ${firstFailure.seed}`);
+  const noise = args.noiseShare > 0 ? ` --noise-share ${args.noiseShare}` : '';
+  console.error(`\nreplay: npm run sim -- --seed ${firstFailure.seed}${noise}`);
   process.exit(1);
 }

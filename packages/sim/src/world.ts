@@ -40,9 +40,11 @@ import {
   DEFAULT_BACKOFF,
   DEFAULT_UNITS,
   FRAME_CHARGE_BYTES,
+  keyPairFrom,
   type Limits,
   type MessageKind,
   resolveLimits,
+  SecureConnection,
   type Session,
   SessionTable,
   Unit,
@@ -94,6 +96,11 @@ export interface WorldOptions {
   userAbortShare: number;
   /** Share of sessions that negotiate NEGOTIATED_RELEASE and refuse the first release request. */
   refusedReleaseShare: number;
+  /**
+   * Share of clients whose connections run inside Noise (XX or IK, drawn per client): the server
+   * listens with Noise for them. 0 by default, so that the plaintext seeds replay as before.
+   */
+  noiseShare: number;
   /** Broken on purpose (checker tests only): the client application forgets one delivered message. */
   forgetMessage: boolean;
   /** Called with every trace record (the CLI's --verbose). */
@@ -149,6 +156,7 @@ export function worldOptionsFor(rng: Rng, overrides: Partial<WorldOptions> = {})
     eventLimit: 2_000_000,
     userAbortShare: 0.1,
     refusedReleaseShare: 0.1,
+    noiseShare: 0,
     forgetMessage: false,
     ...overrides,
   };
@@ -257,16 +265,22 @@ interface Client {
   /** Sessions of the current group due to open, waiting for a connection. */
   waiting: SessionPlan[];
   done: boolean;
+  /** Its connections run inside Noise with this pattern (null: plaintext). */
+  noise: 'XX' | 'IK' | null;
 }
 
 interface Driven {
+  /** The engine of the sessions. */
   conn: Connection;
+  /** What meets the link: `conn`, or the SecureConnection around it. */
+  io: Connection | SecureConnection;
   side: EndRole;
   link: SimLink | null;
   /** The transport was closed (or reported down): nothing more to write. */
   transportClosed: boolean;
   clientId: number;
-  meter: WindowMeter;
+  /** Checks the connection window from the wire; null under Noise (the wire is sealed). */
+  meter: WindowMeter | null;
 }
 
 export interface WorldStats {
@@ -301,6 +315,8 @@ export interface WorldStats {
   userAborts: number;
   releasesRefused: number;
   window: WindowStats;
+  /** Connections (either end) that ran inside Noise. */
+  noiseConnections: number;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -344,6 +360,7 @@ export class World {
     isolationMaxMs: 0,
     userAborts: 0,
     releasesRefused: 0,
+    noiseConnections: 0,
     window: { windowFrames: 0, windowBoundWrites: 0, peakFill: 0 },
   };
   now = 0;
@@ -355,6 +372,10 @@ export class World {
   /** Draws user aborts and refused releases (a stream of its own: other draws stay as they were). */
   readonly #scenarioRng: Rng;
   readonly #random: ReturnType<Rng['randomSource']>;
+  /** Noise keys come from streams of their own, so plaintext connections draw exactly as before. */
+  readonly #noiseRandom: ReturnType<Rng['randomSource']>;
+  readonly #noiseServerKey: Uint8Array;
+  readonly #noiseRng: Rng;
   #hashA = 0x811c9dc5;
   #hashB = 0x01000193;
   readonly #recent: string[] = [];
@@ -372,6 +393,9 @@ export class World {
     this.#faultRng = root.fork('faults');
     this.#scenarioRng = root.fork('scenarios');
     this.#random = root.fork('crypto').randomSource();
+    this.#noiseRandom = root.fork('noise-crypto').randomSource();
+    this.#noiseServerKey = this.#noiseRandom(32);
+    this.#noiseRng = root.fork('noise');
     this.network = new Network(root.fork('network'), options.network);
     this.network.tracer = (now, what) => this.trace(now, what);
     this.network.acceptor = (now, link) => this.#accept(now, link);
@@ -395,6 +419,7 @@ export class World {
         connecting: false,
         waiting: [],
         done: false,
+        noise: this.#noiseRng.chance(options.noiseShare) ? this.#noiseRng.pick(['XX', 'IK'] as const) : null,
       };
       this.stats.clients++;
       if (multiplexed) {
@@ -469,8 +494,8 @@ export class World {
       this.now = Math.max(this.now, t);
       this.network.runDue(this.now);
       for (const d of this.#driven) {
-        const due = d.conn.pollTimeout();
-        if (due !== null && due <= this.now) d.conn.handleTimeout(this.now);
+        const due = d.io.pollTimeout();
+        if (due !== null && due <= this.now) d.io.handleTimeout(this.now);
       }
       this.#tableTimeout(this.serverTable);
       for (const c of this.clients) this.#tableTimeout(c.table);
@@ -496,7 +521,7 @@ export class World {
   #nextTime(): number | null {
     let next = this.network.nextTime() ?? Number.POSITIVE_INFINITY;
     for (const d of this.#driven) {
-      const t = d.conn.pollTimeout();
+      const t = d.io.pollTimeout();
       if (t !== null && t < next) next = t;
     }
     for (const table of [this.serverTable, ...this.clients.map((c) => c.table)]) {
@@ -517,24 +542,24 @@ export class World {
         const d = this.#driven[i] as Driven;
         if (d.transportClosed) {
           // Nothing can be written; still deliver what the engine has to say.
-          while (d.conn.pollTransmit() !== null) {}
+          while (d.io.pollTransmit() !== null) {}
         } else if (d.link) {
           const link = d.link;
           while (this.network.writable(link, d.side)) {
-            const bytes = d.conn.pollTransmit();
+            const bytes = d.io.pollTransmit();
             if (bytes === null) break;
-            d.meter.out.push(bytes);
+            d.meter?.out.push(bytes);
             this.network.write(this.now, link, d.side, bytes);
             moved = true;
           }
-          if (d.conn.isClosed && this.network.writable(link, d.side)) {
+          if (d.io.isClosed && this.network.writable(link, d.side)) {
             // Everything the closed engine had to say is written: close the transport in order.
             d.transportClosed = true;
             this.network.close(this.now, link, d.side);
             this.trace(this.now, `${d.side} ${d.clientId} link ${link.id} transport closed`);
           }
         }
-        for (let e = d.conn.pollEvent(); e !== null; e = d.conn.pollEvent()) {
+        for (let e = d.io.pollEvent(); e !== null; e = d.io.pollEvent()) {
           moved = true;
           this.#onEvent(d.side, d.clientId, e, d);
         }
@@ -555,10 +580,25 @@ export class World {
 
   #drive(conn: Connection, side: EndRole, link: SimLink | null, clientId: number): Driven {
     const name = side === 'server' ? `server link ${link?.id}` : `client ${clientId} link ${link?.id}`;
-    const meter = new WindowMeter(name, this.limits.connectionWindowBytes, this.stats.window, (message) => {
-      throw new InvariantViolation('connection-window', message);
-    });
-    const d: Driven = { conn, side, link, transportClosed: false, clientId, meter };
+    const noise = (this.clients[clientId] as Client | undefined)?.noise ?? null;
+    const io = noise
+      ? new SecureConnection({
+          connection: conn,
+          random: this.#noiseRandom,
+          ...(side === 'server'
+            ? { staticKey: this.#noiseServerKey }
+            : noise === 'IK'
+              ? { remoteStaticKey: keyPairFrom(this.#noiseServerKey).publicKey }
+              : {}),
+        })
+      : conn;
+    if (noise) this.stats.noiseConnections++;
+    const meter = noise
+      ? null
+      : new WindowMeter(name, this.limits.connectionWindowBytes, this.stats.window, (message) => {
+          throw new InvariantViolation('connection-window', message);
+        });
+    const d: Driven = { conn, io, side, link, transportClosed: false, clientId, meter };
     this.#driven.push(d);
     return d;
   }
@@ -573,7 +613,7 @@ export class World {
       ...this.#frameTracer(`server link ${link.id}`),
     });
     const d = this.#drive(conn, 'server', link, link.clientId);
-    conn.handleTransportUp(now);
+    d.io.handleTransportUp(now);
     return this.#endpoint(d, `server link ${link.id}`);
   }
 
@@ -581,13 +621,13 @@ export class World {
     return {
       onBytes: (now, bytes) => {
         this.trace(now, `${name} <- ${bytes.byteLength}B`);
-        d.meter.in.push(bytes);
-        d.conn.handleBytes(now, bytes);
+        d.meter?.in.push(bytes);
+        d.io.handleBytes(now, bytes);
       },
       onDown: (now, why) => {
         this.trace(now, `${name} transport down (${why})`);
         d.transportClosed = true;
-        d.conn.handleTransportDown(now, why);
+        d.io.handleTransportDown(now, why);
       },
     };
   }
@@ -652,7 +692,7 @@ export class World {
         c.waiting = [];
         const conn = this.#clientConnection(c);
         pending.d = this.#drive(conn, 'client', link, c.id);
-        conn.handleTransportUp(t);
+        pending.d.io.handleTransportUp(t);
         c.conn = conn;
         c.link = link;
         const items: { plan: SessionPlan; resume: boolean }[] = [
