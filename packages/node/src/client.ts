@@ -27,7 +27,7 @@ import {
 } from '@liaison/core';
 import { nativeKeyAgreement, random } from './clock.js';
 import { ConnectionDriver, now } from './driver.js';
-import { type NoiseOptions, resolveNoise, secureIfConfigured } from './noise.js';
+import { type NoiseOptions, noisePoolKey, resolveNoise, secureIfConfigured } from './noise.js';
 import { Parking } from './parking.js';
 import { parseUnits } from './server.js';
 import { type ReleaseDecider, Session } from './session.js';
@@ -103,7 +103,8 @@ export class Pool {
 
   /** @internal use connect(url, { pool }) */
   connect(endpoint: Endpoint, options: ConnectOptions): Session {
-    const key = formatEndpoint(endpoint);
+    // Connections are shared only between sessions that asked for the same protection.
+    const key = `${formatEndpoint(endpoint)} ${noisePoolKey(options.noise)}`;
     let set = this.#connections.get(key);
     if (!set) {
       set = new Set();

@@ -4,7 +4,7 @@
  * Keys are raw 32-byte X25519 keys, given as bytes or hex. A key file is JSON
  * `{ "type": "liaison-noise-x25519", "privateKey": hex, "publicKey": hex }`, written with mode 0600.
  */
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { type Connection, ErrorCode, type NoiseConfig, SecureConnection, UsageError } from '@liaison/core';
 import { random } from './clock.js';
@@ -88,4 +88,20 @@ export function resolveNoise(options: NoiseOptions | undefined, role: 'initiator
 /** The connection as the driver should see it: inside Noise when configured. */
 export function secureIfConfigured(conn: Connection, config: NoiseConfig | null): Connection | SecureConnection {
   return config ? new SecureConnection({ connection: conn, random, ...config }) : conn;
+}
+
+/**
+ * What distinguishes connections by their Noise options, for a Pool: a session that asked for
+ * Noise (or for another server key) must never be carried by a connection opened without it.
+ * A digest, so that no key material is kept in the pool's map keys.
+ */
+export function noisePoolKey(options: NoiseOptions | undefined): string {
+  if (!options) return 'plaintext';
+  const hash = createHash('sha256');
+  for (const part of [options.staticKey, options.remoteStaticKey]) {
+    hash.update(part === undefined ? '-' : Buffer.from(keyBytes(part, 'noise key')).toString('hex'));
+    hash.update('|');
+  }
+  hash.update(`${options.pattern ?? ''}|${options.require ?? ''}`);
+  return `noise:${hash.digest('hex').slice(0, 32)}`;
 }

@@ -13,6 +13,7 @@ import {
   generateNoiseKeyPair,
   type ListenOptions,
   NoiseVariant,
+  Pool,
   ProtocolError,
   type Server,
   type Session,
@@ -130,6 +131,24 @@ describe('noise sessions over sockets', () => {
       assert.equal(reason.kind, 'released');
     });
   }
+
+  test('a pool never puts a Noise session on a plaintext connection (or the reverse)', async (t) => {
+    const server = await startServer(t, { noise: { staticKey: serverKeys.privateKey, require: false } });
+    echoServer(server);
+    const pool = new Pool();
+    t.after(() => pool.close());
+    const plain = connect(server.url, { pool });
+    const secret = connect(server.url, { pool, noise: {} });
+    const pinned = connect(server.url, { pool, noise: { remoteStaticKey: serverKeys.publicKey } });
+    const secret2 = connect(server.url, { pool, noise: {} });
+    await within(Promise.all([plain.ready, secret.ready, pinned.ready, secret2.ready]), 5_000, 'ready');
+    assert.equal(pool.connectionCount, 3);
+    assert.equal(plain.noisePattern, null);
+    assert.equal(secret.noisePattern, 'XX');
+    assert.equal(secret2.noisePattern, 'XX');
+    assert.equal(pinned.noisePattern, 'IK');
+    assert.equal(await echoOnce(secret2, 'shared'), 'shared');
+  });
 
   test('rekeying after noiseRekeyBytes: a megabyte each way arrives whole', async (t) => {
     const limits = { noiseRekeyBytes: 16 * 1024 };
