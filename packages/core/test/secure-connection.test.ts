@@ -344,3 +344,37 @@ describe('noise transport phase', () => {
     }
   });
 });
+
+describe('noise fuzzing', () => {
+  test('random bytes into either side, at any stage, only ever close it with a typed reason', async () => {
+    const fc = (await import('fast-check')).default;
+    fc.assert(
+      fc.property(
+        fc.constantFrom('responder', 'initiator', 'established'),
+        fc.boolean(),
+        fc.array(fc.uint8Array({ maxLength: 300 }), { minLength: 1, maxLength: 6 }),
+        (stage, withPreface, chunks) => {
+          const l = new SecureLink({ client: {}, server });
+          let target: SecureConnection;
+          if (stage === 'established') {
+            openSession(l);
+            target = l.server as SecureConnection;
+          } else {
+            target = (stage === 'responder' ? l.server : l.client) as SecureConnection;
+            if (stage === 'initiator') l.client.pollTransmit(); // its opening, not delivered
+          }
+          if (withPreface && stage !== 'established') {
+            target.handleBytes(l.now, Uint8Array.of(0x4c, 0x53, 0x4e, NoiseVariant.XX));
+          }
+          for (const chunk of chunks) target.handleBytes(l.now, chunk);
+          const events = [];
+          for (let e = target.pollEvent(); e; e = target.pollEvent()) events.push(e);
+          const closed = closeOf(events);
+          if (target.isClosed) assert.ok(closed && closed.message.length > 0, 'closed with a reason');
+          while (target.pollTransmit() !== null) {}
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
