@@ -393,9 +393,11 @@ export class World {
     this.#faultRng = root.fork('faults');
     this.#scenarioRng = root.fork('scenarios');
     this.#random = root.fork('crypto').randomSource();
-    this.#noiseRandom = root.fork('noise-crypto').randomSource();
+    // From a root of their own: forking `root` would advance it and shift every later stream.
+    const noiseRoot = new Rng(seed).fork('noise');
+    this.#noiseRandom = noiseRoot.fork('crypto').randomSource();
     this.#noiseServerKey = this.#noiseRandom(32);
-    this.#noiseRng = root.fork('noise');
+    this.#noiseRng = noiseRoot.fork('draws');
     this.network = new Network(root.fork('network'), options.network);
     this.network.tracer = (now, what) => this.trace(now, what);
     this.network.acceptor = (now, link) => this.#accept(now, link);
