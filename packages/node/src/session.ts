@@ -544,6 +544,9 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
       case 'resync-superseded':
         this.#confirmations.supersededResync();
         return;
+      case 'purged':
+      case 'discarded':
+        return; // counted in `purged`
       case 'activity-interrupted':
       case 'activity-discarded':
         this.#confirmations.stopped();

@@ -13,6 +13,8 @@ export interface DialogueProposal {
   /** Tokens the responder may choose to take (X.225 "responder chooses"). */
   choose: number;
   serial: number;
+  /** Whether CONNECT carried either extension (ACCEPT answers only then: older peers see nothing new). */
+  present: boolean;
 }
 
 export interface DialogueOptions {
@@ -48,6 +50,7 @@ export function dialogueProposal(extensions: readonly Extension[]): DialogueProp
     assign: ok ? (tokens[0] as number) & 0x0f : 0,
     choose: ok ? (tokens[1] as number) & 0x0f : 0,
     serial: serial?.byteLength === 4 ? readU32(serial) : 0,
+    present: tokens !== undefined || serial !== undefined,
   };
 }
 

@@ -83,7 +83,11 @@ export type DialogueEvent =
   | { kind: 'activity-interrupted'; userData: Uint8Array }
   | { kind: 'activity-discard'; reason: number; userData: Uint8Array }
   | { kind: 'activity-discarded'; userData: Uint8Array }
-  | { kind: 'activity-end'; serial: number; userData: Uint8Array };
+  | { kind: 'activity-end'; serial: number; userData: Uint8Array }
+  /** This side dropped these unsent normal messages (resynchronize, activity interrupt or discard). */
+  | { kind: 'purged'; messages: Uint8Array[] }
+  /** A normal message from the peer was discarded on arrival (data in transit); `head` is its first fragment. */
+  | { kind: 'discarded'; head: Uint8Array };
 
 export interface DialogueHost {
   /** Queues a sequenced dialogue frame behind everything queued so far. */
@@ -183,6 +187,16 @@ export class Dialogue {
   /** A major sync or activity end waits for its confirmation (this side's, or the peer's to answer). */
   get majorPending(): { serial: number; mine: boolean; activityEnd: boolean } | null {
     return this.#pendingMajor;
+  }
+
+  /** Whether the peer's minor sync point `serial` waits for this side's confirmation. */
+  minorUnconfirmed(serial: number): boolean {
+    return serial <= this.#lastMinorReceived && serial > this.#minorConfirmedByMe && this.#indicated === null;
+  }
+
+  /** Whether the peer's resynchronize waits for this side's confirmation. */
+  get resyncIndicated(): boolean {
+    return this.#indicated !== null;
   }
 
   /** Whether this side's resynchronize, interrupt or discard waits for its answer. */

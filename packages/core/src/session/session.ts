@@ -382,7 +382,7 @@ export class Session {
     const all = [...extensions];
     const proposal = s.request.dialogue;
     const responderTokens = proposal.assign | (proposal.choose & wantedTokens);
-    all.push(...dialogueAcceptExtensions(responderTokens, proposal.serial));
+    if (proposal.present) all.push(...dialogueAcceptExtensions(responderTokens, proposal.serial));
     const offer = this.#offer;
     if (offer) {
       try {
@@ -669,7 +669,7 @@ export class Session {
         const kind = f.type === FrameType.DATA ? 'normal' : 'typed';
         if (kind === 'normal' && this.#dialogue !== null) {
           if (this.#dialogue.discardsNormalData()) {
-            this.#discardNormal(now, f.payload.byteLength, f.end);
+            this.#discardNormal(now, f.payload, f.end);
             return true;
           }
           this.#dialogue.checkPeerNormalData();
@@ -1148,6 +1148,8 @@ export class Session {
       return true;
     }
     if (item.kind === 'dialogue') {
+      // Held for retransmission like data: it waits for room in the retransmit budget.
+      if (!this.#dialogueRoom(item.body)) return wrote;
       this.#popQueue();
       this.#record(w, item.type, true, item.body, null);
       this.#sentSeq++;
@@ -1227,6 +1229,7 @@ export class Session {
     if (ex !== undefined) return this.#windowRoom() >= ex.byteLength + FRAME_CHARGE_BYTES;
     const item = this.#queue[this.#queueHead];
     if (item === undefined) return false;
+    if (item.kind === 'dialogue') return this.#dialogueRoom(item.body);
     if (item.kind !== 'normal' && item.kind !== 'typed') return true;
     const remaining = item.data.byteLength - item.offset;
     const room = this.#windowRoom() - FRAME_CHARGE_BYTES;
@@ -1334,14 +1337,19 @@ export class Session {
     }
   }
 
-  /** X.225 purge: unsent normal data and a partly received normal message are dropped. */
+  /**
+   * X.225 purge: unsent normal data and a partly received normal message are dropped. A message
+   * already partly sent is the receiver's to count (it holds its first fragments); the others are
+   * this side's, reported in a `purged` event so the application knows exactly what never left.
+   */
   #purge(): void {
     let kept = this.#queueHead;
+    const purged: Uint8Array[] = [];
     for (let i = this.#queueHead; i < this.#queue.length; i++) {
       const item = this.#queue[i] as Outgoing;
       if (item.kind === 'normal') {
         this.#queuedBytes -= item.data.byteLength - item.offset;
-        this.stats.messagesPurged++;
+        if (item.offset === 0) purged.push(item.data);
       } else {
         this.#queue[kept++] = item;
       }
@@ -1351,32 +1359,49 @@ export class Session {
       this.#queue.length = 0;
       this.#queueHead = 0;
     }
+    if (purged.length > 0) {
+      this.stats.messagesPurged += purged.length;
+      this.#host.emit({
+        type: 'dialogue',
+        channel: this.channel,
+        session: this,
+        event: { kind: 'purged', messages: purged },
+      });
+    }
     this.#dropAssembly();
   }
 
+  /** Drops a partly received normal message (counted once; its later fragments are discarded silently). */
   #dropAssembly(): void {
     const a = this.#assembling?.normal;
-    if (a === undefined || (a.parts.length === 0 && a.credit === 0)) return;
+    if (a === undefined || a.parts.length === 0) return;
+    this.#discarded(a.parts[0] as Uint8Array);
     this.#consumedBytes += a.credit;
     a.parts = [];
     a.bytes = 0;
     a.credit = 0;
-    this.stats.messagesDiscarded++;
     this.#discardRest = true;
     this.#creditChanged();
   }
 
+  #discarded(head: Uint8Array): void {
+    this.stats.messagesDiscarded++;
+    this.#host.emit({ type: 'dialogue', channel: this.channel, session: this, event: { kind: 'discarded', head } });
+  }
+
   /** Normal data the dialogue rules purge on arrival: its window credit goes straight back. */
-  #discardNormal(now: number, payloadBytes: number, end: boolean): void {
-    const charge = this.#countFlow(now, payloadBytes);
-    this.#dropAssembly();
-    if (end) {
-      // The rest of a message whose first part was already counted is not counted again.
-      if (!this.#discardRest) this.stats.messagesDiscarded++;
-      this.#discardRest = false;
-    }
+  #discardNormal(now: number, payload: Uint8Array, end: boolean): void {
+    const charge = this.#countFlow(now, payload.byteLength);
+    const continuing = this.#discardRest || (this.#assembling?.normal.parts.length ?? 0) > 0;
+    if ((this.#assembling?.normal.parts.length ?? 0) > 0) this.#dropAssembly();
+    else if (!continuing) this.#discarded(payload);
+    this.#discardRest = !end;
     this.#consumedBytes += charge;
     this.#creditChanged();
+  }
+
+  #dialogueRoom(body: Uint8Array): boolean {
+    return this.#retransmitBudget() - this.#sent.unackedBytes >= body.byteLength + FRAME_CHARGE_BYTES;
   }
 
   #checkNormalData(): void {
