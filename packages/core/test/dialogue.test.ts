@@ -18,6 +18,7 @@ import {
   UsageError,
 } from '@liaison/core';
 import { eventsOf, messages, Pair, type Side, utf8 } from './harness.js';
+import { decodeChunks } from './wire-util.js';
 
 const EMPTY = new Uint8Array(0);
 const ACTIVITIES =
@@ -443,6 +444,30 @@ describe('minor synchronization, resynchronization, exceptions', () => {
     b.send(p.now, 'normal', utf8('b speaks'));
     p.pump();
     assert.deepEqual(messages(p.a), ['b speaks']);
+  });
+
+  test('with EXCEPTIONS, data without the token is a provider exception report, not an abort', () => {
+    const p = new Pair();
+    const { a, channel } = open(p, SYNC);
+    // Forged on a's side only (b never sent it, so b must not hear of it: its counts would disagree).
+    p.linkUp = false;
+    p.a.conn.handleBytes(p.now, encodeFrame({ type: FrameType.DATA, channel, end: true, payload: utf8('rogue') }));
+    p.pump();
+    assert.equal(a.state, 'open');
+    assert.deepEqual(messages(p.a), [], 'the data is discarded');
+    assert.equal(a.stats.messagesDiscarded, 1);
+    assert.deepEqual(
+      dialogue(p.a).filter((e) => e.kind === 'exception'),
+      [{ kind: 'exception', reason: AbortCode.TOKEN_VIOLATION, byProvider: true, userData: EMPTY }],
+    );
+    assert.ok(a.dialogue!.inException);
+    const out = p.a.conn.pollTransmit();
+    const sent = decodeChunks([out as Uint8Array]).filter((f) => f.type === FrameType.EXCEPTION_REPORT);
+    assert.equal(sent.length, 1, 'an EXCEPTION_REPORT goes to the peer');
+    assert.throws(() => a.send(p.now, 'normal', utf8('x')), usage(ErrorCode.INVALID_STATE));
+    // The data token holder resolves it: giving the data token ends the exception state.
+    a.dialogue!.giveTokens(Token.data, EMPTY);
+    assert.ok(!a.dialogue!.inException);
   });
 
   test('symmetric synchronization: each direction numbers its own minor sync points', () => {

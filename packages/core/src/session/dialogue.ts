@@ -237,6 +237,22 @@ export class Dialogue {
     }
   }
 
+  /**
+   * With the exceptions unit, X.225 answers a peer's protocol error in the data flow with a
+   * provider exception report instead of an abort: the offending data is discarded, both sides
+   * enter the exception state and the data token holder resolves it (resynchronize, give the
+   * data token, activity interrupt or discard, abort). Returns false when it must be an abort.
+   */
+  providerException(e: ProtocolError): boolean {
+    if (!hasUnit(this.units, Unit.EXCEPTIONS) || e.wireCode !== AbortCode.TOKEN_VIOLATION) return false;
+    if (!this.#exception) {
+      this.#exception = true;
+      this.#send(FrameType.EXCEPTION_REPORT, { code: e.wireCode });
+      this.#host.emit({ kind: 'exception', reason: e.wireCode, byProvider: true, userData: EMPTY });
+    }
+    return true;
+  }
+
   /** S-RELEASE needs every available token and no activity or confirmation in progress. */
   checkRelease(): void {
     this.#needTokens(this.available, 'release');

@@ -672,7 +672,13 @@ export class Session {
             this.#discardNormal(now, f.payload, f.end);
             return true;
           }
-          this.#dialogue.checkPeerNormalData();
+          try {
+            this.#dialogue.checkPeerNormalData();
+          } catch (e) {
+            if (!(e instanceof ProtocolError) || !this.#dialogue.providerException(e)) throw e;
+            this.#discardNormal(now, f.payload, f.end);
+            return true;
+          }
           this.#discardRest = false;
         }
         if (kind === 'typed' && !hasUnit((this.#agreed as AgreedParameters).units, Unit.TYPED_DATA)) {
