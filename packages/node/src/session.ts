@@ -767,6 +767,9 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
     while (this.#inboxHead < this.#inbox.length) {
       const item = this.#inbox[this.#inboxHead] as InboxItem;
       if (item.kind === 'dialogue') {
+        // An iterating application has finished with the message before only when it asks for
+        // the next one: a sync point must not fire while it is still writing that message.
+        if (this.#iterating && this.#reader === null && this.listenerCount('message') === 0) return;
         this.#take();
         this.#emitDialogue(item.event);
         continue;
