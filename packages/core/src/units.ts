@@ -31,6 +31,7 @@ export const IMPLEMENTED_UNITS =
   Unit.DUPLEX |
   Unit.EXPEDITED |
   Unit.TYPED_DATA |
+  Unit.CAPABILITY_DATA |
   Unit.MINOR_SYNCHRONIZE |
   Unit.SYMMETRIC_SYNCHRONIZE |
   Unit.DATA_SEPARATION |
@@ -63,6 +64,8 @@ export function negotiateUnits(proposed: number, acceptable: number): number | n
   if ((agreed & (Unit.MINOR_SYNCHRONIZE | Unit.SYMMETRIC_SYNCHRONIZE)) === 0) agreed &= ~Unit.DATA_SEPARATION;
   // Exception reports come from the side without the data token: half-duplex only.
   if ((agreed & Unit.HALF_DUPLEX) === 0) agreed &= ~Unit.EXCEPTIONS;
+  // Capability data is exchanged outside activities: it needs activity management.
+  if ((agreed & Unit.ACTIVITY_MANAGEMENT) === 0) agreed &= ~Unit.CAPABILITY_DATA;
   return agreed;
 }
 

@@ -228,6 +228,29 @@ describe('activities and major synchronization', () => {
     assert.deepEqual(messages(q.b), ['after']);
   });
 
+  test('capability data: outside activities only, confirmed by the peer', () => {
+    const p = new Pair();
+    const { a, b, channel } = open(p, ACTIVITIES | Unit.CAPABILITY_DATA);
+    assert.ok(a.agreed!.units & Unit.CAPABILITY_DATA);
+    refused(p, ErrorCode.TOKEN_NOT_HELD, () => b.dialogue!.sendCapability(EMPTY));
+    a.dialogue!.sendCapability(utf8('caps'));
+    refused(p, ErrorCode.INVALID_STATE, () => a.dialogue!.sendCapability(EMPTY));
+    p.pump();
+    assert.deepEqual(dialogue(p.b), [{ kind: 'capability-data', userData: utf8('caps') }]);
+    b.dialogue!.confirmCapability(utf8('ok'));
+    refused(p, ErrorCode.INVALID_STATE, () => b.dialogue!.confirmCapability(EMPTY));
+    p.pump();
+    assert.deepEqual(dialogue(p.a), [{ kind: 'capability-data-confirmed', userData: utf8('ok') }]);
+    a.dialogue!.startActivity(utf8('x'), EMPTY);
+    refused(p, ErrorCode.INVALID_STATE, () => a.dialogue!.sendCapability(EMPTY));
+    p.pump();
+    inject(p, p.b, channel, FrameType.CAPABILITY_DATA);
+    assert.equal(abortCode(b), AbortCode.SYNC_VIOLATION, 'inside an activity');
+    const q = new Pair();
+    const plain = open(q, ACTIVITIES);
+    refused(q, ErrorCode.UNIT_NOT_SELECTED, () => plain.a.dialogue!.sendCapability(EMPTY));
+  });
+
   test('discard and its acknowledgement; the receiver cannot interrupt without the token', () => {
     const p = new Pair();
     const s = open(p, ACTIVITIES);

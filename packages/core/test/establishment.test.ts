@@ -97,25 +97,26 @@ describe('establishment', () => {
     }
   });
 
-  test('unimplemented units (CAPABILITY_DATA) are never proposed; offered both modes, duplex is agreed', () => {
+  test('offered both dialogue modes, duplex is agreed; units that need another are dropped without it', () => {
     const p = new Pair();
     const wanted =
-      Unit.KERNEL | Unit.DUPLEX | Unit.HALF_DUPLEX | Unit.CAPABILITY_DATA | Unit.ACTIVITY_MANAGEMENT | Unit.EXPEDITED;
+      Unit.KERNEL | Unit.DUPLEX | Unit.HALF_DUPLEX | Unit.CAPABILITY_DATA | Unit.EXCEPTIONS | Unit.EXPEDITED;
     const a = p.a.conn.openSession(p.now, { units: wanted });
     p.pump();
     const [req] = eventsOf(p.b, 'connect-request');
-    assert.equal(req?.request.proposedUnits, wanted & ~Unit.CAPABILITY_DATA);
+    assert.equal(req?.request.proposedUnits, wanted, 'every unit is implemented, so all are proposed');
     p.b.conn.session(a.channel)!.accept(p.now, new Uint8Array(0));
     p.pump();
-    assert.equal(a.agreed?.units, Unit.KERNEL | Unit.DUPLEX | Unit.ACTIVITY_MANAGEMENT | Unit.EXPEDITED);
+    // CAPABILITY_DATA needs ACTIVITY_MANAGEMENT; EXCEPTIONS needs HALF_DUPLEX, dropped for DUPLEX.
+    assert.equal(a.agreed?.units, Unit.KERNEL | Unit.DUPLEX | Unit.EXPEDITED);
   });
 
-  test('unimplemented and unknown units proposed by a peer are negotiated away by the responder', () => {
+  test('unknown units proposed by a peer are dropped by the responder', () => {
     const units =
-      Unit.KERNEL | Unit.DUPLEX | Unit.CAPABILITY_DATA | Unit.MINOR_SYNCHRONIZE | Unit.TYPED_DATA | (1 << 15);
+      Unit.KERNEL | Unit.DUPLEX | Unit.DATA_SEPARATION | Unit.MINOR_SYNCHRONIZE | Unit.TYPED_DATA | (1 << 15);
     const peer = new RawPeer({ role: 'responder' }).send(connectFrame({ units }));
     const [req] = peer.eventsOf('connect-request');
-    const agreed = Unit.KERNEL | Unit.DUPLEX | Unit.MINOR_SYNCHRONIZE | Unit.TYPED_DATA;
+    const agreed = Unit.KERNEL | Unit.DUPLEX | Unit.DATA_SEPARATION | Unit.MINOR_SYNCHRONIZE | Unit.TYPED_DATA;
     assert.equal(req?.request.agreed.units, agreed);
     peer.conn.session(1)!.accept(peer.now, new Uint8Array(0));
     peer.flush();

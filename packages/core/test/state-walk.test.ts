@@ -56,6 +56,8 @@ const DIALOGUE_FRAMES = [
   'ACTIVITY_DISCARD',
   'ACTIVITY_DISCARD_ACK',
   'ACTIVITY_END',
+  'CAPABILITY_DATA',
+  'CAPABILITY_DATA_ACK',
 ] as const;
 type DialogueFrameName = (typeof DIALOGUE_FRAMES)[number];
 
@@ -446,6 +448,8 @@ function frameOf(name: SessionFrameName, channel: number): Frame {
     case 'ACTIVITY_DISCARD':
     case 'ACTIVITY_DISCARD_ACK':
     case 'ACTIVITY_END':
+    case 'CAPABILITY_DATA':
+    case 'CAPABILITY_DATA_ACK':
       return {
         type: FrameType[name],
         channel,

@@ -46,6 +46,8 @@ export interface DialogueEventMap {
   'activity-interrupt': [e: { reason: number; userData: Uint8Array }];
   'activity-discard': [e: { reason: number; userData: Uint8Array }];
   'activity-end': [e: { serial: number; userData: Uint8Array }];
+  /** Capability data from the peer (outside activities): answer with confirmCapability(). */
+  'capability-data': [e: { userData: Uint8Array }];
 }
 
 /** Connect side: the INITIAL_TOKENS proposal (tokens not named: the responder may choose them). */
@@ -95,6 +97,19 @@ export class Confirmations {
   major: (Waiter<SyncResult> & { serial: number }) | null = null;
   resync: Waiter<SyncResult> | null = null;
   stop: Waiter<void> | null = null;
+  capability: Waiter<Uint8Array> | null = null;
+
+  waitCapability(): Promise<Uint8Array> {
+    return new Promise<Uint8Array>((resolve, reject) => {
+      this.capability = { resolve, reject };
+    });
+  }
+
+  capabilityConfirmed(userData: Uint8Array): void {
+    const w = this.capability;
+    this.capability = null;
+    w?.resolve(userData);
+  }
 
   waitMajor(serial: number): Promise<SyncResult> {
     return new Promise<SyncResult>((resolve, reject) => {
@@ -148,7 +163,7 @@ export class Confirmations {
 
   closed(reason: CloseReason): void {
     const error = new SessionClosedError(reason);
-    for (const w of [this.major, this.resync, this.stop]) w?.reject(error);
-    this.major = this.resync = this.stop = null;
+    for (const w of [this.major, this.resync, this.stop, this.capability]) w?.reject(error);
+    this.major = this.resync = this.stop = this.capability = null;
   }
 }

@@ -410,6 +410,25 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
     this.#command(false, (d) => d.reportException(reason, toBytes(userData)));
   }
 
+  /** S-CAPABILITY-DATA (outside activities): resolves with the peer's confirmation's user data. */
+  sendCapability(userData: UserBytes = EMPTY): Promise<Uint8Array> {
+    try {
+      let promise: Promise<Uint8Array> = RESOLVED as unknown as Promise<Uint8Array>;
+      this.#command(true, (d) => {
+        d.sendCapability(toBytes(userData));
+        promise = this.#confirmations.waitCapability();
+      });
+      return promise;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** Answers the peer's capability data. */
+  confirmCapability(userData: UserBytes = EMPTY): void {
+    this.#command(false, (d) => d.confirmCapability(toBytes(userData)));
+  }
+
   /** S-ACTIVITY-START. */
   startActivity(id: UserBytes, userData: UserBytes = EMPTY): void {
     this.#command(true, (d) => d.startActivity(toBytes(id), toBytes(userData)));
@@ -547,6 +566,9 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
       case 'purged':
       case 'discarded':
         return; // counted in `purged`
+      case 'capability-data-confirmed':
+        this.#confirmations.capabilityConfirmed(e.userData);
+        return;
       case 'activity-interrupted':
       case 'activity-discarded':
         this.#confirmations.stopped();
@@ -624,6 +646,9 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
         return;
       case 'activity-end':
         this.emit('activity-end', { serial: e.serial, userData: e.userData });
+        return;
+      case 'capability-data':
+        this.emit('capability-data', { userData: e.userData });
         return;
       default:
         return;

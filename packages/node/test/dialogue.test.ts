@@ -135,6 +135,19 @@ describe('dialogue units over sockets', () => {
     await within(second.close(), 2_000, 'release');
   });
 
+  test('capability data outside an activity resolves with the confirmation', async (t) => {
+    const server = await startServer(t);
+    server.on('session', (s) => s.on('capability-data', (e) => s.confirmCapability(`got ${text(e.userData)}`)));
+    const client = track(t, connect(server.url, { units: [...ACTIVITY_UNITS, 'capability-data'] }));
+    await within(client.ready, 2_000, 'ready');
+    assert.equal(text(await within(client.sendCapability('caps'), 2_000, 'confirmation')), 'got caps');
+    client.startActivity('a');
+    await assert.rejects(
+      client.sendCapability('x'),
+      (e: Error & { code?: string }) => e.code === ErrorCode.INVALID_STATE,
+    );
+  });
+
   test('half-duplex: only the data token holder sends; please, give and give-control', async (t) => {
     const server = await startServer(t, { initialTokens: { release: 'responder' } });
     const client = track(t, connect(server.url, { units: HALF_UNITS }));

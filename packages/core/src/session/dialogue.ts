@@ -84,6 +84,9 @@ export type DialogueEvent =
   | { kind: 'activity-discard'; reason: number; userData: Uint8Array }
   | { kind: 'activity-discarded'; userData: Uint8Array }
   | { kind: 'activity-end'; serial: number; userData: Uint8Array }
+  /** S-CAPABILITY-DATA from the peer: answer with confirmCapability(). */
+  | { kind: 'capability-data'; userData: Uint8Array }
+  | { kind: 'capability-data-confirmed'; userData: Uint8Array }
   /** This side dropped these unsent normal messages (resynchronize, activity interrupt or discard). */
   | { kind: 'purged'; messages: Uint8Array[] }
   /** A normal message from the peer was discarded on arrival (data in transit); `head` is its first fragment. */
@@ -148,6 +151,8 @@ export class Dialogue {
   #indicated: { kind: ResyncKind; serial: number; tokens: number } | null = null;
   #exception = false;
   #activity: ActivityInfo | null = null;
+  /** Capability data sent and not yet confirmed ('mine'), or received and not yet answered ('peer'). */
+  #capability: 'mine' | 'peer' | null = null;
 
   constructor(host: DialogueHost, setup: DialogueSetup) {
     this.#host = host;
@@ -441,6 +446,28 @@ export class Dialogue {
     return this.#major(true, userData);
   }
 
+  /**
+   * S-CAPABILITY-DATA: user data exchanged outside activities, confirmed by the peer. Needs the
+   * CAPABILITY_DATA and ACTIVITY_MANAGEMENT units and every available token but release.
+   */
+  sendCapability(userData: Uint8Array): void {
+    this.#needOpen('send capability data');
+    if (!hasUnit(this.units, Unit.CAPABILITY_DATA)) throw unitMissing('capability data', 'CAPABILITY_DATA');
+    if (this.#activity !== null) throw invalid('send capability data inside an activity');
+    this.#needTokens(Token.data | Token.minor | Token.major, 'send capability data');
+    this.#needQuiet('send capability data');
+    if (this.#capability !== null) throw invalid('send capability data before the last exchange was confirmed');
+    this.#capability = 'mine';
+    this.#send(FrameType.CAPABILITY_DATA, { userData });
+  }
+
+  confirmCapability(userData: Uint8Array): void {
+    this.#needOpen('confirm capability data');
+    if (this.#capability !== 'peer') throw invalid('confirm capability data: none from the peer waits');
+    this.#capability = null;
+    this.#send(FrameType.CAPABILITY_DATA_ACK, { userData });
+  }
+
   // ---------------------------------------------------------------- frames from the peer
 
   /** One dialogue frame from the peer, in stream order. @throws ProtocolError on a violation. */
@@ -603,6 +630,24 @@ export class Dialogue {
           userData: f.userData,
         });
       }
+      case FrameType.CAPABILITY_DATA: {
+        if (!hasUnit(this.units, Unit.CAPABILITY_DATA)) throw unitViolation(f.type);
+        this.#peerNeeds(Token.data | Token.minor | Token.major, 'capability data');
+        if (this.#activity !== null || this.#capability !== null) {
+          throw new ProtocolError(
+            AbortCode.SYNC_VIOLATION,
+            'peer sent capability data inside an activity or unconfirmed',
+          );
+        }
+        this.#capability = 'peer';
+        return this.#host.emit({ kind: 'capability-data', userData: f.userData });
+      }
+      case FrameType.CAPABILITY_DATA_ACK:
+        if (this.#capability !== 'mine') {
+          throw new ProtocolError(AbortCode.SYNC_VIOLATION, 'peer confirmed capability data not sent');
+        }
+        this.#capability = null;
+        return this.#host.emit({ kind: 'capability-data-confirmed', userData: f.userData });
       default:
         throw new ProtocolError(
           AbortCode.UNEXPECTED_FRAME,

@@ -745,6 +745,8 @@ export class Session {
       case FrameType.ACTIVITY_DISCARD:
       case FrameType.ACTIVITY_DISCARD_ACK:
       case FrameType.ACTIVITY_END:
+      case FrameType.CAPABILITY_DATA:
+      case FrameType.CAPABILITY_DATA_ACK:
         this.#countReceived(now);
         (this.#dialogue as Dialogue).receive(f);
         this.#host.wake(this);

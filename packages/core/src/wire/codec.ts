@@ -94,6 +94,8 @@ export function writeFrame(w: FrameWriter, f: Frame): void {
     case FrameType.ACTIVITY_DISCARD:
     case FrameType.ACTIVITY_DISCARD_ACK:
     case FrameType.ACTIVITY_END:
+    case FrameType.CAPABILITY_DATA:
+    case FrameType.CAPABILITY_DATA_ACK:
       w.beginFrame(f.type, 0, f.channel);
       writeDialogueFields(w, f);
       break;
@@ -311,6 +313,8 @@ export function decodePayload(
     case FrameType.ACTIVITY_DISCARD:
     case FrameType.ACTIVITY_DISCARD_ACK:
     case FrameType.ACTIVITY_END:
+    case FrameType.CAPABILITY_DATA:
+    case FrameType.CAPABILITY_DATA_ACK:
       f = readDialogueFields(r, type, channel, userDataBytesMax);
       break;
     case FrameType.PING:

@@ -52,6 +52,9 @@ export const FrameType = {
   ACTIVITY_DISCARD: 0x2f,
   ACTIVITY_DISCARD_ACK: 0x30,
   ACTIVITY_END: 0x31,
+  // Capability data (X.225 CD, CDA): outside activities, with activity management
+  CAPABILITY_DATA: 0x32,
+  CAPABILITY_DATA_ACK: 0x33,
   // Maintenance and flow control, native to liaison
   ACK: 0x40,
   PING: 0x41,
@@ -183,7 +186,7 @@ export interface DataFrame {
 }
 
 /**
- * Every dialogue frame (0x20-0x31) has the same fields; each type gives some of them meaning and
+ * Every dialogue frame (0x20-0x33) has the same fields; each type gives some of them meaning and
  * senders write zero or empty in the others (docs/PROTOCOL.md lists which).
  */
 export interface DialogueFrame {
@@ -218,11 +221,13 @@ export type DialogueFrameType = (typeof FrameType)[
   | 'ACTIVITY_INTERRUPT_ACK'
   | 'ACTIVITY_DISCARD'
   | 'ACTIVITY_DISCARD_ACK'
-  | 'ACTIVITY_END'];
+  | 'ACTIVITY_END'
+  | 'CAPABILITY_DATA'
+  | 'CAPABILITY_DATA_ACK'];
 
 /** Dialogue frame types are this contiguous range. */
 export function isDialogueFrame(type: number): type is DialogueFrameType {
-  return type >= FrameType.GIVE_TOKENS && type <= FrameType.ACTIVITY_END;
+  return type >= FrameType.GIVE_TOKENS && type <= FrameType.CAPABILITY_DATA_ACK;
 }
 export const ACTIVITY_ID_BYTES_MAX = 64;
 
