@@ -423,6 +423,39 @@ describe('minor synchronization, resynchronization, exceptions', () => {
     refused(q, ErrorCode.UNIT_NOT_SELECTED, () => s.a.dialogue!.resynchronize('abandon', { userData: EMPTY }));
   });
 
+  test('every dialogue command outside open (releasing, release-requested) is INVALID_STATE, nothing sent', () => {
+    const p = new Pair();
+    const units = SYNC | Unit.ACTIVITY_MANAGEMENT | Unit.CAPABILITY_DATA;
+    const { a, b } = open(p, units);
+    a.release(p.now, EMPTY);
+    p.pump();
+    assert.equal(a.state, 'releasing');
+    assert.equal(b.state, 'release-requested');
+    for (const s of [a, b]) {
+      const d = s.dialogue!;
+      const commands: (() => unknown)[] = [
+        () => d.giveTokens(Token.data, EMPTY),
+        () => d.pleaseTokens(Token.data, EMPTY),
+        () => d.giveControl(EMPTY),
+        () => d.syncMinor({ confirm: false, separation: false, userData: EMPTY }),
+        () => d.confirmMinor(0, EMPTY),
+        () => d.syncMajor(EMPTY),
+        () => d.confirmMajor(EMPTY),
+        () => d.resynchronize('abandon', { userData: EMPTY }),
+        () => d.confirmResynchronize(EMPTY),
+        () => d.reportException(0, EMPTY),
+        () => d.startActivity(utf8('x'), EMPTY),
+        () => d.resumeActivity(utf8('x'), utf8('y'), 1, EMPTY),
+        () => d.interruptActivity(0, EMPTY),
+        () => d.discardActivity(0, EMPTY),
+        () => d.endActivity(EMPTY),
+        () => d.sendCapability(EMPTY),
+        () => d.confirmCapability(EMPTY),
+      ];
+      for (const command of commands) refused(p, ErrorCode.INVALID_STATE, command);
+    }
+  });
+
   test('resynchronize collision: abandon beats restart; equal kinds, the initiator wins', () => {
     for (const [ka, kb, winner] of [
       ['restart', 'abandon', 'b'],
