@@ -13,7 +13,8 @@
  * - Transport breaks are the library's business (the session resumes by itself). Only when the
  *   session is lost (the receiver restarted and no longer knows it, or it stayed unreachable for
  *   the whole resume window) does the sender open a new session and resume the file from the
- *   receiver's journal, for up to `retryForMs`.
+ *   receiver's journal, for up to `retryForMs`. The first session of a run is not retried: a
+ *   receiver that was never reachable is reported at once.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { type FileHandle, open, stat } from 'node:fs/promises';
@@ -50,6 +51,8 @@ export interface SendOptions {
   /** Connection options (limits, backoff...); units are the transfer's own. */
   connection?: Omit<ConnectOptions, 'units'>;
   onEvent?: (e: SenderEvent) => void;
+  /** Stops the transfer: the session is aborted and sendFiles() rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface SendResult {
@@ -79,14 +82,20 @@ export async function sendFiles(url: string, paths: readonly string[], options: 
   let next = 0;
   let attempt = 0;
   let lostSince: number | null = null;
+  let everOpen = false;
+  const signal = options.signal;
+  signal?.throwIfAborted();
 
   while (next < files.length || attempt === 0) {
     attempt++;
     emit({ type: 'connecting', attempt });
     const session = connect(url, { ...options.connection, units: [...TRANSFER_UNITS] }) as unknown as ActivitySession;
+    const onAbort = () => session.abort('the sender stopped');
+    signal?.addEventListener('abort', onAbort, { once: true });
     try {
       await session.ready;
       emit({ type: 'session-open', attempt });
+      everOpen = true;
       lostSince = null;
       for (; next < files.length; next++) {
         result.files.push(await sendOne(session, files[next] as LocalFile, syncEvery, emit, result));
@@ -94,7 +103,9 @@ export async function sendFiles(url: string, paths: readonly string[], options: 
       await session.close();
       return result;
     } catch (e) {
-      const reason = lostReason(e, session);
+      if (signal?.aborted) throw signal.reason;
+      // A receiver that was never reachable in this run is a mistake to report now, not to wait out.
+      const reason = everOpen ? lostReason(e, session) : null;
       if (reason === null) {
         session.abort(e instanceof TransferError ? e.code : 'transfer failed');
         throw e;
@@ -110,6 +121,9 @@ export async function sendFiles(url: string, paths: readonly string[], options: 
       const retryInMs = Math.min(2000, 100 * 2 ** Math.min(attempt, 5), retryForMs - waited);
       emit({ type: 'session-lost', reason, retryInMs });
       await new Promise((resolve) => setTimeout(resolve, retryInMs));
+      signal?.throwIfAborted();
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
     }
   }
   return result;
