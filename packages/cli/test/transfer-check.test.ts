@@ -1,6 +1,6 @@
 /**
  * The issue's "Done when" transfer check (scripts/transfer-check.mjs), CI-sized: 24 MiB through a
- * proxy cutting every connection after 300 ms, kill -9 of the sender then of the receiver, each
+ * proxy cutting every connection after 150 ms (5 ms delay each way), kill -9 of the sender then of the receiver, each
  * resumed from a confirmed sync point, SHA-256 matching. The full 200 MiB run is
  * `npm run transfer:check`.
  */
@@ -17,7 +17,7 @@ test('transfer check, 24 MiB: kill -9 of each side through a cutting proxy, resu
 }, async (t) => {
   const child = spawn(
     process.execPath,
-    [SCRIPT, '--size-mib', '24', '--sync-every', '1MiB', '--cut-ms', '300', '--timeout-s', '120'],
+    [SCRIPT, '--size-mib', '24', '--sync-every', '1MiB', '--cut-ms', '150', '--delay-ms', '5', '--timeout-s', '120'],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   t.after(() => {
