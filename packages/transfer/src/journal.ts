@@ -206,7 +206,8 @@ function isRecord(r: unknown): r is FileRecord {
     Number.isSafeInteger(o.confirmedBytes) &&
     (o.confirmedBytes as number) >= 0 &&
     (o.confirmedBytes as number) <= (o.size as number) &&
-    Number.isSafeInteger(o.serial)
+    Number.isSafeInteger(o.serial) &&
+    (o.status === 'partial' || (typeof o.sha256 === 'string' && /^[0-9a-f]{64}$/.test(o.sha256)))
   );
 }
 

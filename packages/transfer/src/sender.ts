@@ -90,6 +90,7 @@ export async function sendFiles(url: string, paths: readonly string[], options: 
     attempt++;
     emit({ type: 'connecting', attempt });
     const session = connect(url, { ...options.connection, units: [...TRANSFER_UNITS] }) as unknown as ActivitySession;
+    const answers = new Answers(session);
     const onAbort = () => session.abort('the sender stopped');
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
@@ -98,7 +99,7 @@ export async function sendFiles(url: string, paths: readonly string[], options: 
       everOpen = true;
       lostSince = null;
       for (; next < files.length; next++) {
-        result.files.push(await sendOne(session, files[next] as LocalFile, syncEvery, emit, result));
+        result.files.push(await sendOne(session, answers, files[next] as LocalFile, syncEvery, emit, result));
       }
       await session.close();
       return result;
@@ -107,8 +108,8 @@ export async function sendFiles(url: string, paths: readonly string[], options: 
       // A receiver that was never reachable in this run is a mistake to report now, not to wait out.
       const reason = everOpen ? lostReason(e, session) : null;
       if (reason === null) {
-        session.abort(e instanceof TransferError ? e.code : 'transfer failed');
-        throw e;
+        session.abort(e instanceof TransferError ? `${e.code}: ${e.message}`.slice(0, 1024) : 'transfer failed');
+        throw explained(e);
       }
       lostSince ??= Date.now();
       const waited = Date.now() - lostSince;
@@ -131,12 +132,13 @@ export async function sendFiles(url: string, paths: readonly string[], options: 
 
 async function sendOne(
   session: ActivitySession,
+  answers: Answers,
   local: LocalFile,
   syncEvery: number,
   emit: (e: SenderEvent) => void,
   result: SendResult,
 ): Promise<SendResult['files'][number]> {
-  const answer = await ask(session, local);
+  const answer = await answers.ask(local);
   if (answer.t === 'refuse') {
     const code =
       answer.code === TransferErrorCode.UNSAFE_FILE_NAME
@@ -208,31 +210,62 @@ async function sendOne(
   }
 }
 
-/** Offers the file (typed data) and waits for the receiver's answer, or for the session's end. */
-async function ask(session: ActivitySession, local: LocalFile): Promise<Answer> {
-  let onTyped: ((data: Uint8Array) => void) | undefined;
-  const answered = new Promise<Answer>((resolve, reject) => {
-    onTyped = (data) => {
-      try {
-        const a = decodeAnswer(data);
-        if (a.name === local.name) resolve(a);
-        else reject(protocol(`an answer about ${a.name} while ${local.name} was offered`));
-      } catch (e) {
-        reject(e);
-      }
-    };
-    session.on('typed', onTyped);
-  });
-  const ended = session.closed.then((reason) => {
-    throw new SessionClosedError(reason);
-  });
-  try {
-    await session.sendTyped(encode({ t: 'offer', name: local.name, size: local.size, mtimeMs: local.mtimeMs }));
-    return await Promise.race([answered, ended]);
-  } finally {
-    if (onTyped) session.off('typed', onTyped);
-    ended.catch(() => {});
+/**
+ * The receiver's answers to offers (typed data). The listener stays for the whole session, so a
+ * typed message never waits in the session's inbox; one that comes unasked is a protocol error.
+ */
+class Answers {
+  readonly #session: ActivitySession;
+  #waiting: { resolve: (a: Answer) => void; reject: (e: Error) => void; name: string } | null = null;
+  #error: Error | null = null;
+
+  constructor(session: ActivitySession) {
+    this.#session = session;
+    session.on('typed', (data: Uint8Array) => this.#answer(data));
   }
+
+  /** Offers the file and waits for the answer, or for the session's end. */
+  async ask(local: LocalFile): Promise<Answer> {
+    if (this.#error) throw this.#error;
+    const answered = new Promise<Answer>((resolve, reject) => {
+      this.#waiting = { resolve, reject, name: local.name };
+    });
+    const ended = this.#session.closed.then((reason) => {
+      throw new SessionClosedError(reason);
+    });
+    try {
+      await this.#session.sendTyped(encode({ t: 'offer', name: local.name, size: local.size, mtimeMs: local.mtimeMs }));
+      return await Promise.race([answered, ended]);
+    } finally {
+      this.#waiting = null;
+      ended.catch(() => {});
+    }
+  }
+
+  #answer(data: Uint8Array): void {
+    const w = this.#waiting;
+    this.#waiting = null;
+    try {
+      const a = decodeAnswer(data);
+      if (w === null) throw protocol(`an answer about ${a.name} that nothing asked for`);
+      if (a.name !== w.name) throw protocol(`an answer about ${a.name} while ${w.name} was offered`);
+      w.resolve(a);
+    } catch (e) {
+      if (w) w.reject(e as Error);
+      else this.#error = e as Error;
+    }
+  }
+}
+
+/**
+ * A session the receiver aborted because of the transfer (its abort's user data starts with one
+ * of our codes) is reported as that TransferError, with the receiver's words.
+ */
+function explained(e: unknown): unknown {
+  if (!(e instanceof SessionClosedError) || e.reason.kind !== 'aborted' || e.reason.origin !== 'peer') return e;
+  const text = new TextDecoder().decode(e.reason.userData);
+  const code = Object.values(TransferErrorCode).find((c) => text.startsWith(`${c}:`));
+  return code ? new TransferError(code, `the receiver aborted the transfer: ${text}`, { cause: e }) : e;
 }
 
 /** Stats every file first: a missing file or a duplicate name fails before anything is sent. */

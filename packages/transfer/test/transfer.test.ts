@@ -136,6 +136,9 @@ describe('file transfer', { timeout: 120_000 }, () => {
     const src = await tempDir(t);
     const dir = await tempDir(t);
     const path = await randomFile(src, 'changed.bin', 8 * MiB);
+    // Whole seconds: utimes() takes float seconds, and a restored sub-millisecond mtime may round.
+    const mtime = 1_700_000_000;
+    await utimes(path, mtime, mtime);
     const { server } = await startReceiver(t, dir);
     const stop = new AbortController();
     await assert.rejects(
@@ -147,11 +150,10 @@ describe('file transfer', { timeout: 120_000 }, () => {
       /stopped by the test/,
     );
     // Change the first MiB (already confirmed on the receiver) but keep size and mtime.
-    const before = await stat(path);
     const bytes = await readFile(path);
     bytes.fill(0, 0, MiB);
     await writeFile(path, bytes);
-    await utimes(path, before.atime, before.mtime);
+    await utimes(path, mtime, mtime);
 
     const events: SenderEvent[] = [];
     await assert.rejects(
