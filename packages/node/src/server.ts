@@ -3,6 +3,7 @@
  * Connection and driver; each session the application accepts comes out of the server as a
  * Session, by the 'session' event or by async iteration (`for await (const s of server)`).
  */
+
 import { EventEmitter } from 'node:events';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import {
@@ -20,6 +21,7 @@ import {
   unitsFromNames,
 } from '@liaison/core';
 import { nativeKeyAgreement, random } from './clock.js';
+import { type InitialTokens, wantedTokens } from './dialogue.js';
 import { ConnectionDriver, now } from './driver.js';
 import { Parking } from './parking.js';
 import { type ReleaseDecider, Session } from './session.js';
@@ -50,6 +52,8 @@ export interface ListenOptions {
    * window and memory budget are `limits.resumeWindowMs` and `limits.suspendedBytesMax`.
    */
   resume?: boolean;
+  /** Tokens this server takes at the start when the client leaves them to it (see ConnectOptions.initialTokens). */
+  initialTokens?: InitialTokens;
 }
 
 export interface ServerEventMap {
@@ -206,7 +210,7 @@ export class Server extends EventEmitter<ServerEventMap> {
         typeof d === 'boolean' ? { accept: d } : d;
       try {
         if (decision.accept) {
-          core.accept(now(), decision.userData ?? EMPTY);
+          core.accept(now(), decision.userData ?? EMPTY, [], wantedTokens(this.#options.initialTokens));
           session.opened(request.userData);
           this.#deliver(session);
         } else {

@@ -45,6 +45,7 @@ import {
   resolveLimits,
   type Session,
   SessionTable,
+  Token,
   Unit,
 } from '@liaison/core';
 import { type Endpoint, Network, type NetworkOptions, type SimLink } from './network.js';
@@ -702,7 +703,14 @@ export class World {
     new DataView(userData.buffer).setUint32(0, plan.id);
     plan.client.session = conn.openSession(
       now,
-      plan.refuseRelease ? { userData, units: DEFAULT_UNITS | Unit.NEGOTIATED_RELEASE } : { userData },
+      plan.refuseRelease
+        ? {
+            userData,
+            units: DEFAULT_UNITS | Unit.NEGOTIATED_RELEASE,
+            // With negotiated release only the release token's holder releases: the releasing end gets it.
+            dialogue: { responderTokens: plan.releaser === 'server' ? Token.release : 0 },
+          }
+        : { userData },
     );
     this.#ends.set(plan.client.session, plan.client);
     this.stats.sessionsOpened++;
