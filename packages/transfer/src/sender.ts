@@ -89,7 +89,7 @@ export async function sendFiles(url: string, paths: readonly string[], options: 
   while (next < files.length || attempt === 0) {
     attempt++;
     emit({ type: 'connecting', attempt });
-    const session = connect(url, { ...options.connection, units: [...TRANSFER_UNITS] }) as unknown as ActivitySession;
+    const session = connect(url, { ...options.connection, units: [...TRANSFER_UNITS] });
     const answers = new Answers(session);
     const onAbort = () => session.abort('the sender stopped');
     signal?.addEventListener('abort', onAbort, { once: true });

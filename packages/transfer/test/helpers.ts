@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { listen, type Server } from '@liaison/node';
-import { type ActivitySession, Receiver, type ReceiverEvent } from '@liaison/transfer';
+import { Receiver, type ReceiverEvent } from '@liaison/transfer';
 
 export async function tempDir(t: TestContext, prefix = 'liaison-transfer-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
@@ -23,7 +23,7 @@ export async function startReceiver(
   const server = await listen('tcp://127.0.0.1:0');
   t.after(() => server.close());
   void (async () => {
-    for await (const session of server) void receiver.handle(session as unknown as ActivitySession, 'test');
+    for await (const session of server) void receiver.handle(session, 'test');
   })();
   return { server, receiver, events };
 }

@@ -9,9 +9,9 @@ import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, type TestContext, test } from 'node:test';
-import { connect } from '@liaison/node';
+import { connect, type Session } from '@liaison/node';
 import { within } from '@liaison/testkit';
-import { type ActivitySession, TRANSFER_UNITS, TransferErrorCode } from '@liaison/transfer';
+import { TRANSFER_UNITS, TransferErrorCode } from '@liaison/transfer';
 import { decodeAnswer, encode } from '../dist/messages.js';
 import { startReceiver, tempDir } from './helpers.js';
 
@@ -21,19 +21,19 @@ const start = (fromByte = 0) => encode({ t: 'file', ...FILE, fromByte });
 async function open(t: TestContext) {
   const dir = await tempDir(t);
   const { server, events } = await startReceiver(t, dir);
-  const session = connect(server.url, { units: [...TRANSFER_UNITS] }) as unknown as ActivitySession;
+  const session = connect(server.url, { units: [...TRANSFER_UNITS] });
   t.after(() => session.abort());
   await within(session.ready, 5_000, 'ready');
   return { dir, session, events };
 }
 
-async function offer(session: ActivitySession) {
+async function offer(session: Session) {
   const answer = new Promise<Uint8Array>((resolve) => session.on('typed', resolve));
   await session.sendTyped(encode({ t: 'offer', ...FILE }));
   return decodeAnswer(await within(answer, 5_000, 'answer'));
 }
 
-async function abortedForProtocol(session: ActivitySession, what: string): Promise<void> {
+async function abortedForProtocol(session: Session, what: string): Promise<void> {
   const reason = await within(session.closed, 5_000, what);
   assert.equal(reason.kind, 'aborted', what);
   const text = reason.kind === 'aborted' ? new TextDecoder().decode(reason.userData) : '';

@@ -12,7 +12,6 @@ import { describe, test } from 'node:test';
 import { listen } from '@liaison/node';
 import { FaultProxy, within } from '@liaison/testkit';
 import {
-  type ActivitySession,
   JOURNAL_DIR,
   Receiver,
   type SenderEvent,
@@ -110,7 +109,7 @@ describe('file transfer', { timeout: 120_000 }, () => {
       const server = await listen(`tcp://127.0.0.1:${p}`);
       t.after(() => server.close());
       void (async () => {
-        for await (const s of server) void receiver.handle(s as unknown as ActivitySession, 'second');
+        for await (const s of server) void receiver.handle(s, 'second');
       })();
     };
     const result = await within(sending, 60_000, 'send across a receiver restart');

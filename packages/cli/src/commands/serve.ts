@@ -5,7 +5,7 @@
  * The first line on stdout is `listening URL` (with the real port when PORT is 0).
  */
 import { type CloseReason, describeCloseReason, listen, type Session } from '@liaison/node';
-import { type ActivitySession, Receiver, type ReceiverEvent } from '@liaison/transfer';
+import { Receiver, type ReceiverEvent } from '@liaison/transfer';
 import { type LimitFlags, limitsFrom, unitsFrom } from '../options.js';
 import { LineWriter, makeReporter, type Reporter, reasonJson, unitsJson } from '../output.js';
 
@@ -69,7 +69,7 @@ export async function serve(flags: ServeFlags): Promise<number> {
         `session ${id} resumed after ${Math.round(stats.downtimeMs)} ms`,
       ),
     );
-    if (receiver) await receiver.handle(session as unknown as ActivitySession, id);
+    if (receiver) await receiver.handle(session, id);
     else await exchange(session);
     const reason: CloseReason = await session.closed;
     const s = session.stats;
