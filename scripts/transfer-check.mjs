@@ -73,7 +73,9 @@ async function main() {
   );
 
   let receiver = await serve('tcp://127.0.0.1:0', dir);
-  const proxy = new FaultProxy({ target: endpoint(receiver.url), cutAfterMs: [cutMs, cutMs],
+  const proxy = new FaultProxy({
+    target: endpoint(receiver.url),
+    cutAfterMs: [cutMs, cutMs],
     delayMs,
     rateBytesPerSec: rateMiB > 0 ? rateMiB * MiB : null,
     seed: 1,
