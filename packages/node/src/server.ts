@@ -3,6 +3,7 @@
  * Connection and driver; each session the application accepts comes out of the server as a
  * Session, by the 'session' event or by async iteration (`for await (const s of server)`).
  */
+
 import { EventEmitter } from 'node:events';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import {
@@ -21,6 +22,7 @@ import {
   unitsFromNames,
 } from '@liaison/core';
 import { nativeKeyAgreement, random } from './clock.js';
+import { type InitialTokens, wantedTokens } from './dialogue.js';
 import { ConnectionDriver, now } from './driver.js';
 import { type NoiseOptions, resolveNoise, secureIfConfigured } from './noise.js';
 import { Parking } from './parking.js';
@@ -52,6 +54,8 @@ export interface ListenOptions {
    * window and memory budget are `limits.resumeWindowMs` and `limits.suspendedBytesMax`.
    */
   resume?: boolean;
+  /** Tokens this server takes at the start when the client leaves them to it (see ConnectOptions.initialTokens). */
+  initialTokens?: InitialTokens;
   /**
    * Session-level encryption with Noise: `staticKey` is the server's X25519 private key. Plaintext
    * clients are refused unless `require: false`.
@@ -215,7 +219,7 @@ export class Server extends EventEmitter<ServerEventMap> {
         typeof d === 'boolean' ? { accept: d } : d;
       try {
         if (decision.accept) {
-          core.accept(now(), decision.userData ?? EMPTY);
+          core.accept(now(), decision.userData ?? EMPTY, [], wantedTokens(this.#options.initialTokens));
           session.opened(request.userData);
           this.#deliver(session);
         } else {
