@@ -80,6 +80,7 @@ function program(): Command {
       process.exitCode = await sendCommand(args, flags);
     });
   for (const o of limitOptions()) if (o.long !== '--units') sendCmd.addOption(o);
+  for (const o of noiseConnectOptions()) sendCmd.addOption(o);
 
   root
     .command('keygen')

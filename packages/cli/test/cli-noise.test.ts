@@ -2,12 +2,14 @@
  * The command with Noise: `liaison keygen` writes a key pair and prints its public key;
  * `liaison serve --noise-key` behind a proxy cutting every 200-500 ms; `liaison connect
  * --server-key` (IK) echoes every line and resumes, `--noise` (XX) reports the server key for trust
- * on first use, and a plaintext `connect` is refused with the reason. Bounded; all processes ended.
+ * on first use, a plaintext `connect` is refused with the reason, and `liaison send` delivers a file
+ * to `serve --receive-dir` over Noise. Bounded; all processes ended.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -63,6 +65,28 @@ describe('liaison CLI with Noise', () => {
     const plain = await run(t, ['connect', direct, '--no-resume'], 'hello\n');
     assert.equal(plain.code, 4);
     assert.match(plain.stderr, /NOISE_REQUIRED/);
+
+    // `liaison send` to a receiving server over Noise, pinned.
+    const receiveDir = join(dir, 'received');
+    mkdirSync(receiveDir);
+    const receiver = start(t, [
+      'serve',
+      '--listen',
+      'tcp://127.0.0.1:0',
+      '--receive-dir',
+      receiveDir,
+      '--quiet',
+      '--noise-key',
+      keyFile,
+    ]);
+    const receiverUrl = (await within(firstLine(receiver), 10_000, 'receiver: listening line')).slice(
+      'listening '.length,
+    );
+    const file = join(dir, 'payload.bin');
+    writeFileSync(file, randomBytes(300_000));
+    const sent = await run(t, ['send', file, receiverUrl, '--server-key', publicKey, '--json'], '', 20_000);
+    assert.equal(sent.code, 0, sent.stderr.slice(-400));
+    assert.deepEqual(readFileSync(join(receiveDir, 'payload.bin')), readFileSync(file));
   });
 });
 

@@ -7,11 +7,12 @@
 import { type LiaisonError, SessionClosedError, UsageError } from '@liaison/node';
 import { formatBytes, type SenderEvent, sendFiles, TransferError, TransferErrorCode } from '@liaison/transfer';
 import { Exit, exitCodeFor } from '../exit-codes.js';
+import { type NoiseConnectFlags, noiseForConnect } from '../noise-options.js';
 import { type LimitFlags, limitsFrom } from '../options.js';
 import { makeReporter } from '../output.js';
 import { makeProgress } from '../progress.js';
 
-export interface SendFlags extends LimitFlags {
+export interface SendFlags extends LimitFlags, NoiseConnectFlags {
   json?: boolean;
   syncEvery: number;
   retryForMs?: number;
@@ -69,7 +70,11 @@ export async function sendCommand(args: string[], flags: SendFlags): Promise<num
     const result = await sendFiles(url, paths, {
       syncEveryBytes: flags.syncEvery,
       retryForMs: flags.retryForMs,
-      connection: { limits: limitsFrom(flags), resume: flags.resume !== false },
+      connection: {
+        limits: { ...limitsFrom(flags), ...(flags.noiseRekeyBytes ? { noiseRekeyBytes: flags.noiseRekeyBytes } : {}) },
+        resume: flags.resume !== false,
+        noise: noiseForConnect(flags),
+      },
       onEvent,
     });
     progress.end();
