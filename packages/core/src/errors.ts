@@ -36,6 +36,8 @@ export const AbortCode = {
   RESUME_BUDGET_EXCEEDED: 19,
   /** The peer's resume answer did not prove the key, or its counts were impossible. */
   RESUME_FAILED: 20,
+  /** The peer broke the named-token protocol (a grant or refusal nobody asked for, tokens not offered). */
+  NAMED_TOKEN_VIOLATION: 30,
 } as const;
 export type AbortCode = (typeof AbortCode)[keyof typeof AbortCode];
 
@@ -73,6 +75,12 @@ export const ErrorCode = {
   TIMEOUT: 'ERR_LIAISON_TIMEOUT',
   TRANSPORT: 'ERR_LIAISON_TRANSPORT',
   INTERNAL: 'ERR_LIAISON_INTERNAL',
+  /** A named-token request was refused (limits, cancelled); `refuseCode` says why. */
+  NAMED_TOKEN_REFUSED: 'ERR_LIAISON_NAMED_TOKEN_REFUSED',
+  /** The peer offers no named tokens (its ACCEPT had no NAMED_TOKENS extension), or this side is not the initiator. */
+  NAMED_TOKENS_UNAVAILABLE: 'ERR_LIAISON_NAMED_TOKENS_UNAVAILABLE',
+  /** releaseToken() of a name neither held nor requested. */
+  NAMED_TOKEN_NOT_HELD: 'ERR_LIAISON_NAMED_TOKEN_NOT_HELD',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

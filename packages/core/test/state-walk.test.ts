@@ -51,6 +51,10 @@ const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcom
     RESUME: 'abort',
     RESUMED: 'abort',
     RESUME_REFUSE: 'abort',
+    NAMED_TOKEN_ACQUIRE: 'abort',
+    NAMED_TOKEN_RELEASE: 'abort',
+    NAMED_TOKEN_GRANT: 'abort',
+    NAMED_TOKEN_REFUSE: 'abort',
   },
   'awaiting-response': {
     CONNECT: 'abort',
@@ -67,6 +71,10 @@ const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcom
     RESUME: 'abort',
     RESUMED: 'abort',
     RESUME_REFUSE: 'abort',
+    NAMED_TOKEN_ACQUIRE: 'abort',
+    NAMED_TOKEN_RELEASE: 'abort',
+    NAMED_TOKEN_GRANT: 'abort',
+    NAMED_TOKEN_REFUSE: 'abort',
   },
   open: {
     CONNECT: 'abort',
@@ -83,6 +91,10 @@ const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcom
     RESUME: 'abort',
     RESUMED: 'abort',
     RESUME_REFUSE: 'abort',
+    NAMED_TOKEN_ACQUIRE: 'abort',
+    NAMED_TOKEN_RELEASE: 'abort',
+    NAMED_TOKEN_GRANT: 'abort',
+    NAMED_TOKEN_REFUSE: 'abort',
   },
   releasing: {
     // FINISH here is a release collision: answered with DISCONNECT, still releasing.
@@ -100,6 +112,10 @@ const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcom
     RESUME: 'abort',
     RESUMED: 'abort',
     RESUME_REFUSE: 'abort',
+    NAMED_TOKEN_ACQUIRE: 'abort',
+    NAMED_TOKEN_RELEASE: 'abort',
+    NAMED_TOKEN_GRANT: 'abort',
+    NAMED_TOKEN_REFUSE: 'abort',
   },
   'release-requested': {
     CONNECT: 'abort',
@@ -116,6 +132,10 @@ const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcom
     RESUME: 'abort',
     RESUMED: 'abort',
     RESUME_REFUSE: 'abort',
+    NAMED_TOKEN_ACQUIRE: 'abort',
+    NAMED_TOKEN_RELEASE: 'abort',
+    NAMED_TOKEN_GRANT: 'abort',
+    NAMED_TOKEN_REFUSE: 'abort',
   },
   disconnecting: {
     CONNECT: 'abort',
@@ -132,6 +152,10 @@ const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcom
     RESUME: 'abort',
     RESUMED: 'abort',
     RESUME_REFUSE: 'abort',
+    NAMED_TOKEN_ACQUIRE: 'abort',
+    NAMED_TOKEN_RELEASE: 'abort',
+    NAMED_TOKEN_GRANT: 'abort',
+    NAMED_TOKEN_REFUSE: 'abort',
   },
   // A closed channel is never reused: its late frames are dropped, but a CONNECT or RESUME reusing
   // it (responder) or any CONNECT or RESUME to an initiator is a connection-level protocol error.
@@ -150,6 +174,10 @@ const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcom
     RESUME: 'connection-closed',
     RESUMED: 'ignored',
     RESUME_REFUSE: 'ignored',
+    NAMED_TOKEN_ACQUIRE: 'ignored',
+    NAMED_TOKEN_RELEASE: 'ignored',
+    NAMED_TOKEN_GRANT: 'ignored',
+    NAMED_TOKEN_REFUSE: 'ignored',
   },
 };
 
@@ -371,6 +399,13 @@ function frameOf(name: SessionFrameName, channel: number): Frame {
       return { type: FrameType.RESUMED, channel, received: 0, replaying: 0, proof: new Uint8Array(32) };
     case 'RESUME_REFUSE':
       return { type: FrameType.RESUME_REFUSE, channel, code: AbortCode.RESUME_REFUSED, message: '' };
+    // Named tokens on a session that was offered none (tests/named-tokens.test.ts covers the offered case).
+    case 'NAMED_TOKEN_ACQUIRE':
+    case 'NAMED_TOKEN_RELEASE':
+    case 'NAMED_TOKEN_GRANT':
+      return { type: FrameType[name], channel, name: 'printer' };
+    case 'NAMED_TOKEN_REFUSE':
+      return { type: FrameType.NAMED_TOKEN_REFUSE, channel, code: 1, name: 'printer' };
     default:
       throw new Error(`no frame for ${name satisfies never}`);
   }

@@ -75,7 +75,13 @@ export type SessionEvent =
   | { type: 'release-refused'; channel: number; session: Session; userData: Uint8Array }
   | { type: 'suspended'; channel: number; session: Session; reason: string }
   | { type: 'resumed'; channel: number; session: Session; stats: ResumeStats }
-  | { type: 'closed'; channel: number; session: Session; reason: CloseReason };
+  | { type: 'closed'; channel: number; session: Session; reason: CloseReason }
+  /** Responder: the peer asks its registry for a named token, or releases (or withdraws) one. */
+  | { type: 'named-token-acquire' | 'named-token-release'; channel: number; session: Session; name: string }
+  /** Initiator: the responder's registry granted a named token this side asked for. */
+  | { type: 'named-token-granted'; channel: number; session: Session; name: string }
+  /** Initiator: the responder's registry refused a request (`code`: a TokenRefuseCode). */
+  | { type: 'named-token-refused'; channel: number; session: Session; name: string; code: number };
 
 export type ConnectionEvent =
   | SessionEvent

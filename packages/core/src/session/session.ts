@@ -30,7 +30,7 @@ import { constantTimeEqual, type KeyShare, resumeKeyFrom, resumeProof, SESSION_I
 import { RetransmitBuffer, type SentFrame } from '../recovery/retransmit.js';
 import { hasUnit, Unit } from '../units.js';
 import { concatBytes } from '../wire/bytes.js';
-import { assertNever, writeDataFrame, writeFrame } from '../wire/codec.js';
+import { assertNever, namedTokenPayload, writeDataFrame, writeEncodedFrame, writeFrame } from '../wire/codec.js';
 import {
   type AbortFrame,
   type ConnectFrame,
@@ -42,11 +42,17 @@ import {
   FrameType,
   frameTypeName,
   HEADER_BYTES,
+  isNamedTokenFrame,
   isSequenced,
+  NAMED_TOKEN_NAME_BYTES_CEILING,
+  type NamedTokenFrame,
+  type NamedTokenRefuseFrame,
   type ResumeFrame,
 } from '../wire/frame.js';
 import type { FrameWriter } from '../wire/writer.js';
 import type { AgreedParameters, ConnectRequest, MessageKind, ResumeStats, SessionEvent } from './events.js';
+import { type NamedTokenOffer, NamedTokenRequests } from './named-token-requests.js';
+import { checkTokenName, tokenNameBytes } from './named-tokens.js';
 import { APPLICATION_EXTENSION_ID_MIN, agreedFromAccept, buildAccept, checkExtensions } from './negotiation.js';
 
 export type SessionState =
@@ -153,7 +159,9 @@ type Link =
 
 type Outgoing =
   | { kind: 'normal' | 'typed'; data: Uint8Array; offset: number }
-  | { kind: 'finish' | 'disconnect' | 'not-finished'; userData: Uint8Array };
+  | { kind: 'finish' | 'disconnect' | 'not-finished'; userData: Uint8Array }
+  /** A named-token frame, its payload encoded (sequenced like FINISH, in order with the data). */
+  | { kind: 'named-token'; type: FrameType; body: Uint8Array };
 
 export interface SessionStats {
   messagesSent: number;
@@ -214,6 +222,10 @@ export class Session {
   /** Fragments of a message being reassembled: payload bytes, and their window cost (credit). */
   /** Allocated only when a message arrives in fragments: most sessions never need it. */
   #assembling: Record<'normal' | 'typed', Assembly> | null = null;
+
+  // Named tokens: the initiator's requests (when the responder offered them), or what the responder offered.
+  #namedTokens: NamedTokenRequests | null = null;
+  #namedTokenOffer: NamedTokenOffer | null = null;
 
   readonly stats: SessionStats = {
     messagesSent: 0,
@@ -353,12 +365,22 @@ export class Session {
   // ---------------------------------------------------------------- commands from the application
 
   /** @throws UsageError unless awaiting a response. */
-  accept(now: number, userData: Uint8Array, extensions: Extension[] = []): void {
+  accept(
+    now: number,
+    userData: Uint8Array,
+    extensions: Extension[] = [],
+    options: { namedTokens?: NamedTokenOffer } = {},
+  ): void {
     const s = this.#state;
     if (s.name !== 'awaiting-response') throw this.#invalid('accept');
     this.#checkUserData(userData);
     checkExtensions(extensions);
     const all = [...extensions];
+    if (options.namedTokens) {
+      // This side answers the initiator's named-token requests (a registry stands behind it).
+      this.#namedTokenOffer = { ...options.namedTokens };
+      all.push({ id: ExtensionId.NAMED_TOKENS, value: namedTokensExtension(options.namedTokens) });
+    }
     const offer = this.#offer;
     if (offer) {
       try {
@@ -456,6 +478,87 @@ export class Session {
     }
   }
 
+  // ---------------------------------------------------------------- named tokens
+
+  /** Initiator: names held now (granted by the responder's registry and not released). */
+  get heldNamedTokens(): string[] {
+    return this.#namedTokens?.held ?? [];
+  }
+
+  /** Initiator: names asked for whose answer has not come (a session that ends rejects them). */
+  get pendingNamedTokens(): string[] {
+    return this.#namedTokens?.pending() ?? [];
+  }
+
+  /** What the responder offered (initiator) or this side offered (responder); null when none. */
+  get namedTokenOffer(): Readonly<NamedTokenOffer> | null {
+    return this.#namedTokens?.offer ?? this.#namedTokenOffer;
+  }
+
+  /**
+   * Initiator: asks the responder's registry for `name` (NAMED_TOKEN_ACQUIRE, in order with data).
+   * A `named-token-granted` or `named-token-refused` event answers it.
+   * @throws UsageError NAMED_TOKENS_UNAVAILABLE (not offered), INVALID_STATE, INVALID_ARGUMENT (bad
+   * name); NamedTokenRefusedError ALREADY_REQUESTED or TOO_MANY_TOKENS. Nothing is sent then.
+   */
+  acquireNamedToken(now: number, name: string): void {
+    const requests = this.#tokenRequests('acquire a named token');
+    checkTokenName(name, requests.offer.nameBytesMax);
+    requests.request(name);
+    this.#sendNamedToken({ type: FrameType.NAMED_TOKEN_ACQUIRE, channel: this.channel, name });
+    void now;
+  }
+
+  /**
+   * Initiator: gives `name` back, or withdraws the request for it still unanswered (no event will
+   * answer it then). @throws UsageError NAMED_TOKEN_NOT_HELD, NAMED_TOKENS_UNAVAILABLE, INVALID_STATE.
+   */
+  releaseNamedToken(now: number, name: string): 'released' | 'withdrawn' {
+    const outcome = this.#tokenRequests('release a named token').release(name);
+    this.#sendNamedToken({ type: FrameType.NAMED_TOKEN_RELEASE, channel: this.channel, name });
+    void now;
+    return outcome;
+  }
+
+  /**
+   * Responder: the registry granted `name` to this session. Returns false, sending nothing, when
+   * the session can no longer send (releasing or closed): the caller passes the name on.
+   */
+  grantNamedToken(now: number, name: string): boolean {
+    if (this.#namedTokenOffer === null)
+      throw new UsageError(ErrorCode.NAMED_TOKENS_UNAVAILABLE, 'no named tokens offered');
+    if (!this.#canSendData()) return false;
+    this.#sendNamedToken({ type: FrameType.NAMED_TOKEN_GRANT, channel: this.channel, name });
+    void now;
+    return true;
+  }
+
+  /** Responder: the registry refused (or the requester withdrew) the request for `name`. False when it cannot be sent. */
+  refuseNamedToken(now: number, name: string, code: number): boolean {
+    if (this.#namedTokenOffer === null)
+      throw new UsageError(ErrorCode.NAMED_TOKENS_UNAVAILABLE, 'no named tokens offered');
+    if (!this.#canSendData()) return false;
+    this.#sendNamedToken({ type: FrameType.NAMED_TOKEN_REFUSE, channel: this.channel, name, code });
+    void now;
+    return true;
+  }
+
+  #tokenRequests(what: string): NamedTokenRequests {
+    const requests = this.#namedTokens;
+    if (requests === null) {
+      throw new UsageError(
+        ErrorCode.NAMED_TOKENS_UNAVAILABLE,
+        `cannot ${what}: the peer offers no named tokens (only an initiator asks, and only a server with a registry offers them)`,
+      );
+    }
+    if (!this.#canSendData()) throw this.#invalid(what);
+    return requests;
+  }
+
+  #sendNamedToken(f: NamedTokenFrame | NamedTokenRefuseFrame): void {
+    this.#enqueue({ kind: 'named-token', type: f.type, body: namedTokenPayload(f) });
+  }
+
   /** S-U-ABORT: ends the session at once; data not yet delivered is lost and counted. */
   abort(now: number, userData: Uint8Array): void {
     if (this.#state.name === 'closed') throw this.#invalid('abort');
@@ -548,6 +651,8 @@ export class Session {
         if (f.type === FrameType.ACCEPT) {
           const agreed = agreedFromAccept(s.connect, f);
           this.#recovery = this.#recoveryFromAccept(f.extensions);
+          const offer = namedTokenOfferFrom(f.extensions);
+          if (offer) this.#namedTokens = new NamedTokenRequests(offer);
           this.#establish(agreed);
           this.#host.rttSample(now - s.since);
           this.#state = OPEN;
@@ -681,6 +786,12 @@ export class Session {
         this.#deliver(kind, data, credit);
         return true;
       }
+      case FrameType.NAMED_TOKEN_ACQUIRE:
+      case FrameType.NAMED_TOKEN_RELEASE:
+      case FrameType.NAMED_TOKEN_GRANT:
+      case FrameType.NAMED_TOKEN_REFUSE:
+        this.#receiveNamedToken(now, f);
+        return true;
       case FrameType.EXPEDITED:
         if (!hasUnit((this.#agreed as AgreedParameters).units, Unit.EXPEDITED)) {
           throw new ProtocolError(AbortCode.UNEXPECTED_FRAME, 'expedited data without the expedited unit');
@@ -689,6 +800,34 @@ export class Session {
         return true;
       default:
         return false;
+    }
+  }
+
+  /** Responder: a request for its registry. Initiator: the registry's answer. */
+  #receiveNamedToken(now: number, f: NamedTokenFrame | NamedTokenRefuseFrame): void {
+    const channel = this.channel;
+    if (f.type === FrameType.NAMED_TOKEN_ACQUIRE || f.type === FrameType.NAMED_TOKEN_RELEASE) {
+      const offer = this.#namedTokenOffer;
+      if (offer === null) {
+        throw new ProtocolError(AbortCode.UNEXPECTED_FRAME, `${frameTypeName(f.type)} but no named tokens offered`);
+      }
+      if (tokenNameBytes(f.name) > offer.nameBytesMax) {
+        throw new ProtocolError(AbortCode.LIMIT_EXCEEDED, `token name over the offered ${offer.nameBytesMax} bytes`);
+      }
+      this.#countReceived(now);
+      const type = f.type === FrameType.NAMED_TOKEN_ACQUIRE ? 'named-token-acquire' : 'named-token-release';
+      this.#host.emit({ type, channel, session: this, name: f.name });
+      return;
+    }
+    const requests = this.#namedTokens;
+    if (requests === null) {
+      throw new ProtocolError(AbortCode.UNEXPECTED_FRAME, `${frameTypeName(f.type)} but no named tokens offered`);
+    }
+    const outcome = f.type === FrameType.NAMED_TOKEN_GRANT ? requests.granted(f.name) : requests.refused(f.name);
+    this.#countReceived(now);
+    if (outcome === 'granted') this.#host.emit({ type: 'named-token-granted', channel, session: this, name: f.name });
+    else if (outcome === 'refused' && f.type === FrameType.NAMED_TOKEN_REFUSE) {
+      this.#host.emit({ type: 'named-token-refused', channel, session: this, name: f.name, code: f.code });
     }
   }
 
@@ -1085,6 +1224,12 @@ export class Session {
       this.#afterSend(n, end);
       return true;
     }
+    if (item.kind === 'named-token') {
+      this.#popQueue();
+      this.#record(w, item.type, true, item.body, null);
+      this.#sentSeq++;
+      return true;
+    }
     const control = item as Extract<Outgoing, { userData: Uint8Array }>;
     const type =
       control.kind === 'finish'
@@ -1131,6 +1276,7 @@ export class Session {
         writeFrame(w, { type: f.type, channel: this.channel, userData: f.body });
         return;
       default:
+        if (isNamedTokenFrame(f.type)) return writeEncodedFrame(w, f.type, this.#channel, f.body);
         throw new InternalError(`unsequenced frame ${frameTypeName(f.type)} in the retransmit buffer`);
     }
   }
@@ -1333,4 +1479,22 @@ const ACK_EVERY_BYTES = 256 * 1024;
 
 function isFlowControlled(type: number): boolean {
   return type === FrameType.DATA || type === FrameType.TYPED_DATA || type === FrameType.EXPEDITED;
+}
+
+function namedTokensExtension(offer: NamedTokenOffer): Uint8Array {
+  const value = new Uint8Array(4);
+  const view = new DataView(value.buffer);
+  view.setUint16(0, offer.nameBytesMax);
+  view.setUint16(2, offer.tokensPerSessionMax);
+  return value;
+}
+
+/** The responder's NAMED_TOKENS offer in an ACCEPT, or null (absent, or unusable values). */
+function namedTokenOfferFrom(extensions: Extension[]): NamedTokenOffer | null {
+  const value = extensions.find((e) => e.id === ExtensionId.NAMED_TOKENS)?.value;
+  if (value?.byteLength !== 4) return null;
+  const view = new DataView(value.buffer, value.byteOffset, 4);
+  const nameBytesMax = Math.min(view.getUint16(0), NAMED_TOKEN_NAME_BYTES_CEILING);
+  const tokensPerSessionMax = view.getUint16(2);
+  return nameBytesMax > 0 && tokensPerSessionMax > 0 ? { nameBytesMax, tokensPerSessionMax } : null;
 }

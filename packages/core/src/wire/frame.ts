@@ -32,6 +32,11 @@ export const FrameType = {
   DATA: 0x10,
   EXPEDITED: 0x11,
   TYPED_DATA: 0x12,
+  // Application-named tokens (native): initiator asks the responder's registry, responder answers
+  NAMED_TOKEN_ACQUIRE: 0x38,
+  NAMED_TOKEN_RELEASE: 0x39,
+  NAMED_TOKEN_GRANT: 0x3a,
+  NAMED_TOKEN_REFUSE: 0x3b,
   // Maintenance and flow control, native to liaison
   ACK: 0x40,
   PING: 0x41,
@@ -74,6 +79,8 @@ export const ABORT_MESSAGE_BYTES_MAX = 256;
  * frameBytesMax, so user data and extensions never depend on the data-frame limit.
  */
 export const CONTROL_FRAME_BYTES_MAX = 192 * 1024;
+/** The longest named-token name any frame may carry, in UTF-8 bytes (a responder may announce less). */
+export const NAMED_TOKEN_NAME_BYTES_CEILING = 1024;
 
 /** Extension ids carried by CONNECT and ACCEPT (0x01-0x0F recovery; 0x10-0x2F security; 0x80+ applications). */
 export const ExtensionId = {
@@ -85,6 +92,8 @@ export const ExtensionId = {
   RESUME_WINDOW: 0x03,
   /** CONNECT: the initiator's retransmit budget (u32 bytes); ACCEPT: the agreed one (the smaller). */
   RETRANSMIT_BUFFER: 0x04,
+  /** ACCEPT only: the responder arbitrates named tokens (u16 name bytes max, u16 tokens per session max). */
+  NAMED_TOKENS: 0x08,
 } as const;
 
 /** Opaque parameters carried by connect and accept for later extensions (auth, resume, crypto). */
@@ -156,6 +165,24 @@ export interface DataFrame {
   /** The sender asks for an acknowledgement now (FLAG_ACK_SOON). */
   ackSoon?: true;
   payload: Uint8Array;
+}
+
+/** Named-token requests and grants; `name` is 1..1024 UTF-8 bytes. */
+export interface NamedTokenFrame {
+  type:
+    | typeof FrameType.NAMED_TOKEN_ACQUIRE
+    | typeof FrameType.NAMED_TOKEN_RELEASE
+    | typeof FrameType.NAMED_TOKEN_GRANT;
+  channel: number;
+  name: string;
+}
+
+export interface NamedTokenRefuseFrame {
+  type: typeof FrameType.NAMED_TOKEN_REFUSE;
+  channel: number;
+  /** A TokenRefuseCode. */
+  code: number;
+  name: string;
 }
 
 export interface ExpeditedFrame {
@@ -249,7 +276,9 @@ export type Frame =
   | ResumedFrame
   | ResumeRefuseFrame
   | ChallengeFrame
-  | WindowFrame;
+  | WindowFrame
+  | NamedTokenFrame
+  | NamedTokenRefuseFrame;
 
 /**
  * Frames that take a sequence number in their session's reliable stream: the receiver counts
@@ -262,8 +291,14 @@ export function isSequenced(type: FrameType): boolean {
     type === FrameType.EXPEDITED ||
     type === FrameType.FINISH ||
     type === FrameType.DISCONNECT ||
-    type === FrameType.NOT_FINISHED
+    type === FrameType.NOT_FINISHED ||
+    isNamedTokenFrame(type)
   );
+}
+
+/** The four named-token frames: sequenced, so a resume delivers each exactly once. */
+export function isNamedTokenFrame(type: number): boolean {
+  return type >= FrameType.NAMED_TOKEN_ACQUIRE && type <= FrameType.NAMED_TOKEN_REFUSE;
 }
 
 export function frameTypeName(type: number): string {
