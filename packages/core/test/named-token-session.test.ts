@@ -416,10 +416,14 @@ describe('named tokens across transport cuts', () => {
     const move = () => {
       for (let i = 0; i < 100; i++) {
         let n = 0;
-        for (let bytes = other.pollTransmit(); bytes; bytes = other.pollTransmit())
-          (n += bytes.byteLength), link2.handleBytes(l.now, bytes);
-        for (let bytes = link2.pollTransmit(); bytes; bytes = link2.pollTransmit())
-          (n += bytes.byteLength), other.handleBytes(l.now, bytes);
+        for (let bytes = other.pollTransmit(); bytes; bytes = other.pollTransmit()) {
+          n += bytes.byteLength;
+          link2.handleBytes(l.now, bytes);
+        }
+        for (let bytes = link2.pollTransmit(); bytes; bytes = link2.pollTransmit()) {
+          n += bytes.byteLength;
+          other.handleBytes(l.now, bytes);
+        }
         for (let e = link2.pollEvent(); e; e = link2.pollEvent()) {
           if (e.type === 'connect-request') e.session.accept(l.now, EMPTY, [], { namedTokens: l.service.offer });
           l.service.handleEvent(l.now, e);
