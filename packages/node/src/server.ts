@@ -12,6 +12,7 @@ import {
   type Session as CoreSession,
   ErrorCode,
   type Limits,
+  type NamedTokenLimits,
   ProtocolError,
   RefuseCode,
   TimeoutError,
@@ -21,6 +22,7 @@ import {
 } from '@liaison/core';
 import { nativeKeyAgreement, random } from './clock.js';
 import { ConnectionDriver, now } from './driver.js';
+import { ServerTokens } from './named-tokens.js';
 import { Parking } from './parking.js';
 import { type ReleaseDecider, Session } from './session.js';
 import { TcpTransport } from './transport.js';
@@ -50,6 +52,11 @@ export interface ListenOptions {
    * window and memory budget are `limits.resumeWindowMs` and `limits.suspendedBytesMax`.
    */
   resume?: boolean;
+  /**
+   * Application-named tokens: the limits of the server's registry (`server.tokens`), or false to
+   * offer none. Default: offered, with DEFAULT_NAMED_TOKEN_LIMITS.
+   */
+  namedTokens?: Partial<NamedTokenLimits> | false;
 }
 
 export interface ServerEventMap {
@@ -78,6 +85,11 @@ export class Server extends EventEmitter<ServerEventMap> {
   #closed: Promise<void> | null = null;
   readonly #acceptableUnits: number | undefined;
   readonly #parking: Parking | null;
+  /**
+   * The named-token registry shared by all the server's sessions and local code (holder,
+   * waiting, acquire, release; 'grant' events); null when `namedTokens: false`.
+   */
+  readonly tokens: ServerTokens | null;
 
   /** @internal use listen() */
   constructor(endpoint: Endpoint, options: ListenOptions) {
@@ -87,6 +99,7 @@ export class Server extends EventEmitter<ServerEventMap> {
     this.#acceptableUnits = options.units ? parseUnits(options.units) : undefined;
     const probe = new Connection({ role: 'responder', limits: options.limits }); // validates the limits now
     this.#parking = options.resume === false ? null : new Parking(probe.limits);
+    this.tokens = options.namedTokens === false ? null : new ServerTokens(options.namedTokens ?? {});
     this.#net = createServer((socket) => this.#onSocket(socket));
   }
 
@@ -194,6 +207,7 @@ export class Server extends EventEmitter<ServerEventMap> {
     const session = new Session(driver, core, {
       onReleaseRequest: this.#options.onReleaseRequest,
       parking: this.#parking,
+      tokens: this.tokens,
     });
     const incoming: IncomingRequest = {
       ...request,
@@ -206,7 +220,7 @@ export class Server extends EventEmitter<ServerEventMap> {
         typeof d === 'boolean' ? { accept: d } : d;
       try {
         if (decision.accept) {
-          core.accept(now(), decision.userData ?? EMPTY);
+          core.accept(now(), decision.userData ?? EMPTY, [], this.tokens ? { namedTokens: this.tokens.offer } : {});
           session.opened(request.userData);
           this.#deliver(session);
         } else {

@@ -16,6 +16,10 @@
  *   negotiated-release unit was selected.
  * - Nothing is dropped silently: when the session ends, waiting sends reject with a
  *   SessionClosedError whose reason counts what was not delivered.
+ * - Named tokens (client side): acquire() asks the server's registry and resolves on the grant;
+ *   across a transport break the request and its answer are replayed like data, so a grant is
+ *   neither lost nor doubled. On the server side the session feeds `server.tokens` its requests
+ *   and its close, which hands its tokens to the next waiters.
  */
 import { EventEmitter } from 'node:events';
 import {
@@ -24,15 +28,18 @@ import {
   type Session as CoreSession,
   ErrorCode,
   type MessageKind,
+  NamedTokenRefusedError,
   type ResumeStats,
   type RttEstimate,
   SessionClosedError,
   type SessionStateName,
   type SessionStats,
+  TokenRefuseCode,
   Unit,
   UsageError,
 } from '@liaison/core';
 import { type ConnectionDriver, now } from './driver.js';
+import type { ServerTokens } from './named-tokens.js';
 import type { Parking } from './parking.js';
 import { registerSession, type SessionListener, type SessionListenerEvent } from './registry.js';
 
@@ -54,6 +61,8 @@ export interface SessionEventMap {
   suspended: [reason: string];
   /** The session resumed on a new transport connection: what it cost, in numbers. */
   resumed: [stats: ResumeStats];
+  /** The server's registry granted a named token this session asked for (acquire() resolves too). */
+  'named-token-granted': [name: string];
   close: [reason: CloseReason];
 }
 
@@ -64,6 +73,14 @@ export interface SessionInit {
   onReleaseRequest?: ReleaseDecider;
   /** Where the session waits while suspended: its events come from there then. */
   parking?: Parking | null;
+  /** Server side: the registry this session's named-token requests go to. */
+  tokens?: ServerTokens | null;
+}
+
+interface TokenWaiter {
+  resolve: () => void;
+  reject: (e: unknown) => void;
+  cleanup: () => void;
 }
 
 type InboxItem = { kind: MessageKind; data: Uint8Array; credit: number } | { kind: 'release'; userData: Uint8Array };
@@ -97,6 +114,10 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
   readonly #ops: Op[] = [];
   #opsHead = 0;
 
+  readonly #serverTokens: ServerTokens | null;
+  /** acquire() calls waiting for their grant, by name (client side). */
+  readonly #tokenWaiters = new Map<string, TokenWaiter>();
+
   /** @internal Created by connect() and by a server; applications do not construct sessions. */
   constructor(driver: ConnectionDriver, core: CoreSession, init: SessionInit = {}) {
     super();
@@ -104,6 +125,7 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
     this.#core = core;
     this.#onReleaseRequest = init.onReleaseRequest;
     this.#parking = init.parking ?? null;
+    this.#serverTokens = init.tokens ?? null;
     registerSession(core, this);
   }
 
@@ -272,6 +294,91 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
     };
   }
 
+  // ---------------------------------------------------------------- named tokens
+
+  /**
+   * Asks the server's registry for the named token `name` (exclusive, granted in request order
+   * among all the server's sessions). Resolves when granted. Rejects with a SessionClosedError
+   * if the session ends first, with the signal's reason if `signal` aborts first (the request is
+   * withdrawn), with a NamedTokenRefusedError if the registry refuses it (or releaseToken()
+   * withdrew it: CANCELLED), or a UsageError (NAMED_TOKENS_UNAVAILABLE when the server offers
+   * none or on a server-side session; INVALID_ARGUMENT for a bad name) and nothing is sent.
+   */
+  acquire(name: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    const { signal } = options;
+    const reason = this.#reason ?? this.#core.closeReason;
+    if (reason) return Promise.reject(new SessionClosedError(reason));
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    // The offer comes with the server's acceptance.
+    if (this.#core.state === 'connecting') return this.ready.then(() => this.acquire(name, options));
+    try {
+      this.#core.acquireNamedToken(now(), name);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    this.#driver.commandFlush();
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        if (this.#tokenWaiters.get(name)?.reject !== reject) return;
+        this.#tokenWaiters.delete(name);
+        this.#withdraw(name);
+        reject(signal?.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#tokenWaiters.set(name, { resolve, reject, cleanup: () => signal?.removeEventListener('abort', onAbort) });
+    });
+  }
+
+  /**
+   * Gives the named token back to the server's registry (the next waiter is granted), or
+   * withdraws a request still waiting (its acquire() rejects with CANCELLED).
+   * @throws UsageError NAMED_TOKEN_NOT_HELD when neither held nor requested.
+   */
+  releaseToken(name: string): void {
+    const waiter = this.#tokenWaiters.get(name);
+    if (waiter) {
+      this.#tokenWaiters.delete(name);
+      waiter.cleanup();
+      if (!this.#core.heldNamedTokens.includes(name)) {
+        this.#withdraw(name);
+        waiter.reject(
+          new NamedTokenRefusedError(
+            name,
+            TokenRefuseCode.CANCELLED,
+            `named token "${name}" withdrawn by releaseToken()`,
+          ),
+        );
+        return;
+      }
+      waiter.resolve(); // granted in this very turn, its event not yet dispatched: it was held
+    }
+    if (this.#reason) return; // the session's end released everything already
+    this.#core.releaseNamedToken(now(), name);
+    this.#driver.commandFlush();
+  }
+
+  /** Named tokens this session holds: granted to this client (client side), or held by its client (server side). */
+  get heldTokens(): readonly string[] {
+    if (this.#serverTokens) return this.#serverTokens.heldBy(this.#core);
+    return this.#core.heldNamedTokens;
+  }
+
+  /** @internal The server's registry gave this session a frame to send. */
+  flushSoon(): void {
+    this.#driver.scheduleFlush();
+  }
+
+  #withdraw(name: string): void {
+    if (this.#core.state === 'closed') return;
+    try {
+      this.#core.releaseNamedToken(now(), name);
+    } catch (e) {
+      // Already answered and released in this turn: nothing left to withdraw.
+      if (!(e instanceof UsageError)) throw e;
+    }
+    this.#driver.commandFlush();
+  }
+
   // ---------------------------------------------------------------- from the driver
 
   /** @internal */
@@ -309,8 +416,31 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
       case 'release-refused':
         this.emit('release-refused', e.userData);
         return;
+      case 'named-token-acquire':
+      case 'named-token-release':
+        this.#serverTokens?.handleEvent(e);
+        return;
+      case 'named-token-granted': {
+        // A grant withdrawn meanwhile (signal, releaseToken) is no longer held: nothing to report.
+        if (!this.#core.heldNamedTokens.includes(e.name)) return;
+        const waiter = this.#tokenWaiters.get(e.name);
+        this.#tokenWaiters.delete(e.name);
+        waiter?.cleanup();
+        waiter?.resolve();
+        this.emit('named-token-granted', e.name);
+        return;
+      }
+      case 'named-token-refused': {
+        const waiter = this.#tokenWaiters.get(e.name);
+        this.#tokenWaiters.delete(e.name);
+        waiter?.cleanup();
+        waiter?.reject(new NamedTokenRefusedError(e.name, e.code));
+        return;
+      }
       case 'closed':
         this.#ended(e.reason);
+        // Its tokens pass to the next waiters (a suspended session never gets here until it expires).
+        this.#serverTokens?.handleEvent(e);
         return;
     }
   }
@@ -506,6 +636,11 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
     }
     this.#ops.length = 0;
     this.#opsHead = 0;
+    for (const waiter of this.#tokenWaiters.values()) {
+      waiter.cleanup();
+      waiter.reject(error);
+    }
+    this.#tokenWaiters.clear();
     // Messages already received stay readable; only then does the iterator end.
     this.#deliver();
     if (this.#reader !== null && this.#inboxHead === this.#inbox.length) this.#finishReader();

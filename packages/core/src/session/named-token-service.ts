@@ -10,9 +10,9 @@
  *   it resumes (and goes on) or its resume window ends (and it closes).
  * - A grant for a session that can no longer send (releasing, closed) is not made: the name goes
  *   to the next waiter at once, so a name is never held by someone who cannot learn it.
- * - Owners that are not core Sessions are local code: their grants come out of `pollGrant()`.
- *   Sessions that were given a frame to send come out of `pollWoken()`, so a driver can flush
- *   connections other than the one whose input caused the grant.
+ * - Owners that are not core Sessions are local code. Every grant made (to a session or to local
+ *   code) comes out of `pollGrant()`, in order; sessions that were given a frame to send come out
+ *   of `pollWoken()`, so a driver can flush connections other than the one whose input caused it.
  * No clock, no I/O, no callbacks: the caller drains both polls after every call.
  */
 import { LiaisonError } from '../errors.js';
@@ -30,7 +30,7 @@ import { Session } from './session.js';
 
 export class NamedTokenService {
   readonly registry: TokenRegistry<object>;
-  readonly #localGrants: TokenGrant<object>[] = [];
+  readonly #grants: TokenGrant<object>[] = [];
   readonly #woken = new Set<Session>();
 
   constructor(limits: Partial<NamedTokenLimits> = {}) {
@@ -85,9 +85,9 @@ export class NamedTokenService {
     for (const g of this.registry.releaseAll(owner)) this.#grant(now, g.name, g.owner);
   }
 
-  /** The next grant made to a local owner, oldest first. */
+  /** The next grant made (to a session or to local code), oldest first. */
   pollGrant(): TokenGrant<object> | null {
-    return this.#localGrants.shift() ?? null;
+    return this.#grants.shift() ?? null;
   }
 
   /** A session given a named-token frame to send since the last call (flush its connection). */
@@ -117,11 +117,12 @@ export class NamedTokenService {
     let next = owner;
     while (next !== null) {
       if (!(next instanceof Session)) {
-        this.#localGrants.push({ name, owner: next });
+        this.#grants.push({ name, owner: next });
         return;
       }
       if (next.grantNamedToken(now, name)) {
         this.#woken.add(next);
+        this.#grants.push({ name, owner: next });
         return;
       }
       next = this.registry.release(name, next).granted;
