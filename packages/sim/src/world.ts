@@ -47,6 +47,7 @@ import {
   SessionTable,
   Unit,
 } from '@liaison/core';
+import { NamedTokenScenario } from './named-tokens.js';
 import { type Endpoint, Network, type NetworkOptions, type SimLink } from './network.js';
 import { Rng } from './random.js';
 import { WindowMeter, type WindowStats } from './wire-meter.js';
@@ -96,6 +97,10 @@ export interface WorldOptions {
   refusedReleaseShare: number;
   /** Broken on purpose (checker tests only): the client application forgets one delivered message. */
   forgetMessage: boolean;
+  /** Share of sessions that contend for named tokens (named-tokens.ts). */
+  namedTokenShare: number;
+  /** Broken on purpose (checker tests only): the server grants a held name to a second session. */
+  doubleGrant: boolean;
   /** Called with every trace record (the CLI's --verbose). */
   onTrace?: (line: string) => void;
 }
@@ -150,6 +155,8 @@ export function worldOptionsFor(rng: Rng, overrides: Partial<WorldOptions> = {})
     userAbortShare: 0.1,
     refusedReleaseShare: 0.1,
     forgetMessage: false,
+    namedTokenShare: 0.5,
+    doubleGrant: false,
     ...overrides,
   };
 }
@@ -318,6 +325,8 @@ export class World {
   readonly limits: Readonly<Limits>;
   readonly network: Network;
   readonly serverTable: SessionTable;
+  /** The server's named-token registry and the sessions contending for it. */
+  readonly tokens: NamedTokenScenario;
   readonly clients: Client[] = [];
   readonly plans: SessionPlan[] = [];
   readonly stats: WorldStats = {
@@ -375,6 +384,12 @@ export class World {
     this.network = new Network(root.fork('network'), options.network);
     this.network.tracer = (now, what) => this.trace(now, what);
     this.network.acceptor = (now, link) => this.#accept(now, link);
+    this.tokens = new NamedTokenScenario(root.fork('tokens'), options.namedTokenShare, {
+      now: () => this.now,
+      schedule: (at, fn) => this.network.schedule(at, fn),
+      trace: (now, what) => this.trace(now, what),
+      doubleGrant: options.doubleGrant,
+    });
     this.serverTable = new SessionTable({
       resumeWindowMs: this.limits.resumeWindowMs,
       suspendedBytesMax: this.limits.suspendedBytesMax,
@@ -458,6 +473,7 @@ export class World {
     for (;;) {
       this.#settle();
       this.#checkBounds();
+      this.tokens.check();
       const t = this.#nextTime();
       if (t === null) break;
       if (t > this.options.timeLimitMs) {
@@ -486,6 +502,7 @@ export class World {
           `server=${p.server?.session?.state ?? 'none'}/${p.server?.session?.link ?? '-'}`,
       );
     }
+    this.tokens.checkEnd();
   }
 
   #tableTimeout(table: SessionTable): void {
@@ -843,6 +860,8 @@ export class World {
   #onEvent(side: EndRole, clientId: number, e: ConnectionEvent, d: Driven | null): void {
     const now = this.now;
     if (e.type === 'rtt') return;
+    if (side === 'server') this.tokens.onServerEvent(now, e);
+    else this.tokens.onClientEvent(now, e);
     if (e.type === 'connection-closed') {
       this.trace(now, `${side} ${clientId} connection closed (${e.origin} ${e.code} ${e.message})`);
       if (side === 'client') {
@@ -867,7 +886,7 @@ export class World {
       this.trace(now, `server accepts session ${plan.id} on channel ${e.channel}`);
       // The transport may have died since the request was queued: the closed event follows.
       if (e.session.state !== 'awaiting-response') return;
-      e.session.accept(now, EMPTY);
+      e.session.accept(now, EMPTY, [], { namedTokens: this.tokens.offer });
       this.#pumpSends(end);
       this.#armAbort(end);
       return;
@@ -878,6 +897,7 @@ export class World {
     switch (e.type) {
       case 'accepted':
         this.trace(now, `${tag} accepted`);
+        this.tokens.opened(end.plan);
         if (end.role === 'client' && end.plan.stuckRole === 'client') this.#stick(end);
         this.#pumpSends(end);
         return;

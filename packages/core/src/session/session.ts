@@ -482,6 +482,7 @@ export class Session {
 
   /** Initiator: names held now (granted by the responder's registry and not released). */
   get heldNamedTokens(): string[] {
+    if (this.#state.name === 'closed') return []; // a closed session holds nothing
     return this.#namedTokens?.held ?? [];
   }
 
@@ -1225,12 +1226,14 @@ export class Session {
       return true;
     }
     if (item.kind === 'named-token') {
+      if (!this.#controlFits(item.body)) return wrote;
       this.#popQueue();
       this.#record(w, item.type, true, item.body, null);
       this.#sentSeq++;
       return true;
     }
     const control = item as Extract<Outgoing, { userData: Uint8Array }>;
+    if (!this.#controlFits(control.userData)) return wrote;
     const type =
       control.kind === 'finish'
         ? FrameType.FINISH
@@ -1298,7 +1301,10 @@ export class Session {
     if (ex !== undefined) return this.#windowRoom() >= ex.byteLength + FRAME_CHARGE_BYTES;
     const item = this.#queue[this.#queueHead];
     if (item === undefined) return false;
-    if (item.kind !== 'normal' && item.kind !== 'typed') return true;
+    if (item.kind === 'named-token') return this.#controlFits(item.body);
+    if (item.kind !== 'normal' && item.kind !== 'typed') {
+      return this.#controlFits((item as Extract<Outgoing, { userData: Uint8Array }>).userData);
+    }
     const remaining = item.data.byteLength - item.offset;
     const room = this.#windowRoom() - FRAME_CHARGE_BYTES;
     return room >= remaining || room >= this.#fragmentBytesMin();
@@ -1343,6 +1349,15 @@ export class Session {
       this.#writerBlocked = false;
       this.#host.emit({ type: 'writable', channel: this.channel, session: this });
     }
+  }
+
+  /**
+   * Sequenced control frames (release, named tokens) go only while the retransmit budget has room,
+   * like data: a release sent on a full budget overran it (sim seed 188, once grants shifted
+   * the timing). Never dropped: they wait for acknowledgements.
+   */
+  #controlFits(body: Uint8Array): boolean {
+    return this.#sent.unackedBytes + body.byteLength + FRAME_CHARGE_BYTES <= this.#retransmitBudget();
   }
 
   /** The agreed retransmit budget (this side's own limit until agreed). */
