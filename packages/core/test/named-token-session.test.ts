@@ -451,3 +451,34 @@ describe('named tokens across transport cuts', () => {
     assert.deepEqual(c.heldNamedTokens, ['x']);
   });
 });
+
+describe('regression (sim seed 188): sequenced control frames respect the retransmit budget', () => {
+  test('a FINISH and a grant wait for acknowledgements when the budget is exactly full', () => {
+    const budget = 64 * 1024;
+    const p = new Pair({ limits: { retransmitBufferBytes: budget } });
+    const service = new NamedTokenService();
+    const a = p.a.conn.openSession(p.now);
+    p.pump();
+    p.b.conn.session(a.channel)?.accept(p.now, EMPTY, [], { namedTokens: service.offer });
+    p.pump();
+    // 16 messages charged 4064 + 32 bytes each: the budget is used to the byte, nothing acknowledged.
+    for (let i = 0; i < 16; i++) a.send(p.now, 'normal', new Uint8Array(4064));
+    const held: Uint8Array[] = [];
+    for (let b = p.a.conn.pollTransmit(); b; b = p.a.conn.pollTransmit()) held.push(b);
+    assert.equal(a.retainedBytes - a.queuedBytes, budget);
+    a.acquireNamedToken(p.now, 'x');
+    a.release(p.now, EMPTY);
+    assert.equal(p.a.conn.pollTransmit(), null, 'nothing more goes while the budget is full');
+    assert.equal(a.retainedBytes - a.queuedBytes, budget);
+    // The peer receives and acknowledges: the request and the release follow, in order.
+    for (const b of held) p.b.conn.handleBytes(p.now, b);
+    p.advance(50);
+    const acquired = p.b.events.filter((e) => e.type === 'named-token-acquire');
+    assert.equal(acquired.length, 1);
+    assert.equal(a.state, 'releasing');
+    p.b.conn.session(a.channel)?.respondRelease(p.now, true, EMPTY);
+    p.advance(50);
+    assert.equal(a.state, 'closed');
+    assert.equal(a.closeReason?.kind, 'released');
+  });
+});
