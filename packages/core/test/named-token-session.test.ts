@@ -452,7 +452,7 @@ describe('named tokens across transport cuts', () => {
   });
 });
 
-describe('regression (sim seed 188): sequenced control frames respect the retransmit budget', () => {
+describe('regression (sim seed 188 with named tokens): sequenced control frames respect the retransmit budget', () => {
   test('a FINISH and a grant wait for acknowledgements when the budget is exactly full', () => {
     const budget = 64 * 1024;
     const p = new Pair({ limits: { retransmitBufferBytes: budget } });

@@ -1353,8 +1353,8 @@ export class Session {
 
   /**
    * Sequenced control frames (release, named tokens) go only while the retransmit budget has room,
-   * like data: a release sent on a full budget overran it (sim seed 188, once grants shifted
-   * the timing). Never dropped: they wait for acknowledgements.
+   * like data: a release sent on a full budget overran it (sim seed 188 with named tokens, once
+   * grants shifted the timing). Never dropped: they wait for acknowledgements.
    */
   #controlFits(body: Uint8Array): boolean {
     return this.#sent.unackedBytes + body.byteLength + FRAME_CHARGE_BYTES <= this.#retransmitBudget();
