@@ -5,13 +5,20 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
+  decodePayload,
   ErrorCode,
+  encodeFrame,
+  type Frame,
+  FrameDecoder,
+  FrameType,
   NamedTokenRefusedError,
+  ProtocolError,
   resolveNamedTokenLimits,
   TokenRefuseCode,
   TokenRegistry,
   UsageError,
 } from '@liaison/core';
+import fc from 'fast-check';
 
 const refusedWith = (code: number) => (e: unknown) =>
   e instanceof NamedTokenRefusedError && e.refuseCode === code && e.code === ErrorCode.NAMED_TOKEN_REFUSED;
@@ -107,5 +114,74 @@ describe('TokenRegistry', () => {
     assert.throws(() => resolveNamedTokenLimits({ nameBytesMax: 1025 }), UsageError);
     assert.throws(() => resolveNamedTokenLimits({ tokensPerSessionMax: 1.5 }), UsageError);
     assert.equal(resolveNamedTokenLimits().tokensPerSessionMax, 64);
+  });
+});
+
+describe('named-token frames on the wire', () => {
+  const name = fc
+    .string({ minLength: 1, maxLength: 40 })
+    .filter((s) => s === new TextDecoder().decode(new TextEncoder().encode(s)));
+  const frame: fc.Arbitrary<Frame> = fc.oneof(
+    fc
+      .record({
+        type: fc.constantFrom(
+          FrameType.NAMED_TOKEN_ACQUIRE,
+          FrameType.NAMED_TOKEN_RELEASE,
+          FrameType.NAMED_TOKEN_GRANT,
+        ),
+        channel: fc.integer({ min: 1, max: 0xffff_ffff }),
+        name,
+      })
+      .map((f) => ({ ...f }) as Frame),
+    fc
+      .record({ channel: fc.integer({ min: 1, max: 0xffff_ffff }), code: fc.integer({ min: 0, max: 0xffff }), name })
+      .map((f) => ({ type: FrameType.NAMED_TOKEN_REFUSE, ...f }) as Frame),
+  );
+
+  test('encode then decode gives the frame back, whole or split anywhere', () => {
+    fc.assert(
+      fc.property(frame, fc.integer({ min: 1, max: 64 }), (f, step) => {
+        const bytes = encodeFrame(f);
+        const chunks: Uint8Array[] = [];
+        for (let at = 0; at < bytes.byteLength; at += step) chunks.push(bytes.subarray(at, at + step));
+        const d = new FrameDecoder({ frameBytesMax: 1 << 20, userDataBytesMax: 0xffff }, { expectPreface: false });
+        const out: Frame[] = [];
+        for (const c of chunks) {
+          d.push(c);
+          for (let g = d.next(); g !== null; g = d.next()) out.push(g);
+        }
+        assert.deepEqual(out, [f]);
+      }),
+    );
+  });
+
+  test('an empty name, invalid UTF-8, a name over 1024 bytes or trailing bytes are typed decode errors', () => {
+    const bad = [
+      Uint8Array.of(0, 0), // empty name
+      Uint8Array.of(0, 2, 0xc3, 0x28), // invalid UTF-8
+      Uint8Array.of(0, 1, 0x41, 0x00), // trailing byte
+      (() => {
+        const b = new Uint8Array(2 + 1025).fill(0x61);
+        b[0] = 0x04;
+        b[1] = 0x01;
+        return b;
+      })(),
+    ];
+    for (const payload of bad) {
+      assert.throws(
+        () => decodePayload(FrameType.NAMED_TOKEN_GRANT, 0, 1, payload, 0xffff),
+        (e) => e instanceof ProtocolError,
+      );
+    }
+    assert.throws(
+      () => decodePayload(FrameType.NAMED_TOKEN_ACQUIRE, 0, 0, Uint8Array.of(0, 1, 0x41), 0xffff),
+      (e) => e instanceof ProtocolError,
+      'not on the connection channel',
+    );
+    assert.throws(
+      () => decodePayload(FrameType.NAMED_TOKEN_ACQUIRE, 1, 1, Uint8Array.of(0, 1, 0x41), 0xffff),
+      (e) => e instanceof ProtocolError,
+      'no flags',
+    );
   });
 });

@@ -14,12 +14,14 @@
 import { EventEmitter } from 'node:events';
 import {
   type Session as CoreSession,
+  ErrorCode,
   type NamedTokenLimits,
   type NamedTokenOffer,
   NamedTokenRefusedError,
   NamedTokenService,
   type SessionEvent,
   TokenRefuseCode,
+  UsageError,
 } from '@liaison/core';
 import { now } from './clock.js';
 import { sessionFor } from './registry.js';
@@ -38,6 +40,7 @@ export class ServerTokens extends EventEmitter<ServerTokensEventMap> {
   /** The owner standing for local code in the registry. */
   readonly #local = Object.freeze({ owner: 'server' });
   readonly #waiters = new Map<string, { resolve: () => void; reject: (e: unknown) => void; cleanup: () => void }>();
+  #closed = false;
 
   /** @internal Created by listen(). */
   constructor(limits: Partial<NamedTokenLimits> = {}) {
@@ -78,6 +81,7 @@ export class ServerTokens extends EventEmitter<ServerTokensEventMap> {
    */
   acquire(name: string, options: { signal?: AbortSignal } = {}): Promise<void> {
     const { signal } = options;
+    if (this.#closed) return Promise.reject(closedError());
     if (signal?.aborted) return Promise.reject(signal.reason);
     let result: 'granted' | 'queued';
     try {
@@ -118,6 +122,19 @@ export class ServerTokens extends EventEmitter<ServerTokensEventMap> {
     return r.was !== 'none';
   }
 
+  /** @internal The server closed: local requests still waiting reject, later ones too. */
+  close(): void {
+    this.#closed = true;
+    const waiting = [...this.#waiters];
+    this.#waiters.clear();
+    for (const [name, waiter] of waiting) {
+      waiter.cleanup();
+      this.#service.release(now(), name, this.#local);
+      waiter.reject(closedError());
+    }
+    this.#drain();
+  }
+
   /** @internal Names the session's client holds. */
   heldBy(core: CoreSession): string[] {
     return this.#service.registry.heldBy(core);
@@ -147,4 +164,8 @@ export class ServerTokens extends EventEmitter<ServerTokensEventMap> {
     // Every other owner is a live session of this server: a closed one has left the registry.
     return sessionFor(owner as CoreSession) as Session;
   }
+}
+
+function closedError(): UsageError {
+  return new UsageError(ErrorCode.INVALID_STATE, 'the server closed: no more named tokens');
 }

@@ -142,6 +142,7 @@ export class Server extends EventEmitter<ServerEventMap> {
     // 'close' event that was already emitted.
     if (this.#closed) return this.#closed;
     this.#closing = true;
+    this.tokens?.close();
     for (const d of this.#drivers) d.close();
     // Sessions waiting to be resumed end too, so every `closed` promise resolves.
     this.#parking?.table.expireAll(now(), AbortCode.SHUTDOWN, 'server closed');

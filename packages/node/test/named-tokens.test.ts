@@ -154,6 +154,13 @@ describe('named tokens over sockets', () => {
     controller.abort();
     await assert.rejects(localWaits, (e: Error) => e.name === 'AbortError');
     assert.deepEqual(tokens.waiting('printer'), []);
+    // Closing the server rejects local requests still waiting (b holds the name).
+    const rejected = assert.rejects(
+      tokens.acquire('printer'),
+      (e) => e instanceof UsageError && e.code === ErrorCode.INVALID_STATE,
+    );
+    await server.close();
+    await rejected;
   });
 
   test('refusals: a full queue, a name too long, and a server that offers no named tokens', async (t) => {
