@@ -70,17 +70,33 @@ describe('named tokens over sockets', () => {
 
   test('five clients are granted in the order they asked', async (t) => {
     const server = await startServer(t);
-    const clients: Session[] = [];
-    for (let i = 0; i < 5; i++) clients.push((await open(t, server)).client);
+    const ends: { client: Session; remote: Session }[] = [];
+    for (let i = 0; i < 5; i++) ends.push(await open(t, server));
+    const clients = ends.map((e) => e.client);
     const order: number[] = [];
-    const all = clients.map(async (c, i) => {
-      await c.acquire('row:42');
-      order.push(i);
-      assert.equal(clients.filter((x) => x.heldTokens.includes('row:42')).length, 1, 'one holder');
-      await sleep(5);
-      c.releaseToken('row:42');
+    const all: Promise<void>[] = [];
+    // Holders keep the name until every request is registered, so the queue really forms.
+    let queued: () => void = () => {};
+    const allQueued = new Promise<void>((resolve) => {
+      queued = resolve;
     });
-    // Requests leave in this order; each waits for the one before it to be registered.
+    for (const [i, { client, remote }] of ends.entries()) {
+      all.push(
+        (async () => {
+          await client.acquire('row:42');
+          order.push(i);
+          assert.equal(clients.filter((x) => x.heldTokens.includes('row:42')).length, 1, 'one holder');
+          await allQueued;
+          client.releaseToken('row:42');
+        })(),
+      );
+      // Connections are independent: the next request leaves once this one is registered.
+      const registered = () =>
+        server.tokens?.holder('row:42') === remote || server.tokens?.waiting('row:42').includes(remote) === true;
+      await waitFor(registered, 2_000, `request ${i} registered`);
+    }
+    assert.equal(server.tokens?.waiting('row:42').length, 4);
+    queued();
     await within(Promise.all(all), 5_000, 'all granted in turn');
     assert.deepEqual(order, [0, 1, 2, 3, 4]);
     await waitFor(() => server.tokens?.holder('row:42') === undefined, 2_000, 'the last release');
@@ -168,6 +184,7 @@ describe('named tokens over sockets', () => {
     const [a, b, c] = [await open(t, server), await open(t, server), await open(t, server)];
     await a.client.acquire('x');
     void b.client.acquire('x').catch(() => {});
+    await waitFor(() => server.tokens?.waiting('x').length === 1, 2_000, 'b queued');
     await assert.rejects(
       c.client.acquire('x'),
       (e) => e instanceof NamedTokenRefusedError && e.refuseCode === TokenRefuseCode.QUEUE_FULL,
