@@ -1354,10 +1354,12 @@ export class Session {
   /**
    * Sequenced control frames (release, named tokens) go only while the retransmit budget has room,
    * like data: a release sent on a full budget overran it (sim seed 188 with named tokens, once
-   * grants shifted the timing). Never dropped: they wait for acknowledgements.
+   * grants shifted the timing). Never dropped: they wait for acknowledgements. One goes whatever
+   * its size once nothing is unacknowledged, so user data near 64 KiB cannot wait forever.
    */
   #controlFits(body: Uint8Array): boolean {
-    return this.#sent.unackedBytes + body.byteLength + FRAME_CHARGE_BYTES <= this.#retransmitBudget();
+    const unacked = this.#sent.unackedBytes;
+    return unacked === 0 || unacked + body.byteLength + FRAME_CHARGE_BYTES <= this.#retransmitBudget();
   }
 
   /** The agreed retransmit budget (this side's own limit until agreed). */
