@@ -256,6 +256,31 @@ describe('named tokens across transport cuts (FaultProxy)', () => {
     assert.ok(a.client.stats.resumes >= 4 && b.client.stats.resumes >= 4, 'every round resumed both');
   });
 
+  test('a grant made while the waiter is suspended reaches it once it resumes, exactly once', {
+    timeout: 20_000,
+  }, async (t) => {
+    const server = await startServer(t);
+    const proxy = await startProxy(t, { target: server.address });
+    const a = await open(t, server); // direct
+    const b = await open(t, server, proxy.url); // through the proxy
+    const bGrants = grantCounter(b.client, 'x');
+    await a.client.acquire('x');
+    const bWaits = b.client.acquire('x');
+    await waitFor(() => server.tokens?.waiting('x').length === 1, 2_000, 'b queued');
+    await proxy.down('refuse', { cutExisting: true });
+    await waitFor(() => b.remote.link === 'suspended', 2_000, 'b suspended on the server');
+    a.client.releaseToken('x');
+    // The registry hands x to b's suspended session: it holds it, its client learns on resume.
+    await waitFor(() => server.tokens?.holder('x') === b.remote, 2_000, 'granted to the suspended session');
+    assert.equal(await stateAfter(bWaits, 100), 'pending');
+    await proxy.up();
+    await within(bWaits, 10_000, 'grant delivered after the resume');
+    await sleep(100);
+    assert.equal(bGrants(), 1);
+    assert.deepEqual(b.client.heldTokens, ['x']);
+    assert.equal(b.client.stats.resumes, 1);
+  });
+
   test('a suspended holder keeps its token until its resume window ends; then the next waiter gets it', {
     timeout: 20_000,
   }, async (t) => {
