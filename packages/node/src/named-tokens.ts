@@ -68,6 +68,11 @@ export class ServerTokens extends EventEmitter<ServerTokensEventMap> {
     return this.#service.registry.waiting(name).map((o) => this.#holderOf(o));
   }
 
+  /** The same as waiting(): the queue behind the holder, next first (the name in the API contract). */
+  queue(name: string): TokenHolder[] {
+    return this.waiting(name);
+  }
+
   /** Names local code holds. */
   get held(): string[] {
     return this.#service.registry.heldBy(this.#local);

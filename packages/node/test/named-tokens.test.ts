@@ -157,6 +157,7 @@ describe('named tokens over sockets', () => {
     const bWaits = b.client.acquire('printer');
     await waitFor(() => tokens.waiting('printer').length === 2, 2_000, 'two waiters');
     assert.deepEqual(tokens.waiting('printer'), ['server', b.remote]);
+    assert.deepEqual(tokens.queue('printer'), ['server', b.remote]);
     a.client.releaseToken('printer');
     await within(local, 2_000, 'local code granted');
     assert.equal(tokens.holder('printer'), 'server');
