@@ -44,6 +44,20 @@ export {
   type RandomSource,
 } from './recovery/proof.js';
 export { SessionTable, type SessionTableOptions } from './recovery/table.js';
+export {
+  type ActivityInfo,
+  availableTokens,
+  Dialogue,
+  type DialogueEvent,
+  type ResyncKind,
+  SERIAL_MAX,
+  TOKEN_NAMES,
+  Token,
+  type TokenName,
+  tokenMask,
+  tokenNames,
+} from './session/dialogue.js';
+export type { DialogueOptions, DialogueProposal } from './session/dialogue-setup.js';
 export type {
   AgreedParameters,
   ConnectionEvent,

@@ -54,7 +54,7 @@ class TokenPair {
       while (this.#seen < events.length) {
         const e = events[this.#seen++] as ConnectionEvent;
         if (e.type === 'connect-request') {
-          e.session.accept(this.p.now, EMPTY, [], this.offer ? { namedTokens: this.service.offer } : {});
+          e.session.accept(this.p.now, EMPTY, [], 0, this.offer ? { namedTokens: this.service.offer } : {});
         }
         this.service.handleEvent(this.p.now, e);
       }
@@ -331,7 +331,7 @@ class CutLink {
         e;
         e = this.server.pollEvent() ?? this.serverTable.pollEvent()
       ) {
-        if (e.type === 'connect-request') e.session.accept(this.now, EMPTY, [], { namedTokens: this.service.offer });
+        if (e.type === 'connect-request') e.session.accept(this.now, EMPTY, [], 0, { namedTokens: this.service.offer });
         this.service.handleEvent(this.now, e);
       }
       if (moved === 0) return;
@@ -425,7 +425,7 @@ describe('named tokens across transport cuts', () => {
           other.handleBytes(l.now, bytes);
         }
         for (let e = link2.pollEvent(); e; e = link2.pollEvent()) {
-          if (e.type === 'connect-request') e.session.accept(l.now, EMPTY, [], { namedTokens: l.service.offer });
+          if (e.type === 'connect-request') e.session.accept(l.now, EMPTY, [], 0, { namedTokens: l.service.offer });
           l.service.handleEvent(l.now, e);
         }
         if (n === 0) return;
@@ -459,7 +459,7 @@ describe('regression (sim seed 188 with named tokens): sequenced control frames 
     const service = new NamedTokenService();
     const a = p.a.conn.openSession(p.now);
     p.pump();
-    p.b.conn.session(a.channel)?.accept(p.now, EMPTY, [], { namedTokens: service.offer });
+    p.b.conn.session(a.channel)?.accept(p.now, EMPTY, [], 0, { namedTokens: service.offer });
     p.pump();
     // 16 messages charged 4064 + 32 bytes each: the budget is used to the byte, nothing acknowledged.
     for (let i = 0; i < 16; i++) a.send(p.now, 'normal', new Uint8Array(4064));

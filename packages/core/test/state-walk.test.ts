@@ -18,6 +18,7 @@ import {
   FrameType,
   type Session,
   type SessionStateName,
+  Token,
   Unit,
   UsageError,
 } from '@liaison/core';
@@ -33,7 +34,42 @@ const CONNECTION_FRAMES = ['PING', 'PONG', 'CONNECTION_CLOSE', 'CHALLENGE', 'WIN
 type SessionFrameName = Exclude<keyof typeof FrameType, (typeof CONNECTION_FRAMES)[number]>;
 
 /** `abort`: provider abort, UNEXPECTED_FRAME sent to the peer. `ignored`: no change, no output. */
-type FrameOutcome = SessionStateName | 'abort' | 'ignored' | 'connection-closed';
+type FrameOutcome = SessionStateName | 'abort' | 'violation' | 'ignored' | 'connection-closed';
+
+/** Dialogue frames (tokens, sync points, activities): the walk sends them with empty fields. */
+const DIALOGUE_FRAMES = [
+  'GIVE_TOKENS',
+  'PLEASE_TOKENS',
+  'GIVE_CONTROL',
+  'MINOR_SYNC',
+  'MINOR_SYNC_ACK',
+  'MAJOR_SYNC',
+  'MAJOR_SYNC_ACK',
+  'RESYNC',
+  'RESYNC_ACK',
+  'EXCEPTION_REPORT',
+  'EXCEPTION_DATA',
+  'ACTIVITY_START',
+  'ACTIVITY_RESUME',
+  'ACTIVITY_INTERRUPT',
+  'ACTIVITY_INTERRUPT_ACK',
+  'ACTIVITY_DISCARD',
+  'ACTIVITY_DISCARD_ACK',
+  'ACTIVITY_END',
+  'CAPABILITY_DATA',
+  'CAPABILITY_DATA_ACK',
+] as const;
+type DialogueFrameName = (typeof DIALOGUE_FRAMES)[number];
+
+/**
+ * In open and releasing a dialogue frame reaches the dialogue machine, which finds it breaks the
+ * rules for these units (a unit not selected, a token the peer does not hold, nothing pending):
+ * a provider abort with UNEXPECTED_FRAME, TOKEN_VIOLATION or SYNC_VIOLATION ('violation').
+ * Elsewhere it is an unexpected frame, or ignored once closed.
+ */
+function dialogueRow(outcome: FrameOutcome): Record<DialogueFrameName, FrameOutcome> {
+  return Object.fromEntries(DIALOGUE_FRAMES.map((n) => [n, outcome])) as Record<DialogueFrameName, FrameOutcome>;
+}
 
 const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcome>> = {
   connecting: {
@@ -55,6 +91,7 @@ const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcom
     NAMED_TOKEN_RELEASE: 'abort',
     NAMED_TOKEN_GRANT: 'abort',
     NAMED_TOKEN_REFUSE: 'abort',
+    ...dialogueRow('abort'),
   },
   'awaiting-response': {
     CONNECT: 'abort',
@@ -75,6 +112,7 @@ const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcom
     NAMED_TOKEN_RELEASE: 'abort',
     NAMED_TOKEN_GRANT: 'abort',
     NAMED_TOKEN_REFUSE: 'abort',
+    ...dialogueRow('abort'),
   },
   open: {
     CONNECT: 'abort',
@@ -95,13 +133,15 @@ const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcom
     NAMED_TOKEN_RELEASE: 'abort',
     NAMED_TOKEN_GRANT: 'abort',
     NAMED_TOKEN_REFUSE: 'abort',
+    ...dialogueRow('violation'),
   },
   releasing: {
-    // FINISH here is a release collision: answered with DISCONNECT, still releasing.
+    // FINISH here would be a release collision, impossible with the release token (release.test.ts
+    // covers collisions without it): the releaser holds the token, so the peer may not release.
     CONNECT: 'abort',
     ACCEPT: 'abort',
     REFUSE: 'abort',
-    FINISH: 'releasing',
+    FINISH: 'violation',
     DISCONNECT: 'closed',
     NOT_FINISHED: 'open',
     ABORT: 'closed',
@@ -116,6 +156,7 @@ const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcom
     NAMED_TOKEN_RELEASE: 'abort',
     NAMED_TOKEN_GRANT: 'abort',
     NAMED_TOKEN_REFUSE: 'abort',
+    ...dialogueRow('violation'),
   },
   'release-requested': {
     CONNECT: 'abort',
@@ -136,6 +177,7 @@ const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcom
     NAMED_TOKEN_RELEASE: 'abort',
     NAMED_TOKEN_GRANT: 'abort',
     NAMED_TOKEN_REFUSE: 'abort',
+    ...dialogueRow('abort'),
   },
   disconnecting: {
     CONNECT: 'abort',
@@ -156,6 +198,7 @@ const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcom
     NAMED_TOKEN_RELEASE: 'abort',
     NAMED_TOKEN_GRANT: 'abort',
     NAMED_TOKEN_REFUSE: 'abort',
+    ...dialogueRow('abort'),
   },
   // A closed channel is never reused: its late frames are dropped, but a CONNECT or RESUME reusing
   // it (responder) or any CONNECT or RESUME to an initiator is a connection-level protocol error.
@@ -178,6 +221,7 @@ const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcom
     NAMED_TOKEN_RELEASE: 'ignored',
     NAMED_TOKEN_GRANT: 'ignored',
     NAMED_TOKEN_REFUSE: 'ignored',
+    ...dialogueRow('ignored'),
   },
 };
 
@@ -291,7 +335,7 @@ interface Fixture {
  * Builds a pair with an open bystander session and drives a second session so that `who`'s end
  * of it is in `state`. Returns null when that role cannot be in that state.
  */
-function reach(state: SessionStateName, who: Who): Fixture | null {
+function reach(state: SessionStateName, who: Who, subjectReleases = false): Fixture | null {
   if (state === 'connecting' && who !== 'initiator') return null;
   if (state === 'awaiting-response' && who !== 'responder') return null;
   const p = new Pair();
@@ -313,19 +357,34 @@ function reach(state: SessionStateName, who: Who): Fixture | null {
     p.b.conn.session(channel)!.accept(p.now, EMPTY);
     p.pump();
   }
+  // With negotiated release the release token exists (the initiator holds it): whoever releases takes it first.
+  const takeReleaseToken = (s: Session, other: Session): void => {
+    if (!s.dialogue!.owns('release')) {
+      other.dialogue!.giveTokens(Token.release, EMPTY);
+      p.pump();
+    }
+  };
   switch (state) {
     case 'releasing':
+      takeReleaseToken(session, theirs());
       session.release(p.now, EMPTY);
       p.pump();
       break;
     case 'release-requested':
+      takeReleaseToken(theirs(), session);
       theirs().release(p.now, EMPTY);
       p.pump();
       break;
     case 'disconnecting':
+      takeReleaseToken(theirs(), session);
       theirs().release(p.now, EMPTY);
       p.pump();
       session.respondRelease(p.now, true, EMPTY); // DISCONNECT queued, not yet sent
+      break;
+    case 'open':
+      // Frames walk: the peer holds the release token (so its FINISH is allowed); commands walk: the subject.
+      if (subjectReleases) takeReleaseToken(session, theirs());
+      else takeReleaseToken(theirs(), session);
       break;
     case 'closed':
       session.abort(p.now, EMPTY);
@@ -399,13 +458,43 @@ function frameOf(name: SessionFrameName, channel: number): Frame {
       return { type: FrameType.RESUMED, channel, received: 0, replaying: 0, proof: new Uint8Array(32) };
     case 'RESUME_REFUSE':
       return { type: FrameType.RESUME_REFUSE, channel, code: AbortCode.RESUME_REFUSED, message: '' };
-    // Named tokens on a session that was offered none (tests/named-tokens.test.ts covers the offered case).
+    // Named tokens on a session that was offered none (named-token-session.test.ts covers the offered case).
     case 'NAMED_TOKEN_ACQUIRE':
     case 'NAMED_TOKEN_RELEASE':
     case 'NAMED_TOKEN_GRANT':
       return { type: FrameType[name], channel, name: 'printer' };
     case 'NAMED_TOKEN_REFUSE':
       return { type: FrameType.NAMED_TOKEN_REFUSE, channel, code: 1, name: 'printer' };
+    case 'GIVE_TOKENS':
+    case 'PLEASE_TOKENS':
+    case 'GIVE_CONTROL':
+    case 'MINOR_SYNC':
+    case 'MINOR_SYNC_ACK':
+    case 'MAJOR_SYNC':
+    case 'MAJOR_SYNC_ACK':
+    case 'RESYNC':
+    case 'RESYNC_ACK':
+    case 'EXCEPTION_REPORT':
+    case 'EXCEPTION_DATA':
+    case 'ACTIVITY_START':
+    case 'ACTIVITY_RESUME':
+    case 'ACTIVITY_INTERRUPT':
+    case 'ACTIVITY_INTERRUPT_ACK':
+    case 'ACTIVITY_DISCARD':
+    case 'ACTIVITY_DISCARD_ACK':
+    case 'ACTIVITY_END':
+    case 'CAPABILITY_DATA':
+    case 'CAPABILITY_DATA_ACK':
+      return {
+        type: FrameType[name],
+        channel,
+        tokens: 0,
+        code: 0,
+        serial: 0,
+        id: EMPTY,
+        oldId: EMPTY,
+        userData: EMPTY,
+      };
     default:
       throw new Error(`no frame for ${name satisfies never}`);
   }
@@ -451,11 +540,15 @@ for (const state of STATES) {
         subject.conn.handleBytes(p.now, encodeFrame(frameOf(name, channel)));
         const out = subject.conn.pollTransmit();
         for (let e = subject.conn.pollEvent(); e !== null; e = subject.conn.pollEvent()) subject.events.push(e);
-        if (expected === 'abort') {
+        if (expected === 'abort' || expected === 'violation') {
           assert.equal(session.state, 'closed', what);
           const r = session.closeReason;
           assert.ok(r?.kind === 'aborted' && r.by === 'provider' && r.origin === 'local', what);
-          assert.equal(r.code, AbortCode.UNEXPECTED_FRAME, what);
+          const codes: number[] =
+            expected === 'abort'
+              ? [AbortCode.UNEXPECTED_FRAME]
+              : [AbortCode.UNEXPECTED_FRAME, AbortCode.TOKEN_VIOLATION, AbortCode.SYNC_VIOLATION];
+          assert.ok(codes.includes(r.code), `${what}: code ${r.code}`);
           assert.ok(subject.conn.isOpen, `${what}: the connection stays open`);
           // The abort reaches the peer's end of the session (if it has one still open).
           if (out) peer.conn.handleBytes(p.now, out);
@@ -463,7 +556,7 @@ for (const state of STATES) {
           const theirs = eventsOf(peer, 'closed').find((e) => e.channel === channel);
           assert.ok(theirs, `${what}: the peer's session ends`);
           assert.ok(theirs.reason.kind === 'aborted' && theirs.reason.origin === 'peer', what);
-          assert.equal(theirs.reason.kind === 'aborted' && theirs.reason.code, AbortCode.UNEXPECTED_FRAME, what);
+          assert.equal(theirs.reason.kind === 'aborted' && theirs.reason.code, r.code, what);
         } else if (expected === 'ignored') {
           assert.equal(session.state, 'closed', what);
           assert.equal(subject.events.length, eventsBefore, `${what}: no event`);
@@ -496,7 +589,7 @@ for (const state of STATES) {
 
     test(`walk commands: ${who} in ${state}`, () => {
       for (const command of COMMANDS) {
-        const f = reach(state, who)!;
+        const f = reach(state, who, true)!;
         const { p, session } = f;
         const expected = COMMAND_TABLE[state][command];
         const what = `${command} in ${state} (${who}) -> ${expected}`;

@@ -12,6 +12,7 @@
  *   longer knows it, and `undeliveredMessages()` lists what never arrived.
  * - A connection whose last session ended closes its transport; a pool then forgets it.
  */
+
 import { connect as netConnect } from 'node:net';
 import {
   type BackoffOptions,
@@ -25,6 +26,7 @@ import {
   UsageError,
 } from '@liaison/core';
 import { nativeKeyAgreement, random } from './clock.js';
+import { connectDialogue, type InitialTokens } from './dialogue.js';
 import { ConnectionDriver, now } from './driver.js';
 import { Parking } from './parking.js';
 import { parseUnits } from './server.js';
@@ -49,6 +51,10 @@ export interface SessionOptions {
   userData?: Uint8Array | string;
   extensions?: Extension[];
   onReleaseRequest?: ReleaseDecider;
+  /** Initial token holders (default: the initiator holds every token the agreed units make available). */
+  initialTokens?: InitialTokens;
+  /** The first synchronization point serial number (default 0). */
+  initialSerial?: number;
 }
 
 export interface ConnectOptions extends ConnectionOptions, SessionOptions {
@@ -160,7 +166,12 @@ class ClientConnection {
     if (userData && userData.byteLength > this.#conn.limits.userDataBytesMax) {
       throw new UsageError(ErrorCode.INVALID_ARGUMENT, `user data exceeds ${this.#conn.limits.userDataBytesMax} bytes`);
     }
-    const core = this.#conn.openSession(now(), { units, userData, extensions: options.extensions });
+    const core = this.#conn.openSession(now(), {
+      units,
+      userData,
+      extensions: options.extensions,
+      dialogue: connectDialogue(options.initialTokens, options.initialSerial),
+    });
     const session = new Session(this.#driver, core, {
       onReleaseRequest: options.onReleaseRequest,
       parking: this.#parking,

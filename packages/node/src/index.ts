@@ -12,6 +12,13 @@
 export * from '@liaison/core';
 export { type ConnectionOptions, type ConnectOptions, connect, Pool, type SessionOptions } from './client.js';
 export { nativeKeyAgreement } from './clock.js';
+export {
+  type DialogueEventMap,
+  type InitialTokens,
+  SyncAbandonedError,
+  type SyncResult,
+  type TokenOwner,
+} from './dialogue.js';
 export { ServerTokens, type ServerTokensEventMap, type TokenHolder } from './named-tokens.js';
 export {
   type AcceptDecision,

@@ -3,6 +3,7 @@
  * Connection and driver; each session the application accepts comes out of the server as a
  * Session, by the 'session' event or by async iteration (`for await (const s of server)`).
  */
+
 import { EventEmitter } from 'node:events';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import {
@@ -21,6 +22,7 @@ import {
   unitsFromNames,
 } from '@liaison/core';
 import { nativeKeyAgreement, random } from './clock.js';
+import { type InitialTokens, wantedTokens } from './dialogue.js';
 import { ConnectionDriver, now } from './driver.js';
 import { ServerTokens } from './named-tokens.js';
 import { Parking } from './parking.js';
@@ -57,6 +59,8 @@ export interface ListenOptions {
    * offer none. Default: offered, with DEFAULT_NAMED_TOKEN_LIMITS.
    */
   namedTokens?: Partial<NamedTokenLimits> | false;
+  /** Tokens this server takes at the start when the client leaves them to it (see ConnectOptions.initialTokens). */
+  initialTokens?: InitialTokens;
 }
 
 export interface ServerEventMap {
@@ -221,7 +225,13 @@ export class Server extends EventEmitter<ServerEventMap> {
         typeof d === 'boolean' ? { accept: d } : d;
       try {
         if (decision.accept) {
-          core.accept(now(), decision.userData ?? EMPTY, [], this.tokens ? { namedTokens: this.tokens.offer } : {});
+          core.accept(
+            now(),
+            decision.userData ?? EMPTY,
+            [],
+            wantedTokens(this.#options.initialTokens),
+            this.tokens ? { namedTokens: this.tokens.offer } : {},
+          );
           session.opened(request.userData);
           this.#deliver(session);
         } else {

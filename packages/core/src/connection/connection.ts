@@ -31,6 +31,7 @@ import {
   SESSION_ID_BYTES,
 } from '../recovery/proof.js';
 import type { SessionTable } from '../recovery/table.js';
+import { type DialogueOptions, dialogueConnectExtensions, dialogueProposal } from '../session/dialogue-setup.js';
 import type { AgreedParameters, ConnectionEvent, SessionEvent } from '../session/events.js';
 import {
   APPLICATION_EXTENSION_ID_MIN,
@@ -91,6 +92,8 @@ export interface OpenSessionOptions {
   units?: number;
   userData?: Uint8Array;
   extensions?: Extension[];
+  /** Initial token assignment and serial number (dialogue units); default: initiator holds all, serial 0. */
+  dialogue?: DialogueOptions;
 }
 
 export interface RttEstimate {
@@ -318,6 +321,7 @@ export class Connection {
     checkExtensions(options.extensions ?? []);
     const keyShare = this.#random && this.#table ? this.#ownKeyShare() : null;
     if (keyShare) extensions.push({ id: ExtensionId.KEY_SHARE, value: keyShare.publicKey });
+    extensions.push(...dialogueConnectExtensions(options.dialogue ?? {}));
     const connect = buildConnect(channel, this.limits, units, userData, extensions);
     const session = Session.initiate(now, this.#host, this.limits, connect, keyShare);
     if (this.#resumesWaiting && [...this.#sessions.values()].some((s) => s.link === 'resuming')) {
@@ -556,6 +560,7 @@ export class Connection {
       // The protocol's own extensions (ids below 0x30) are not the application's business.
       extensions: f.extensions.filter((e) => e.id >= APPLICATION_EXTENSION_ID_MIN),
       userData: f.userData,
+      dialogue: dialogueProposal(f.extensions),
     };
     const offer = this.#recoveryOffer(f.extensions);
     const session = Session.respond(now, this.#host, this.limits, f.channel, request, offer);

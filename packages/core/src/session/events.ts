@@ -5,6 +5,8 @@
  */
 import type { CloseReason } from '../errors.js';
 import type { Extension } from '../wire/frame.js';
+import type { DialogueEvent } from './dialogue.js';
+import type { DialogueProposal } from './dialogue-setup.js';
 import type { Session } from './session.js';
 
 /** Values both sides agreed at establishment. */
@@ -36,6 +38,8 @@ export interface ConnectRequest {
   agreed: AgreedParameters;
   extensions: Extension[];
   userData: Uint8Array;
+  /** Initial tokens and serial number the initiator proposed (dialogue units). */
+  dialogue: DialogueProposal;
 }
 
 export type MessageKind = 'normal' | 'expedited' | 'typed';
@@ -71,6 +75,8 @@ export type SessionEvent =
   /** `credit`: what to pass to Session.consume() once the application has taken the message. */
   | { type: 'message'; channel: number; session: Session; kind: MessageKind; data: Uint8Array; credit: number }
   | { type: 'writable'; channel: number; session: Session }
+  /** Tokens, sync points, resynchronization, exceptions, activities: in stream order with messages. */
+  | { type: 'dialogue'; channel: number; session: Session; event: DialogueEvent }
   | { type: 'release-requested'; channel: number; session: Session; userData: Uint8Array }
   | { type: 'release-refused'; channel: number; session: Session; userData: Uint8Array }
   | { type: 'suspended'; channel: number; session: Session; reason: string }

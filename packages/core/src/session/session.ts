@@ -30,10 +30,19 @@ import { constantTimeEqual, type KeyShare, resumeKeyFrom, resumeProof, SESSION_I
 import { RetransmitBuffer, type SentFrame } from '../recovery/retransmit.js';
 import { hasUnit, Unit } from '../units.js';
 import { concatBytes } from '../wire/bytes.js';
-import { assertNever, namedTokenPayload, writeDataFrame, writeEncodedFrame, writeFrame } from '../wire/codec.js';
+import {
+  assertNever,
+  encodeFrame,
+  namedTokenPayload,
+  writeDataFrame,
+  writeEncodedFrame,
+  writeFrame,
+} from '../wire/codec.js';
 import {
   type AbortFrame,
   type ConnectFrame,
+  type DialogueFrame,
+  type DialogueFrameType,
   EXPEDITED_BYTES_MAX,
   type Extension,
   ExtensionId,
@@ -42,6 +51,7 @@ import {
   FrameType,
   frameTypeName,
   HEADER_BYTES,
+  isDialogueFrame,
   isNamedTokenFrame,
   isSequenced,
   NAMED_TOKEN_NAME_BYTES_CEILING,
@@ -50,6 +60,8 @@ import {
   type ResumeFrame,
 } from '../wire/frame.js';
 import type { FrameWriter } from '../wire/writer.js';
+import { Dialogue, type DialogueEvent } from './dialogue.js';
+import { acceptedDialogue, dialogueAcceptExtensions } from './dialogue-setup.js';
 import type { AgreedParameters, ConnectRequest, MessageKind, ResumeStats, SessionEvent } from './events.js';
 import { type NamedTokenOffer, NamedTokenRequests } from './named-token-requests.js';
 import { checkTokenName, tokenNameBytes } from './named-tokens.js';
@@ -160,6 +172,7 @@ type Link =
 type Outgoing =
   | { kind: 'normal' | 'typed'; data: Uint8Array; offset: number }
   | { kind: 'finish' | 'disconnect' | 'not-finished'; userData: Uint8Array }
+  | { kind: 'dialogue'; type: DialogueFrameType; body: Uint8Array }
   /** A named-token frame, its payload encoded (sequenced like FINISH, in order with the data). */
   | { kind: 'named-token'; type: FrameType; body: Uint8Array };
 
@@ -175,6 +188,10 @@ export interface SessionStats {
   bytesRetransmitted: number;
   /** Frames the peer repeated after a resume that this side dropped (already received). */
   duplicatesSuppressed: number;
+  /** Normal messages this side dropped unsent (resynchronize, activity interrupt or discard purge them). */
+  messagesPurged: number;
+  /** Normal messages (or parts) from the peer discarded on arrival: data in transit that X.225 purges. */
+  messagesDiscarded: number;
 }
 
 export class Session {
@@ -236,7 +253,14 @@ export class Session {
     framesRetransmitted: 0,
     bytesRetransmitted: 0,
     duplicatesSuppressed: 0,
+    messagesPurged: 0,
+    messagesDiscarded: 0,
   };
+  /** Tokens, sync points and activities; created at establishment. */
+  #dialogue: Dialogue | null = null;
+  /** Responder: tokens and serial the initiator proposed, until accepted. */
+  /** The message being discarded was counted when its first part was dropped. */
+  #discardRest = false;
 
   private constructor(channel: number, host: SessionHost, limits: Limits, state: SessionState) {
     this.#channel = channel;
@@ -345,7 +369,11 @@ export class Session {
 
   /** Whether send() accepts a message now (the send queue is under its limit). */
   get writable(): boolean {
-    return this.#canSendData() && this.#queuedBytes < this.#limits.sendQueueBytesMax;
+    return (
+      this.#canSendData() &&
+      this.#queuedBytes < this.#limits.sendQueueBytesMax &&
+      this.#dialogue?.normalDataBlock()?.code !== 'wait'
+    );
   }
 
   /** Messages accepted by send() that the peer is not known to have received. */
@@ -369,6 +397,7 @@ export class Session {
     now: number,
     userData: Uint8Array,
     extensions: Extension[] = [],
+    wantedTokens = 0,
     options: { namedTokens?: NamedTokenOffer } = {},
   ): void {
     const s = this.#state;
@@ -376,6 +405,9 @@ export class Session {
     this.#checkUserData(userData);
     checkExtensions(extensions);
     const all = [...extensions];
+    const proposal = s.request.dialogue;
+    const responderTokens = proposal.assign | (proposal.choose & wantedTokens);
+    if (proposal.present) all.push(...dialogueAcceptExtensions(responderTokens, proposal.serial));
     if (options.namedTokens) {
       // This side answers the initiator's named-token requests (a registry stands behind it).
       this.#namedTokenOffer = { ...options.namedTokens };
@@ -399,6 +431,7 @@ export class Session {
       this.#offer = null;
     }
     this.#establish(s.request.agreed);
+    this.#startDialogue(false, responderTokens, proposal.serial);
     this.#host.sendControl(buildAccept(this.channel, s.request.agreed, this.#limits, userData, all));
     this.#state = OPEN;
     void now;
@@ -418,7 +451,7 @@ export class Session {
    * @throws UsageError: INVALID_STATE when not open for sending, WOULD_BLOCK when the send queue is
    * full (wait for the `writable` event), MESSAGE_TOO_LARGE, UNIT_NOT_SELECTED.
    */
-  send(now: number, kind: MessageKind, data: Uint8Array): void {
+  send(now: number, kind: MessageKind, data: Uint8Array, force = false): void {
     if (!this.#canSendData()) throw this.#invalid(`send ${kind} data`);
     const agreed = this.#agreed as AgreedParameters;
     if (kind === 'expedited') {
@@ -427,6 +460,7 @@ export class Session {
         throw new UsageError(ErrorCode.MESSAGE_TOO_LARGE, `expedited data is at most ${EXPEDITED_BYTES_MAX} bytes`);
       }
     } else {
+      if (kind === 'normal') this.#checkNormalData();
       if (kind === 'typed' && !hasUnit(agreed.units, Unit.TYPED_DATA))
         throw this.#unitMissing('typed data', 'TYPED_DATA');
       if (data.byteLength > agreed.peerMessageBytesMax) {
@@ -436,7 +470,8 @@ export class Session {
         );
       }
     }
-    if (this.#queuedBytes >= this.#limits.sendQueueBytesMax) {
+    // `force`: a driver moving sends it already holds ahead of a dialogue command (same memory).
+    if (this.#queuedBytes >= this.#limits.sendQueueBytesMax && !force) {
       this.#writerBlocked = true;
       throw new UsageError(ErrorCode.WOULD_BLOCK, 'send queue full: wait for the writable event');
     }
@@ -452,6 +487,7 @@ export class Session {
   release(now: number, userData: Uint8Array): void {
     if (this.#state.name !== 'open') throw this.#invalid('release');
     this.#checkUserData(userData);
+    this.#dialogue?.checkRelease();
     this.#enqueue({ kind: 'finish', userData });
     this.#state = { name: 'releasing', since: now, answeredCollision: false };
     this.#host.timer(this);
@@ -654,7 +690,9 @@ export class Session {
           this.#recovery = this.#recoveryFromAccept(f.extensions);
           const offer = namedTokenOfferFrom(f.extensions);
           if (offer) this.#namedTokens = new NamedTokenRequests(offer);
+          const dialogue = acceptedDialogue(s.connect.extensions, f.extensions);
           this.#establish(agreed);
+          this.#startDialogue(true, dialogue.responderTokens, dialogue.serial);
           this.#host.rttSample(now - s.since);
           this.#state = OPEN;
           this.#host.emit({
@@ -681,6 +719,7 @@ export class Session {
       case 'open':
         if (this.#receiveData(now, f)) return;
         if (f.type === FrameType.FINISH) {
+          this.#dialogue?.checkPeerRelease();
           this.#countReceived(now);
           this.#state = { name: 'release-requested', since: now };
           this.#host.timer(this);
@@ -714,6 +753,7 @@ export class Session {
         }
         if (f.type === FrameType.FINISH && !s.answeredCollision) {
           // Release collision: both sides asked to finish; each accepts the other's request.
+          this.#dialogue?.checkPeerRelease();
           this.#countReceived(now);
           this.#enqueue({ kind: 'disconnect', userData: EMPTY });
           this.#state = { name: 'releasing', since: s.since, answeredCollision: true };
@@ -741,6 +781,20 @@ export class Session {
       case FrameType.DATA:
       case FrameType.TYPED_DATA: {
         const kind = f.type === FrameType.DATA ? 'normal' : 'typed';
+        if (kind === 'normal' && this.#dialogue !== null) {
+          if (this.#dialogue.discardsNormalData()) {
+            this.#discardNormal(now, f.payload, f.end);
+            return true;
+          }
+          try {
+            this.#dialogue.checkPeerNormalData();
+          } catch (e) {
+            if (!(e instanceof ProtocolError) || !this.#dialogue.providerException(e)) throw e;
+            this.#discardNormal(now, f.payload, f.end);
+            return true;
+          }
+          this.#discardRest = false;
+        }
         if (kind === 'typed' && !hasUnit((this.#agreed as AgreedParameters).units, Unit.TYPED_DATA)) {
           throw new ProtocolError(AbortCode.UNEXPECTED_FRAME, 'typed data without the typed-data unit');
         }
@@ -787,6 +841,30 @@ export class Session {
         this.#deliver(kind, data, credit);
         return true;
       }
+      case FrameType.GIVE_TOKENS:
+      case FrameType.PLEASE_TOKENS:
+      case FrameType.GIVE_CONTROL:
+      case FrameType.MINOR_SYNC:
+      case FrameType.MINOR_SYNC_ACK:
+      case FrameType.MAJOR_SYNC:
+      case FrameType.MAJOR_SYNC_ACK:
+      case FrameType.RESYNC:
+      case FrameType.RESYNC_ACK:
+      case FrameType.EXCEPTION_REPORT:
+      case FrameType.EXCEPTION_DATA:
+      case FrameType.ACTIVITY_START:
+      case FrameType.ACTIVITY_RESUME:
+      case FrameType.ACTIVITY_INTERRUPT:
+      case FrameType.ACTIVITY_INTERRUPT_ACK:
+      case FrameType.ACTIVITY_DISCARD:
+      case FrameType.ACTIVITY_DISCARD_ACK:
+      case FrameType.ACTIVITY_END:
+      case FrameType.CAPABILITY_DATA:
+      case FrameType.CAPABILITY_DATA_ACK:
+        this.#countReceived(now);
+        (this.#dialogue as Dialogue).receive(f);
+        this.#host.wake(this);
+        return true;
       case FrameType.NAMED_TOKEN_ACQUIRE:
       case FrameType.NAMED_TOKEN_RELEASE:
       case FrameType.NAMED_TOKEN_GRANT:
@@ -1225,7 +1303,8 @@ export class Session {
       this.#afterSend(n, end);
       return true;
     }
-    if (item.kind === 'named-token') {
+    if (item.kind === 'dialogue' || item.kind === 'named-token') {
+      // Held for retransmission like data: it waits for room in the retransmit budget.
       if (!this.#controlFits(item.body)) return wrote;
       this.#popQueue();
       this.#record(w, item.type, true, item.body, null);
@@ -1279,7 +1358,11 @@ export class Session {
         writeFrame(w, { type: f.type, channel: this.channel, userData: f.body });
         return;
       default:
-        if (isNamedTokenFrame(f.type)) return writeEncodedFrame(w, f.type, this.#channel, f.body);
+        if (isDialogueFrame(f.type) || isNamedTokenFrame(f.type)) {
+          // The body is the frame's encoded payload, kept for replay.
+          writeEncodedFrame(w, f.type, this.#channel, f.body);
+          return;
+        }
         throw new InternalError(`unsequenced frame ${frameTypeName(f.type)} in the retransmit buffer`);
     }
   }
@@ -1301,7 +1384,7 @@ export class Session {
     if (ex !== undefined) return this.#windowRoom() >= ex.byteLength + FRAME_CHARGE_BYTES;
     const item = this.#queue[this.#queueHead];
     if (item === undefined) return false;
-    if (item.kind === 'named-token') return this.#controlFits(item.body);
+    if (item.kind === 'dialogue' || item.kind === 'named-token') return this.#controlFits(item.body);
     if (item.kind !== 'normal' && item.kind !== 'typed') {
       return this.#controlFits((item as Extract<Outgoing, { userData: Uint8Array }>).userData);
     }
@@ -1352,7 +1435,7 @@ export class Session {
   }
 
   /**
-   * Sequenced control frames (release, named tokens) go only while the retransmit budget has room,
+   * Sequenced control frames (release, dialogue, named tokens) go only while the retransmit budget has room,
    * like data: a release sent on a full budget overran it (sim seed 188 with named tokens, once
    * grants shifted the timing). Never dropped: they wait for acknowledgements. One goes whatever
    * its size once nothing is unacknowledged, so user data near 64 KiB cannot wait forever.
@@ -1386,6 +1469,110 @@ export class Session {
       this.#queue.splice(0, this.#queueHead);
       this.#queueHead = 0;
     }
+  }
+
+  // ---------------------------------------------------------------- dialogue
+
+  /** Tokens, synchronization and activities (null before establishment). */
+  get dialogue(): Dialogue | null {
+    return this.#dialogue;
+  }
+
+  #startDialogue(initiator: boolean, responderTokens: number, initialSerial: number): void {
+    const units = (this.#agreed as AgreedParameters).units;
+    this.#dialogue = new Dialogue(
+      {
+        queue: (f) => this.#queueDialogue(f),
+        emit: (event) => this.#emitDialogue(event),
+        purge: () => this.#purge(),
+        open: () => this.#state.name === 'open',
+      },
+      { units, initiator, responderTokens, initialSerial },
+    );
+  }
+
+  #queueDialogue(f: Omit<DialogueFrame, 'channel'>): void {
+    const body = encodeFrame({ ...f, channel: 0 }).subarray(HEADER_BYTES);
+    this.#enqueue({ kind: 'dialogue', type: f.type, body });
+  }
+
+  #emitDialogue(event: DialogueEvent): void {
+    this.#host.emit({ type: 'dialogue', channel: this.channel, session: this, event });
+    // A confirmation or resynchronization may let waiting normal data go.
+    if (this.#writerBlocked && this.writable) {
+      this.#writerBlocked = false;
+      this.#host.emit({ type: 'writable', channel: this.channel, session: this });
+    }
+  }
+
+  /**
+   * X.225 purge: unsent normal data and a partly received normal message are dropped. A message
+   * already partly sent is the receiver's to count (it holds its first fragments); the others are
+   * this side's, reported in a `purged` event so the application knows exactly what never left.
+   */
+  #purge(): void {
+    let kept = this.#queueHead;
+    const purged: Uint8Array[] = [];
+    for (let i = this.#queueHead; i < this.#queue.length; i++) {
+      const item = this.#queue[i] as Outgoing;
+      if (item.kind === 'normal') {
+        this.#queuedBytes -= item.data.byteLength - item.offset;
+        if (item.offset === 0) purged.push(item.data);
+      } else {
+        this.#queue[kept++] = item;
+      }
+    }
+    this.#queue.length = kept;
+    if (this.#queueHead === this.#queue.length) {
+      this.#queue.length = 0;
+      this.#queueHead = 0;
+    }
+    if (purged.length > 0) {
+      this.stats.messagesPurged += purged.length;
+      this.#host.emit({
+        type: 'dialogue',
+        channel: this.channel,
+        session: this,
+        event: { kind: 'purged', messages: purged },
+      });
+    }
+    this.#dropAssembly();
+  }
+
+  /** Drops a partly received normal message (counted once; its later fragments are discarded silently). */
+  #dropAssembly(): void {
+    const a = this.#assembling?.normal;
+    if (a === undefined || a.parts.length === 0) return;
+    this.#discarded(a.parts[0] as Uint8Array);
+    this.#consumedBytes += a.credit;
+    a.parts = [];
+    a.bytes = 0;
+    a.credit = 0;
+    this.#discardRest = true;
+    this.#creditChanged();
+  }
+
+  #discarded(head: Uint8Array): void {
+    this.stats.messagesDiscarded++;
+    this.#host.emit({ type: 'dialogue', channel: this.channel, session: this, event: { kind: 'discarded', head } });
+  }
+
+  /** Normal data the dialogue rules purge on arrival: its window credit goes straight back. */
+  #discardNormal(now: number, payload: Uint8Array, end: boolean): void {
+    const charge = this.#countFlow(now, payload.byteLength);
+    const continuing = this.#discardRest || (this.#assembling?.normal.parts.length ?? 0) > 0;
+    if ((this.#assembling?.normal.parts.length ?? 0) > 0) this.#dropAssembly();
+    else if (!continuing) this.#discarded(payload);
+    this.#discardRest = !end;
+    this.#consumedBytes += charge;
+    this.#creditChanged();
+  }
+
+  #checkNormalData(): void {
+    const block = this.#dialogue?.normalDataBlock();
+    if (!block) return;
+    if (block.code === 'wait') this.#writerBlocked = true;
+    throw new UsageError(block.code === 'token' ? ErrorCode.TOKEN_NOT_HELD : ErrorCode.INVALID_STATE, block.message);
   }
 
   // ---------------------------------------------------------------- helpers

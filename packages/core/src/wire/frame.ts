@@ -32,6 +32,29 @@ export const FrameType = {
   DATA: 0x10,
   EXPEDITED: 0x11,
   TYPED_DATA: 0x12,
+  // Dialogue control, synchronization and activities (X.225 GT, PT, GTC, MIP, MIA, MAP, MAA, RS,
+  // RA, ER, ED, AS, AR, AI, AIA, AD, ADA, AE): one payload layout, see dialogue-frame.ts
+  GIVE_TOKENS: 0x20,
+  PLEASE_TOKENS: 0x21,
+  GIVE_CONTROL: 0x22,
+  MINOR_SYNC: 0x23,
+  MINOR_SYNC_ACK: 0x24,
+  MAJOR_SYNC: 0x25,
+  MAJOR_SYNC_ACK: 0x26,
+  RESYNC: 0x27,
+  RESYNC_ACK: 0x28,
+  EXCEPTION_REPORT: 0x29,
+  EXCEPTION_DATA: 0x2a,
+  ACTIVITY_START: 0x2b,
+  ACTIVITY_RESUME: 0x2c,
+  ACTIVITY_INTERRUPT: 0x2d,
+  ACTIVITY_INTERRUPT_ACK: 0x2e,
+  ACTIVITY_DISCARD: 0x2f,
+  ACTIVITY_DISCARD_ACK: 0x30,
+  ACTIVITY_END: 0x31,
+  // Capability data (X.225 CD, CDA): outside activities, with activity management
+  CAPABILITY_DATA: 0x32,
+  CAPABILITY_DATA_ACK: 0x33,
   // Application-named tokens (native): initiator asks the responder's registry, responder answers
   NAMED_TOKEN_ACQUIRE: 0x38,
   NAMED_TOKEN_RELEASE: 0x39,
@@ -92,6 +115,10 @@ export const ExtensionId = {
   RESUME_WINDOW: 0x03,
   /** CONNECT: the initiator's retransmit budget (u32 bytes); ACCEPT: the agreed one (the smaller). */
   RETRANSMIT_BUFFER: 0x04,
+  /** CONNECT: tokens the responder gets (u8 mask), tokens it may choose (u8 mask); ACCEPT: tokens it holds (u8). */
+  INITIAL_TOKENS: 0x05,
+  /** CONNECT: the initial synchronization point serial number (u32); ACCEPT: the one agreed. */
+  INITIAL_SERIAL: 0x06,
   /** ACCEPT only: the responder arbitrates named tokens (u16 name bytes max, u16 tokens per session max). */
   NAMED_TOKENS: 0x08,
 } as const;
@@ -167,6 +194,51 @@ export interface DataFrame {
   payload: Uint8Array;
 }
 
+/**
+ * Every dialogue frame (0x20-0x33) has the same fields; each type gives some of them meaning and
+ * senders write zero or empty in the others (docs/PROTOCOL.md lists which).
+ */
+export interface DialogueFrame {
+  type: DialogueFrameType;
+  channel: number;
+  /** Token mask: data 0x01, minor 0x02, major/activity 0x04, release 0x08. */
+  tokens: number;
+  /** A small per-type code: resync kind, reason, confirm-requested flag. */
+  code: number;
+  serial: number;
+  /** Activity id (start, resume), at most ACTIVITY_ID_BYTES_MAX bytes. */
+  id: Uint8Array;
+  /** The resumed activity's old id (resume only). */
+  oldId: Uint8Array;
+  userData: Uint8Array;
+}
+export type DialogueFrameType = (typeof FrameType)[
+  | 'GIVE_TOKENS'
+  | 'PLEASE_TOKENS'
+  | 'GIVE_CONTROL'
+  | 'MINOR_SYNC'
+  | 'MINOR_SYNC_ACK'
+  | 'MAJOR_SYNC'
+  | 'MAJOR_SYNC_ACK'
+  | 'RESYNC'
+  | 'RESYNC_ACK'
+  | 'EXCEPTION_REPORT'
+  | 'EXCEPTION_DATA'
+  | 'ACTIVITY_START'
+  | 'ACTIVITY_RESUME'
+  | 'ACTIVITY_INTERRUPT'
+  | 'ACTIVITY_INTERRUPT_ACK'
+  | 'ACTIVITY_DISCARD'
+  | 'ACTIVITY_DISCARD_ACK'
+  | 'ACTIVITY_END'
+  | 'CAPABILITY_DATA'
+  | 'CAPABILITY_DATA_ACK'];
+
+/** Dialogue frame types are this contiguous range. */
+export function isDialogueFrame(type: number): type is DialogueFrameType {
+  return type >= FrameType.GIVE_TOKENS && type <= FrameType.CAPABILITY_DATA_ACK;
+}
+export const ACTIVITY_ID_BYTES_MAX = 64;
 /** Named-token requests and grants; `name` is 1..1024 UTF-8 bytes. */
 export interface NamedTokenFrame {
   type:
@@ -269,6 +341,7 @@ export type Frame =
   | AbortFrame
   | DataFrame
   | ExpeditedFrame
+  | DialogueFrame
   | AckFrame
   | PingFrame
   | ConnectionCloseFrame
@@ -292,6 +365,7 @@ export function isSequenced(type: FrameType): boolean {
     type === FrameType.FINISH ||
     type === FrameType.DISCONNECT ||
     type === FrameType.NOT_FINISHED ||
+    isDialogueFrame(type) ||
     isNamedTokenFrame(type)
   );
 }
