@@ -36,6 +36,12 @@ export const AbortCode = {
   RESUME_BUDGET_EXCEEDED: 19,
   /** The peer's resume answer did not prove the key, or its counts were impossible. */
   RESUME_FAILED: 20,
+  /** The session's credentials (a JWT) expired and were not renewed in time. */
+  CREDENTIALS_EXPIRED: 45,
+  /** Too many connections from this remote address at once (the server's connectionsPerAddressMax). */
+  TOO_MANY_CONNECTIONS: 46,
+  /** Too many failed logins or resumes from this remote address lately: try again later. */
+  RATE_LIMITED: 47,
 } as const;
 export type AbortCode = (typeof AbortCode)[keyof typeof AbortCode];
 
@@ -55,6 +61,10 @@ export const RefuseCode = {
   UNAUTHENTICATED: 5,
   /** The server is shutting down. */
   SHUTTING_DOWN: 6,
+  /** Authenticated, but this principal may not open this session. */
+  FORBIDDEN: 7,
+  /** Too many failed logins from this remote address lately: try again later. */
+  RATE_LIMITED: 8,
 } as const;
 export type RefuseCode = (typeof RefuseCode)[keyof typeof RefuseCode];
 

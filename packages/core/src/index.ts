@@ -69,3 +69,14 @@ export { decodePayload, encodeFrame, writeFrame } from './wire/codec.js';
 export { type DecoderLimits, FrameDecoder } from './wire/decoder.js';
 export * from './wire/frame.js';
 export { FrameWriter } from './wire/writer.js';
+export {
+  AUTH_EXTENSION_ID_MAX,
+  AUTH_EXTENSION_ID_MIN,
+  type Credentials,
+  checkCredentials,
+  credentialsOf,
+  decodePskCredential,
+  encodePskCredential,
+  PSK_PROOF_BYTES,
+  pskProofInput,
+} from './session/credentials.js';

@@ -12,7 +12,8 @@
  *   longer knows it, and `undeliveredMessages()` lists what never arrived.
  * - A connection whose last session ended closes its transport; a pool then forgets it.
  */
-import { connect as netConnect } from 'node:net';
+import { isIP, connect as netConnect } from 'node:net';
+import { type ConnectionOptions as TlsConnectionOptions, connect as tlsConnect } from 'node:tls';
 import {
   type BackoffOptions,
   backoffDelay,
@@ -24,12 +25,14 @@ import {
   type Limits,
   UsageError,
 } from '@liaison/core';
+import { type ClientAuth, credentialsFor } from './auth.js';
 import { nativeKeyAgreement, random } from './clock.js';
 import { ConnectionDriver, now } from './driver.js';
 import { Parking } from './parking.js';
 import { parseUnits } from './server.js';
 import { type ReleaseDecider, Session } from './session.js';
-import { TcpTransport } from './transport.js';
+import { TlsTransport } from './tls-transport.js';
+import { TcpTransport, type Transport } from './transport.js';
 import { type Endpoint, formatEndpoint, parseEndpoint } from './url.js';
 
 /** Options of the transport connection (for a pooled session: of the connection it creates, if any). */
@@ -39,6 +42,12 @@ export interface ConnectionOptions {
   resume?: boolean;
   /** Reconnection delays (default: about 5 ms, then 4x per attempt up to 5 s, half of each randomised). */
   backoff?: Partial<BackoffOptions>;
+  /**
+   * TLS for a `tls://` URL, with tls.connect's option names: `ca` (trust this CA instead of the
+   * system's), `cert` and `key` (mutual TLS), `servername` (default: the URL's host name),
+   * `rejectUnauthorized` (default true; false is for tests only, it lets anyone in the middle).
+   */
+  tls?: TlsConnectionOptions;
 }
 
 /** Options of one session. */
@@ -49,6 +58,8 @@ export interface SessionOptions {
   userData?: Uint8Array | string;
   extensions?: Extension[];
   onReleaseRequest?: ReleaseDecider;
+  /** Credentials for the server's authenticate hook: `{ token }` (bearer or JWT) or `{ psk: { identity, key } }`. */
+  auth?: ClientAuth;
 }
 
 export interface ConnectOptions extends ConnectionOptions, SessionOptions {
@@ -127,6 +138,7 @@ const defaultPool = new Pool();
 class ClientConnection {
   readonly #endpoint: Endpoint;
   readonly #limits: Partial<Limits> | undefined;
+  readonly #tls: TlsConnectionOptions | undefined;
   readonly #parking: Parking | null;
   readonly #backoff: BackoffOptions;
   readonly #onGone: () => void;
@@ -140,6 +152,7 @@ class ClientConnection {
   constructor(endpoint: Endpoint, options: ConnectionOptions, onGone: () => void = () => {}) {
     this.#endpoint = endpoint;
     this.#limits = options.limits;
+    this.#tls = options.tls;
     this.#backoff = resolveBackoff(options.backoff);
     const probe = new Connection({ role: 'initiator', limits: options.limits }); // validates the limits now
     this.#parking = options.resume === false ? null : new Parking(probe.limits);
@@ -160,7 +173,8 @@ class ClientConnection {
     if (userData && userData.byteLength > this.#conn.limits.userDataBytesMax) {
       throw new UsageError(ErrorCode.INVALID_ARGUMENT, `user data exceeds ${this.#conn.limits.userDataBytesMax} bytes`);
     }
-    const core = this.#conn.openSession(now(), { units, userData, extensions: options.extensions });
+    const credentials = options.auth ? credentialsFor(options.auth) : undefined;
+    const core = this.#conn.openSession(now(), { units, userData, extensions: options.extensions, credentials });
     const session = new Session(this.#driver, core, {
       onReleaseRequest: options.onReleaseRequest,
       parking: this.#parking,
@@ -194,13 +208,20 @@ class ClientConnection {
   }
 
   #newDriver(conn: Connection): ConnectionDriver {
-    const socket = netConnect({ host: this.#endpoint.host, port: this.#endpoint.port });
-    const driver = new ConnectionDriver(new TcpTransport(socket), conn, {
+    const driver = new ConnectionDriver(this.#transport(), conn, {
       onParkingChanged: () => this.#parking?.update(),
       onClosed: () => this.#transportClosed(driver),
     });
     driver.endWhenIdle = true;
     return driver;
+  }
+
+  #transport(): Transport {
+    const { host, port, scheme } = this.#endpoint;
+    if (scheme === 'tcp') return new TcpTransport(netConnect({ host, port }));
+    // SNI carries names only; an IP address is checked against the certificate's IP entries.
+    const servername = isIP(host) === 0 ? host : undefined;
+    return new TlsTransport(tlsConnect({ host, port, servername, ...this.#tls }), true);
   }
 
   #suspended(): CoreSession[] {

@@ -10,6 +10,20 @@
  *   await session.close();
  */
 export * from '@liaison/core';
+export {
+  type AuthResult,
+  type Authenticator,
+  anyOf,
+  bearerTokens,
+  type ClientAuth,
+  type ClientCredentials,
+  type ConnectionFacts,
+  type JwtOptions,
+  jwtVerifier,
+  type Principal,
+  preSharedKeys,
+  type Refusal,
+} from './auth.js';
 export { type ConnectionOptions, type ConnectOptions, connect, Pool, type SessionOptions } from './client.js';
 export { nativeKeyAgreement } from './clock.js';
 export {
@@ -21,5 +35,7 @@ export {
   type ServerEventMap,
 } from './server.js';
 export { type ReleaseDecider, Session, type SessionEventMap } from './session.js';
+export { type AttackLimits, DEFAULT_ATTACK_LIMITS } from './rate-limit.js';
+export { type PeerCertificateInfo, TlsTransport } from './tls-transport.js';
 export { TcpTransport, type Transport, type TransportHandlers } from './transport.js';
 export { type Endpoint, formatEndpoint, parseEndpoint } from './url.js';

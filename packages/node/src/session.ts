@@ -33,8 +33,10 @@ import {
   UsageError,
 } from '@liaison/core';
 import { type ConnectionDriver, now } from './driver.js';
+import type { Authenticator, Principal } from './auth.js';
 import type { Parking } from './parking.js';
 import { registerSession, type SessionListener, type SessionListenerEvent } from './registry.js';
+import { type PeerCertificateInfo, TlsTransport } from './tls-transport.js';
 
 export interface SessionEventMap {
   /**
@@ -87,6 +89,9 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
   #resolveClosed: ((r: CloseReason) => void) | null = null;
   #reason: CloseReason | null = null;
   #peerUserData: Uint8Array = EMPTY;
+  #principal: Principal | null = null;
+  /** Server: the hook that let this session in, asked again for renewals. */
+  #authenticate: Authenticator | null = null;
 
   readonly #inbox: InboxItem[] = [];
   #inboxHead = 0;
@@ -184,6 +189,25 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
 
   get remotePort(): number {
     return this.#driver.transport.remotePort;
+  }
+
+  /** What carries the session now: 'tcp' or 'tls'. */
+  get transport(): 'tcp' | 'tls' {
+    return this.#driver.transport.kind;
+  }
+
+  /**
+   * The peer's TLS certificate on the current connection: on a server, the client's when mutual
+   * TLS is used; on a client, the server's. null over TCP or when the peer sent none.
+   */
+  get peerCertificate(): PeerCertificateInfo | null {
+    const t = this.#driver.transport;
+    return t instanceof TlsTransport ? t.peerCertificate : null;
+  }
+
+  /** Server: who the `authenticate` hook let in (renewals update it); null without authentication. */
+  get principal(): Principal | null {
+    return this.#principal;
   }
 
   get rtt(): RttEstimate | null {
@@ -313,6 +337,18 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
         this.#ended(e.reason);
         return;
     }
+  }
+
+  /**
+   * @internal The server authenticated this session: its principal, and the credentials' expiry
+   * as a core deadline (the wall-clock expiry moved to the driver's monotonic clock).
+   */
+  authenticated(principal: Principal, authenticate: Authenticator | null): void {
+    this.#principal = principal;
+    this.#authenticate = authenticate;
+    this.#core.credentialsExpireAt =
+      principal.expiresAt === undefined ? Number.POSITIVE_INFINITY : now() + (principal.expiresAt - Date.now());
+    this.#driver.scheduleFlush();
   }
 
   /** @internal The server accepted this session. */

@@ -38,6 +38,7 @@ import {
   checkExtensions,
   evaluateConnect,
 } from '../session/negotiation.js';
+import { type Credentials, checkCredentials, credentialsOf } from '../session/credentials.js';
 import { type RecoveryOffer, Session, type SessionHost } from '../session/session.js';
 import { DEFAULT_UNITS, IMPLEMENTED_UNITS, knownUnits, Unit } from '../units.js';
 import { concatBytes } from '../wire/bytes.js';
@@ -45,6 +46,7 @@ import { USER_DATA_BYTES_CEILING, writeFrame } from '../wire/codec.js';
 import { FrameDecoder } from '../wire/decoder.js';
 import {
   CONNECTION_CHANNEL,
+  type ConnectFrame,
   type Extension,
   ExtensionId,
   FRAME_CHARGE_BYTES,
@@ -91,6 +93,11 @@ export interface OpenSessionOptions {
   units?: number;
   userData?: Uint8Array;
   extensions?: Extension[];
+  /**
+   * Authentication for the responder (session/credentials.ts): extensions in the auth range, or a
+   * function of the connection's CHALLENGE (a PSK proof), in which case the CONNECT waits for it.
+   */
+  credentials?: Credentials;
 }
 
 export interface RttEstimate {
@@ -139,6 +146,9 @@ export class Connection {
   readonly #heldConnects = new Map<Session, Frame>();
   /** A session was adopted for resume before the challenge arrived (its RESUME waits for it). */
   #resumesWaiting = false;
+  /** Held CONNECTs whose credentials are computed from the CHALLENGE once it arrives. */
+  readonly #credentialsDue = new Map<Session, (challenge: Uint8Array, connect: ConnectFrame) => Extension[]>();
+  #resumesRefused = 0;
   #ready: Session[] = [];
   readonly #readySet = new Set<Session>();
   readonly #events: ConnectionEvent[] = [];
@@ -195,6 +205,11 @@ export class Connection {
 
   get sessionCount(): number {
     return this.#sessions.size;
+  }
+
+  /** Responder: RESUMEs refused on this connection so far (a driver rate-limits on it). */
+  get resumesRefused(): number {
+    return this.#resumesRefused;
   }
 
   get rtt(): RttEstimate | null {
@@ -318,9 +333,23 @@ export class Connection {
     checkExtensions(options.extensions ?? []);
     const keyShare = this.#random && this.#table ? this.#ownKeyShare() : null;
     if (keyShare) extensions.push({ id: ExtensionId.KEY_SHARE, value: keyShare.publicKey });
+    const credentials = options.credentials;
+    if (Array.isArray(credentials)) {
+      checkCredentials(credentials);
+      extensions.push(...credentials);
+    }
     const connect = buildConnect(channel, this.limits, units, userData, extensions);
+    const proveLater = typeof credentials === 'function' && this.#challenge === null;
+    if (typeof credentials === 'function' && this.#challenge !== null) {
+      connect.extensions.push(...provenCredentials(credentials, this.#challenge, connect));
+    }
     const session = Session.initiate(now, this.#host, this.limits, connect, keyShare);
-    if (this.#resumesWaiting && [...this.#sessions.values()].some((s) => s.link === 'resuming')) {
+    if (proveLater) this.#credentialsDue.set(session, credentials);
+    if (
+      proveLater ||
+      this.#heldConnects.size > 0 ||
+      (this.#resumesWaiting && [...this.#sessions.values()].some((s) => s.link === 'resuming'))
+    ) {
       // Sessions resuming here wait for the challenge to send RESUME on their lower channels: a
       // CONNECT sent now would overtake them, and the responder refuses a channel below one it saw.
       this.#control.splice(this.#control.indexOf(connect), 1);
@@ -509,9 +538,22 @@ export class Connection {
         for (const s of this.#sessions.values()) {
           if (s.link === 'resuming' && this.#random) s.sendResume(now, this.#challenge, this.#random(NONCE_BYTES));
           const held = this.#heldConnects.get(s);
-          if (held) this.#control.push(held);
+          if (!held) continue;
+          const prove = this.#credentialsDue.get(s);
+          if (prove && held.type === FrameType.CONNECT) {
+            try {
+              held.extensions.push(...provenCredentials(prove, this.#challenge, held));
+            } catch (e) {
+              // Credentials that cannot be made: the peer never hears of this session.
+              this.#heldConnects.delete(s);
+              s.providerAbort(now, AbortCode.INTERNAL, `credentials: ${(e as Error).message}`, { notifyPeer: false });
+              continue;
+            }
+          }
+          this.#control.push(held);
         }
         this.#heldConnects.clear();
+        this.#credentialsDue.clear();
         this.#resumesWaiting = false;
         return;
       default:
@@ -556,6 +598,8 @@ export class Connection {
       // The protocol's own extensions (ids below 0x30) are not the application's business.
       extensions: f.extensions.filter((e) => e.id >= APPLICATION_EXTENSION_ID_MIN),
       userData: f.userData,
+      credentials: credentialsOf(f.extensions),
+      challenge: this.#challenge,
     };
     const offer = this.#recoveryOffer(f.extensions);
     const session = Session.respond(now, this.#host, this.limits, f.channel, request, offer);
@@ -595,6 +639,7 @@ export class Connection {
     }
     // Unknown, expired and unproven look the same from outside. What the initiator sends next on
     // this channel (its replay) is dropped as traffic of a closed channel.
+    this.#resumesRefused++;
     this.#queueControl(now, {
       type: FrameType.RESUME_REFUSE,
       channel: f.channel,
@@ -615,6 +660,7 @@ export class Connection {
   }
 
   #released(s: Session): void {
+    this.#credentialsDue.delete(s);
     if (this.#heldConnects.delete(s)) {
       // Closed before its CONNECT left: the peer never hears of this channel.
       for (let i = this.#control.length - 1; i >= 0; i--) {
@@ -734,6 +780,17 @@ export class Connection {
     if (this.#tracer) this.#tracer({ kind: 'connection-closed', origin, code, message });
     this.#events.push({ type: 'connection-closed', origin, code, message });
   }
+}
+
+/** The credentials a function makes from the challenge, checked like fixed ones. */
+function provenCredentials(
+  prove: (challenge: Uint8Array, connect: ConnectFrame) => Extension[],
+  challenge: Uint8Array,
+  connect: ConnectFrame,
+): Extension[] {
+  const made = prove(challenge, connect);
+  checkCredentials(made);
+  return made;
 }
 
 const EMPTY = new Uint8Array(0);

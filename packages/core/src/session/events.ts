@@ -36,6 +36,10 @@ export interface ConnectRequest {
   agreed: AgreedParameters;
   extensions: Extension[];
   userData: Uint8Array;
+  /** Credential extensions (ids 0x18-0x2F: AUTH_TOKEN, AUTH_PSK), for the application to verify. */
+  credentials: Extension[];
+  /** This connection's CHALLENGE nonce (PSK proofs are bound to it), or null when none was sent. */
+  challenge: Uint8Array | null;
 }
 
 export type MessageKind = 'normal' | 'expedited' | 'typed';

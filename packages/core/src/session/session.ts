@@ -201,6 +201,7 @@ export class Session {
   #reportedCredit = 0;
   /** When the current suspension must have ended (set by the table that parks the session). */
   #resumeDeadline = Number.POSITIVE_INFINITY;
+  #credentialsExpireAt = Number.POSITIVE_INFINITY;
   #disconnectSeq = -1;
 
   // Receiving
@@ -292,6 +293,19 @@ export class Session {
   /** Whether a transport break suspends this session (instead of aborting it). */
   get resumable(): boolean {
     return this.#recovery !== null && this.#isEstablished();
+  }
+
+  /**
+   * When this session's credentials expire (same clock as `now`; Infinity: never). Past it an
+   * established session is aborted with CREDENTIALS_EXPIRED and a resume is refused, so a resume
+   * never outlives the credentials. The application moves it when the credentials are renewed.
+   */
+  get credentialsExpireAt(): number {
+    return this.#credentialsExpireAt;
+  }
+  set credentialsExpireAt(at: number) {
+    this.#credentialsExpireAt = at;
+    this.#host.timer(this);
   }
 
   /** @internal The session table's deadline for this suspension, enforced during resume attempts too. */
@@ -834,6 +848,7 @@ export class Session {
   resumeFrom(now: number, host: SessionHost, channel: number, f: ResumeFrame, challenge: Uint8Array): boolean {
     const recovery = this.#recovery;
     if (recovery === null || this.#state.name === 'closed' || !this.#isEstablished()) return false;
+    if (now >= this.#credentialsExpireAt) return false; // a resume does not outlive the credentials
     const expected = resumeProof(recovery.key, 'initiator', {
       sessionId: recovery.sessionId,
       challenge,
@@ -985,6 +1000,10 @@ export class Session {
       return;
     }
     if (this.#link.name === 'suspended') return; // the session table keeps its deadline
+    if (this.#isEstablished() && now >= this.#credentialsExpireAt) {
+      this.providerAbort(now, AbortCode.CREDENTIALS_EXPIRED, 'credentials expired and were not renewed');
+      return;
+    }
     if (this.#ackDueAt !== null && now >= this.#ackDueAt) {
       this.#ackNow = true;
       this.#host.wake(this);
@@ -1026,6 +1045,8 @@ export class Session {
       stateDeadline = s.since + this.#limits.releaseTimeoutMs;
     }
     if (stateDeadline !== null && (next === null || stateDeadline < next)) next = stateDeadline;
+    const expiry = this.#credentialsExpireAt;
+    if (expiry !== Number.POSITIVE_INFINITY && this.#isEstablished() && (next === null || expiry < next)) next = expiry;
     return next;
   }
 

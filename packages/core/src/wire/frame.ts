@@ -85,6 +85,10 @@ export const ExtensionId = {
   RESUME_WINDOW: 0x03,
   /** CONNECT: the initiator's retransmit budget (u32 bytes); ACCEPT: the agreed one (the smaller). */
   RETRANSMIT_BUFFER: 0x04,
+  /** CONNECT only: a bearer token or a JWT (UTF-8), for the responder's authentication hook. */
+  AUTH_TOKEN: 0x18,
+  /** CONNECT only: a pre-shared key's identity and its proof over the connection's CHALLENGE (session/credentials.ts). */
+  AUTH_PSK: 0x19,
 } as const;
 
 /** Opaque parameters carried by connect and accept for later extensions (auth, resume, crypto). */
