@@ -15,7 +15,7 @@
  * - A principal may expire (`expiresAt`, wall-clock ms, from a JWT's exp): the server turns that
  *   into a core deadline; the client renews with `session.renewCredentials(token)`.
  */
-import { createHash, createHmac, type KeyObject, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, type KeyObject, timingSafeEqual, type webcrypto } from 'node:crypto';
 import {
   decodePskCredential,
   encodePskCredential,
@@ -145,8 +145,8 @@ export function bearerTokens(tokens: Iterable<string> | Map<string, Principal | 
 }
 
 export interface JwtOptions {
-  /** A verification key: a KeyObject, a JWK, or an HMAC secret (bytes). */
-  key?: KeyObject | JWK | Uint8Array;
+  /** A verification key: a KeyObject, a CryptoKey, a JWK, or an HMAC secret (bytes). */
+  key?: KeyObject | webcrypto.CryptoKey | JWK | Uint8Array;
   /** A JSON Web Key Set to pick the key from by `kid`. */
   jwks?: JSONWebKeySet;
   issuer?: string | string[];

@@ -168,6 +168,14 @@ export class Server extends EventEmitter<ServerEventMap> {
     return formatEndpoint({ scheme: this.#requested.scheme, ...this.address });
   }
 
+  /**
+   * Sessions the server keeps state for, for resume: established ones and suspended ones. A
+   * refused or unauthenticated request never counts here.
+   */
+  get resumableSessions(): number {
+    return this.#parking?.table.registeredCount ?? 0;
+  }
+
   /** Transport connections currently open. */
   get connectionCount(): number {
     return this.#drivers.size;
