@@ -18,3 +18,4 @@ export {
 } from './fault-proxy.js';
 export { closedPort } from './ports.js';
 export { within } from './within.js';
+export { makePki, type TestPki } from './pki.js';

@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { connect, listen, type Server, type Session, SessionClosedError } from '@liaison/node';
-import { FaultProxy, within } from '@liaison/testkit';
+import { FaultProxy, makePki, type TestPki, within } from '@liaison/testkit';
 import { bytes, nextSession, text, track } from '../helpers.js';
-import { makePki, type TestPki } from './certs.js';
+
 
 let pki: TestPki;
 before(() => {

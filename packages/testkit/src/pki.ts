@@ -1,5 +1,5 @@
 /**
- * Test certificates made at test time with the `openssl` command (never committed keys): a CA,
+ * Test certificates for tests, made at test time with the `openssl` command (never committed keys): a CA,
  * a server certificate for 127.0.0.1 / localhost, and a client certificate, all signed by that CA,
  * plus a second, untrusted CA with its own client certificate. Written to a fresh temporary
  * directory, removed by the caller.

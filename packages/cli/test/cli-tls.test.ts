@@ -1,0 +1,86 @@
+/**
+ * The security issue's acceptance test, as a user would run it: `liaison serve` on tls:// with a
+ * bearer token, the testkit's proxy command cutting every connection after 150-300 ms, and
+ * `liaison connect tls://... --ca --token` piping lines through it. Everything comes back once and
+ * in order, exit 0, with at least one resume. A wrong token exits 3 (refused, UNAUTHENTICATED).
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { after, before, describe, type TestContext, test } from 'node:test';
+import { makePki, type TestPki, within } from '@liaison/testkit';
+
+const CLI = new URL('../dist/main.js', import.meta.url).pathname;
+const PROXY_CLI = new URL('../../testkit/dist/cli.js', import.meta.url).pathname;
+
+let pki: TestPki;
+before(() => {
+  pki = makePki();
+});
+after(() => pki.remove());
+
+describe('liaison over TLS with a token', () => {
+  test('connect tls:// --ca --token through a cutting proxy: all lines echoed once, resumed, exit 0', {
+    timeout: 60_000,
+  }, async (t) => {
+    const server = start(t, CLI, [
+      'serve', '--listen', 'tls://127.0.0.1:0', '--cert', pki.files.serverCert, '--key', pki.files.serverKey,
+      '--auth-token', 's3cret', '--echo', '--json',
+    ]);
+    let serverLog = '';
+    server.stderr?.setEncoding('utf8').on('data', (d: string) => (serverLog += d));
+    const listening = await within(firstLine(server), 10_000, 'serve: listening line');
+    assert.match(listening, /^listening tls:\/\/127\.0\.0\.1:\d+$/);
+    const port = listening.split(':').at(-1) as string;
+    const proxy = start(t, PROXY_CLI, ['--listen', '127.0.0.1:0', '--target', `127.0.0.1:${port}`, '--cut-ms', '150-300', '--quiet']);
+    const proxyLine = await within(firstLine(proxy), 10_000, 'proxy line');
+    const proxyPort = proxyLine.split(':').at(-1) as string;
+
+    const input = `${Array.from({ length: 20_000 }, (_, i) => `line ${i}`).join('\n')}\n`;
+    const client = start(t, CLI, [
+      'connect', `tls://127.0.0.1:${proxyPort}`, '--ca', pki.files.ca, '--servername', 'localhost', '--token', 's3cret', '--json',
+    ]);
+    let stdout = '';
+    let stderr = '';
+    client.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    client.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    // Written in slices over time, so the transfer outlives several cuts.
+    const lines = input.split(/(?<=\n)/);
+    for (let i = 0; i < lines.length; i += 2_000) {
+      client.stdin?.write(lines.slice(i, i + 2_000).join(''));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    client.stdin?.end();
+    const [code] = await within(once(client, 'exit'), 45_000, 'connect');
+    const events = stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { event: string });
+    const where = `exit ${code}, last events: ${stderr.slice(-500)}`;
+    assert.equal(code, 0, where);
+    assert.ok(stdout === input, `stdout equals the input (${stdout.length} of ${input.length} chars; ${where})`);
+    assert.ok(events.some((e) => e.event === 'resumed'), `at least one resume (${where})`);
+    assert.match(serverLog, /"event":"session-open".*"transport":"tls".*"principal":"token-1"/);
+
+    const wrong = start(t, CLI, ['connect', `tls://127.0.0.1:${port}`, '--ca', pki.files.ca, '--token', 'guess']);
+    let wrongErr = '';
+    wrong.stderr?.setEncoding('utf8').on('data', (d: string) => (wrongErr += d));
+    wrong.stdin?.end('hello\n');
+    const [wrongCode] = await within(once(wrong, 'exit'), 10_000, 'wrong token');
+    assert.equal(wrongCode, 3);
+    assert.match(wrongErr, /refused: UNAUTHENTICATED/);
+  });
+});
+
+function start(t: TestContext, script: string, args: string[]): ChildProcess {
+  const child = spawn(process.execPath, [script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  return child;
+}
+
+async function firstLine(child: ChildProcess): Promise<string> {
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  const [line] = (await once(lines, 'line')) as [string];
+  lines.close();
+  return line;
+}
