@@ -28,6 +28,7 @@ import {
   NONCE_BYTES,
   nobleKeyAgreement,
   type RandomSource,
+  resumeProof,
   SESSION_ID_BYTES,
 } from '../recovery/proof.js';
 import type { SessionTable } from '../recovery/table.js';
@@ -636,6 +637,11 @@ export class Connection {
         this.#sessions.set(f.channel, session);
         return;
       }
+    } else {
+      // No session to check against: the same HMAC and comparison are spent all the same, so an
+      // unknown id takes the path (and the time) of a wrong proof.
+      const decoy = resumeProof(DECOY_RESUME_KEY, 'initiator', { ...f, challenge: challenge ?? f.clientNonce });
+      constantTimeEqual(decoy, f.proof);
     }
     // Unknown, expired and unproven look the same from outside. What the initiator sends next on
     // this channel (its replay) is dropped as traffic of a closed channel.
@@ -794,6 +800,7 @@ function provenCredentials(
 }
 
 const EMPTY = new Uint8Array(0);
+const DECOY_RESUME_KEY = new Uint8Array(32);
 /** Answers (pongs, refusals) that may wait unread before the peer is cut off. */
 const CONTROL_QUEUE_MAX = 1024;
 /** Bytes one session may write per round-robin turn (one frame at least). */

@@ -848,7 +848,6 @@ export class Session {
   resumeFrom(now: number, host: SessionHost, channel: number, f: ResumeFrame, challenge: Uint8Array): boolean {
     const recovery = this.#recovery;
     if (recovery === null || this.#state.name === 'closed' || !this.#isEstablished()) return false;
-    if (now >= this.#credentialsExpireAt) return false; // a resume does not outlive the credentials
     const expected = resumeProof(recovery.key, 'initiator', {
       sessionId: recovery.sessionId,
       challenge,
@@ -857,6 +856,7 @@ export class Session {
       resendFrom: f.resendFrom,
     });
     if (!constantTimeEqual(expected, f.proof)) return false;
+    if (now >= this.#credentialsExpireAt) return false; // a resume does not outlive the credentials
     // The initiator cannot have received more than was sent, nor less than it acknowledged;
     // and it must resend from no later than the first frame this side lacks.
     if (f.received > this.#sentSeq || f.received < this.#peerReceived) return false;

@@ -38,8 +38,9 @@ export class RawClient {
     );
   }
 
-  static async open(port: number): Promise<RawClient> {
-    const socket = connect({ host: '127.0.0.1', port });
+  /** `from`: the loopback source address (127.0.0.x), so attackers and honest clients differ. */
+  static async open(port: number, from = '127.0.0.1'): Promise<RawClient> {
+    const socket = connect({ host: '127.0.0.1', port, localAddress: from });
     await within(new Promise((r) => socket.once('connect', r)), 2_000, 'raw connect');
     return new RawClient(socket);
   }
