@@ -83,6 +83,8 @@ export const ErrorCode = {
   TIMEOUT: 'ERR_LIAISON_TIMEOUT',
   TRANSPORT: 'ERR_LIAISON_TRANSPORT',
   INTERNAL: 'ERR_LIAISON_INTERNAL',
+  /** The server did not accept renewed credentials (the session goes on until the old ones expire). */
+  RENEWAL_REFUSED: 'ERR_LIAISON_RENEWAL_REFUSED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -22,7 +22,10 @@ import {
   type AgreedParameters,
   type CloseReason,
   type Session as CoreSession,
+  type Extension,
   ErrorCode,
+  LiaisonError,
+  TransportError,
   type MessageKind,
   type ResumeStats,
   type RttEstimate,
@@ -33,9 +36,10 @@ import {
   UsageError,
 } from '@liaison/core';
 import { type ConnectionDriver, now } from './driver.js';
-import type { Authenticator, Principal } from './auth.js';
+import { type Authenticator, credentialsFor, type Principal } from './auth.js';
 import type { Parking } from './parking.js';
 import { registerSession, type SessionListener, type SessionListenerEvent } from './registry.js';
+import { renewalVerdict } from './renewal.js';
 import { type PeerCertificateInfo, TlsTransport } from './tls-transport.js';
 
 export interface SessionEventMap {
@@ -56,6 +60,8 @@ export interface SessionEventMap {
   suspended: [reason: string];
   /** The session resumed on a new transport connection: what it cost, in numbers. */
   resumed: [stats: ResumeStats];
+  /** Server: the client renewed its credentials; the principal (and its expiry) is updated. */
+  'credentials-renewed': [principal: Principal];
   close: [reason: CloseReason];
 }
 
@@ -92,6 +98,9 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
   #principal: Principal | null = null;
   /** Server: the hook that let this session in, asked again for renewals. */
   #authenticate: Authenticator | null = null;
+  /** Client: renewals sent and not answered yet, by request id. */
+  readonly #renewals = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  #nextRenewal = 1;
 
   readonly #inbox: InboxItem[] = [];
   #inboxHead = 0;
@@ -302,7 +311,18 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
   handleEvent(e: SessionListenerEvent, driver: ConnectionDriver | null): void {
     switch (e.type) {
       case 'suspended':
+        this.#failRenewals(new TransportError('the connection was lost before the renewal was answered; renew again'));
         this.emit('suspended', e.reason);
+        return;
+      case 'renewal-answered': {
+        const pending = this.#renewals.get(e.requestId);
+        this.#renewals.delete(e.requestId);
+        if (e.code === 0) pending?.resolve();
+        else pending?.reject(new LiaisonError(ErrorCode.RENEWAL_REFUSED, `renewal refused: ${e.message}`));
+        return;
+      }
+      case 'renewal-requested':
+        void this.#answerRenewal(e.requestId, e.credentials);
         return;
       case 'resumed':
         if (driver) this.#driver = driver;
@@ -346,9 +366,32 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
   authenticated(principal: Principal, authenticate: Authenticator | null): void {
     this.#principal = principal;
     this.#authenticate = authenticate;
-    this.#core.credentialsExpireAt =
-      principal.expiresAt === undefined ? Number.POSITIVE_INFINITY : now() + (principal.expiresAt - Date.now());
+    this.#core.credentialsExpireAt = expiryDeadline(principal);
     this.#driver.scheduleFlush();
+  }
+
+  /**
+   * Client: sends a new token (a fresh JWT) for this session. Resolves when the server accepted
+   * it (the server's principal and expiry are then updated); rejects with RENEWAL_REFUSED when it
+   * did not (the session goes on until the old credentials expire), with a TransportError when
+   * the connection broke before the answer (renew again once resumed), or with the close reason.
+   */
+  renewCredentials(token: string): Promise<void> {
+    if (this.#reason) return Promise.reject(new SessionClosedError(this.#reason));
+    if (!this.#isOpen || this.#core.link !== 'attached') {
+      return Promise.reject(new UsageError(ErrorCode.INVALID_STATE, 'renew credentials once the session is open and attached'));
+    }
+    let credentials: ReturnType<typeof credentialsFor>;
+    try {
+      credentials = credentialsFor({ token });
+      const id = this.#nextRenewal++;
+      this.#core.renewCredentials(now(), id, credentials as Exclude<typeof credentials, (...a: never[]) => unknown>);
+      const answer = new Promise<void>((resolve, reject) => this.#renewals.set(id, { resolve, reject }));
+      this.#driver.scheduleFlush();
+      return answer;
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /** @internal The server accepted this session. */
@@ -530,10 +573,38 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
       );
   }
 
+  /** Server: checks renewed credentials with the hook that let the session in, then answers. */
+  async #answerRenewal(requestId: number, credentials: Extension[]): Promise<void> {
+    const t = this.#driver.transport;
+    const verdict = await renewalVerdict(this.#authenticate, this.#principal, credentials, {
+      remoteAddress: t.remoteAddress,
+      remotePort: t.remotePort,
+      transport: t.kind,
+      peerCertificate: this.peerCertificate,
+      agreed: this.#core.agreed,
+      channel: this.#core.channel,
+    });
+    if (this.#core.state === 'closed' || this.#core.link !== 'attached') return; // the client renews again
+    if (verdict.principal) {
+      this.#principal = verdict.principal;
+      this.#core.credentialsExpireAt = expiryDeadline(verdict.principal);
+    }
+    this.#core.answerRenewal(now(), requestId, verdict.code, verdict.message);
+    this.#driver.scheduleFlush();
+    if (verdict.principal) this.emit('credentials-renewed', verdict.principal);
+  }
+
+  #failRenewals(error: Error): void {
+    const pending = [...this.#renewals.values()];
+    this.#renewals.clear();
+    for (const p of pending) p.reject(error);
+  }
+
   #ended(reason: CloseReason): void {
     if (this.#reason) return;
     this.#reason = reason;
     const error = new SessionClosedError(reason);
+    this.#failRenewals(error);
     if (!this.#isOpen) this.#readyError = error;
     this.#rejectReady?.(error);
     for (let i = this.#opsHead; i < this.#ops.length; i++) {
@@ -573,4 +644,9 @@ function toBytes(data: Uint8Array | string): Uint8Array {
   if (typeof data === 'string') return UTF8.encode(data);
   if (data instanceof Uint8Array) return data;
   throw new UsageError(ErrorCode.INVALID_ARGUMENT, 'data must be a Uint8Array or a string');
+}
+
+/** A principal's wall-clock expiry as a deadline on the driver's monotonic clock (the core has no clock). */
+function expiryDeadline(principal: Principal): number {
+  return principal.expiresAt === undefined ? Number.POSITIVE_INFINITY : now() + (principal.expiresAt - Date.now());
 }

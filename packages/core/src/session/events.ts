@@ -79,7 +79,11 @@ export type SessionEvent =
   | { type: 'release-refused'; channel: number; session: Session; userData: Uint8Array }
   | { type: 'suspended'; channel: number; session: Session; reason: string }
   | { type: 'resumed'; channel: number; session: Session; stats: ResumeStats }
-  | { type: 'closed'; channel: number; session: Session; reason: CloseReason };
+  | { type: 'closed'; channel: number; session: Session; reason: CloseReason }
+  /** Responder: the initiator sent new credentials; answer with `Session.answerRenewal`. */
+  | { type: 'renewal-requested'; channel: number; session: Session; requestId: number; credentials: Extension[] }
+  /** Initiator: the responder answered a renewal (code 0: accepted, else a RefuseCode). */
+  | { type: 'renewal-answered'; channel: number; session: Session; requestId: number; code: number; message: string };
 
 export type ConnectionEvent =
   | SessionEvent

@@ -44,9 +44,12 @@ import {
   HEADER_BYTES,
   isSequenced,
   type ResumeFrame,
+  type CredentialsRenewedFrame,
+  type RenewCredentialsFrame,
 } from '../wire/frame.js';
 import type { FrameWriter } from '../wire/writer.js';
 import type { AgreedParameters, ConnectRequest, MessageKind, ResumeStats, SessionEvent } from './events.js';
+import { checkCredentials, credentialsOf } from './credentials.js';
 import { APPLICATION_EXTENSION_ID_MIN, agreedFromAccept, buildAccept, checkExtensions } from './negotiation.js';
 
 export type SessionState =
@@ -202,6 +205,8 @@ export class Session {
   /** When the current suspension must have ended (set by the table that parks the session). */
   #resumeDeadline = Number.POSITIVE_INFINITY;
   #credentialsExpireAt = Number.POSITIVE_INFINITY;
+  /** Opened by this side (credentials are renewed by the initiator, answered by the responder). */
+  #initiator = false;
   #disconnectSeq = -1;
 
   // Receiving
@@ -245,6 +250,7 @@ export class Session {
   ): Session {
     const s = new Session(connect.channel, host, limits, { name: 'connecting', since: now, connect });
     s.#keyShare = keyShare;
+    s.#initiator = true;
     host.sendControl(connect);
     host.timer(s);
     return s;
@@ -393,6 +399,30 @@ export class Session {
     this.#establish(s.request.agreed);
     this.#host.sendControl(buildAccept(this.channel, s.request.agreed, this.#limits, userData, all));
     this.#state = OPEN;
+    void now;
+  }
+
+  /**
+   * Initiator: sends new credentials (RENEW_CREDENTIALS); the answer is a `renewal-answered` event.
+   * @throws UsageError unless this side opened the session and it is established, or for
+   * credentials outside the auth range.
+   */
+  renewCredentials(now: number, requestId: number, credentials: Extension[]): void {
+    if (!this.#initiator || !this.#isEstablished()) throw this.#invalid('renew credentials');
+    checkCredentials(credentials);
+    this.#host.sendControl({ type: FrameType.RENEW_CREDENTIALS, channel: this.channel, requestId, credentials });
+    this.#host.wake(this);
+    void now;
+  }
+
+  /**
+   * Responder: answers a `renewal-requested` event (code 0 accepts; set `credentialsExpireAt` first).
+   * @throws UsageError unless this side accepted the session and it is established.
+   */
+  answerRenewal(now: number, requestId: number, code: number, message: string): void {
+    if (this.#initiator || !this.#isEstablished()) throw this.#invalid('answer a renewal');
+    this.#host.sendControl({ type: FrameType.CREDENTIALS_RENEWED, channel: this.channel, requestId, code, message });
+    this.#host.wake(this);
     void now;
   }
 
@@ -557,6 +587,7 @@ export class Session {
     }
     const s = this.#state;
     if (f.type === FrameType.ABORT) return this.#peerAborted(now, f);
+    if (f.type === FrameType.RENEW_CREDENTIALS || f.type === FrameType.CREDENTIALS_RENEWED) return this.#renewal(f);
     switch (s.name) {
       case 'connecting':
         if (f.type === FrameType.ACCEPT) {
@@ -1019,6 +1050,19 @@ export class Session {
       now - s.since >= this.#limits.releaseTimeoutMs
     ) {
       this.providerAbort(now, AbortCode.RELEASE_TIMEOUT, 'orderly release did not complete in time');
+    }
+  }
+
+  /** RENEW_CREDENTIALS reaches the responder, CREDENTIALS_RENEWED the initiator, on an established session. */
+  #renewal(f: RenewCredentialsFrame | CredentialsRenewedFrame): void {
+    const toInitiator = f.type === FrameType.CREDENTIALS_RENEWED;
+    if (!this.#isEstablished() || toInitiator !== this.#initiator) throw this.#unexpected(f);
+    if (f.type === FrameType.RENEW_CREDENTIALS) {
+      const credentials = credentialsOf(f.credentials);
+      this.#host.emit({ type: 'renewal-requested', channel: this.channel, session: this, requestId: f.requestId, credentials });
+    } else {
+      const { requestId, code, message } = f;
+      this.#host.emit({ type: 'renewal-answered', channel: this.channel, session: this, requestId, code, message });
     }
   }
 

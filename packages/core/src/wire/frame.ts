@@ -28,6 +28,11 @@ export const FrameType = {
   RESUME: 0x08,
   RESUMED: 0x09,
   RESUME_REFUSE: 0x0a,
+  // Authentication (native): credentials renewed inside a live session (docs/PROTOCOL.md 5.18)
+  /** Initiator to responder: new credentials (a fresh JWT) for this session. */
+  RENEW_CREDENTIALS: 0x58,
+  /** Responder to initiator: the answer to a RENEW_CREDENTIALS. */
+  CREDENTIALS_RENEWED: 0x59,
   // Data transfer (X.225 DT, EX, TD)
   DATA: 0x10,
   EXPEDITED: 0x11,
@@ -253,7 +258,27 @@ export type Frame =
   | ResumedFrame
   | ResumeRefuseFrame
   | ChallengeFrame
-  | WindowFrame;
+  | WindowFrame
+  | RenewCredentialsFrame
+  | CredentialsRenewedFrame;
+
+export interface RenewCredentialsFrame {
+  type: typeof FrameType.RENEW_CREDENTIALS;
+  channel: number;
+  /** Chosen by the initiator; the answer carries it back. */
+  requestId: number;
+  /** Credential extensions (ids 0x18-0x2F), as in CONNECT. */
+  credentials: Extension[];
+}
+
+export interface CredentialsRenewedFrame {
+  type: typeof FrameType.CREDENTIALS_RENEWED;
+  channel: number;
+  requestId: number;
+  /** 0: accepted (the new expiry applies); otherwise a RefuseCode saying why not (the old expiry stays). */
+  code: number;
+  message: string;
+}
 
 /**
  * Frames that take a sequence number in their session's reliable stream: the receiver counts

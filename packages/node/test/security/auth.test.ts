@@ -111,6 +111,61 @@ describe('authentication at establishment', () => {
     assert.equal(clientReason.kind === 'aborted' && clientReason.origin, 'peer');
   });
 
+  test('JWT renewal inside a live session: accepted, the expiry moves and the session outlives the first token', { timeout: 15_000 }, async (t) => {
+    const secret = randomBytes(32);
+    const jwt = (sub: string, secondsLeft: number) =>
+      new SignJWT({})
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject(sub)
+        .setExpirationTime(Math.floor(Date.now() / 1000) + secondsLeft)
+        .sign(secret);
+    const server = await startServer(t, { authenticate: jwtVerifier({ key: secret }) });
+    const { client, session } = await openWith(t, server, { token: await jwt('erin', 2) });
+    const firstExpiry = session.principal?.expiresAt ?? 0;
+    const renewed = new Promise((r) => session.once('credentials-renewed', r));
+    await within(client.renewCredentials(await jwt('erin', 3600)), 3_000, 'renewal answered');
+    await within(renewed, 1_000, 'credentials-renewed on the server');
+    assert.ok((session.principal?.expiresAt ?? 0) > firstExpiry + 3_000_000);
+    // Another principal's token, or a forged one, is refused; the session goes on.
+    await assert.rejects(client.renewCredentials(await jwt('mallory', 3600)), { code: 'ERR_LIAISON_RENEWAL_REFUSED' });
+    await assert.rejects(client.renewCredentials('not-a-jwt'), { code: 'ERR_LIAISON_RENEWAL_REFUSED' });
+    await new Promise((r) => setTimeout(r, 2_600)); // past the first token's exp
+    assert.equal(session.state, 'open');
+    const echoed = (async () => {
+      for await (const m of session) return new TextDecoder().decode(m);
+    })();
+    await client.send('still here');
+    assert.equal(await within(echoed, 2_000, 'message'), 'still here');
+    await client.close();
+  });
+
+  test('a resume does not outlive the credentials: a session whose JWT expired while suspended is refused on resume', { timeout: 15_000 }, async (t) => {
+    const secret = randomBytes(32);
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('frank')
+      .setExpirationTime(Math.floor(Date.now() / 1000) + 2)
+      .sign(secret);
+    const server = await startServer(t, { authenticate: jwtVerifier({ key: secret }), limits: { resumeWindowMs: 20_000 } });
+    const proxy = new FaultProxy({ target: { host: '127.0.0.1', port: server.address.port } });
+    await proxy.start();
+    t.after(() => proxy.stop());
+    const accepted = nextSession(server, 5_000);
+    const client = track(
+      t,
+      connect(`tcp://127.0.0.1:${proxy.address.port}`, {
+        auth: { token },
+        limits: { resumeWindowMs: 20_000 },
+        backoff: { initialDelayMs: 3_000, maxDelayMs: 3_000, jitter: 0 },
+      }),
+    );
+    await within(client.ready, 5_000, 'ready');
+    await accepted;
+    proxy.cutAll(); // the client reconnects 3 s later, after the token's exp
+    const reason = await within(client.closed, 10_000, 'the resume to be refused');
+    assert.equal(reason.kind === 'aborted' && reason.code, AbortCode.RESUME_REFUSED);
+  });
+
   test('pre-shared keys: the key never travels; a wrong key or unknown identity is refused', async (t) => {
     const key = randomBytes(32);
     const server = await startServer(t, { authenticate: preSharedKeys(new Map([['sensor-7', key]])) });
