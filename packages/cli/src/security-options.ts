@@ -32,9 +32,17 @@ export function serveSecurityOptions(): Option[] {
     new Option('--jwt-issuer <iss>', 'JWTs must have this issuer (iss)'),
     new Option('--jwt-audience <aud>', 'JWTs must have this audience (aud)'),
     new Option('--psk-file <file>', 'accept pre-shared keys: one per line, "IDENTITY HEXKEY" (key ≥ 16 bytes)'),
-    new Option('--max-connections-per-address <n>', 'connections one remote address may hold at once (default 256)').argParser(positive),
-    new Option('--max-sessions-per-connection <n>', 'sessions one connection may carry (default 1024)').argParser(positive),
-    new Option('--max-failed-attempts <n>', 'failed logins/resumes an address may make in a burst before it is turned away (default 10)').argParser(positive),
+    new Option(
+      '--max-connections-per-address <n>',
+      'connections one remote address may hold at once (default 256)',
+    ).argParser(positive),
+    new Option('--max-sessions-per-connection <n>', 'sessions one connection may carry (default 1024)').argParser(
+      positive,
+    ),
+    new Option(
+      '--max-failed-attempts <n>',
+      'failed logins/resumes an address may make in a burst before it is turned away (default 10)',
+    ).argParser(positive),
   ];
 }
 
@@ -44,7 +52,10 @@ export function connectSecurityOptions(): Option[] {
     new Option('--cert <file>', 'mutual TLS: the client certificate (PEM); needs --key'),
     new Option('--key <file>', 'mutual TLS: the private key of --cert (PEM)'),
     new Option('--servername <name>', 'TLS: the name to check the server certificate against (default: the URL host)'),
-    new Option('--insecure', 'TLS: do not check the server certificate (tests only: anyone in the middle can read everything)'),
+    new Option(
+      '--insecure',
+      'TLS: do not check the server certificate (tests only: anyone in the middle can read everything)',
+    ),
     new Option('--token <token>', 'authenticate with this bearer token or JWT'),
     new Option('--token-file <file>', 'authenticate with the bearer token or JWT in FILE (first line)'),
     new Option('--psk <id:file>', 'authenticate with a pre-shared key: IDENTITY:FILE, FILE holding the key in hex'),
@@ -86,7 +97,8 @@ export function serverTls(url: string, f: ServeSecurityFlags): TlsOptions | unde
   }
   if (!f.cert || !f.key) usage('a tls:// server needs --cert and --key');
   const options: TlsOptions = { cert: read(f.cert, '--cert'), key: read(f.key, '--key') };
-  if (f.clientCa) Object.assign(options, { ca: read(f.clientCa, '--client-ca'), requestCert: true, rejectUnauthorized: true });
+  if (f.clientCa)
+    Object.assign(options, { ca: read(f.clientCa, '--client-ca'), requestCert: true, rejectUnauthorized: true });
   return options;
 }
 
@@ -132,7 +144,8 @@ export function serverAttackLimits(f: ServeSecurityFlags): Partial<AttackLimits>
 
 export function clientTls(url: string, f: ConnectSecurityFlags) {
   if (!url.startsWith('tls:')) {
-    if (f.ca || f.cert || f.key || f.servername || f.insecure) usage('--ca, --cert, --key, --servername and --insecure need a tls:// URL');
+    if (f.ca || f.cert || f.key || f.servername || f.insecure)
+      usage('--ca, --cert, --key, --servername and --insecure need a tls:// URL');
     return undefined;
   }
   if ((f.cert === undefined) !== (f.key === undefined)) usage('--cert and --key go together');
@@ -158,7 +171,9 @@ export function clientAuth(f: ConnectSecurityFlags): ClientAuth | undefined {
     const at = f.psk.indexOf(':');
     if (at <= 0) usage('--psk takes IDENTITY:FILE');
     const file = f.psk.slice(at + 1);
-    return { psk: { identity: f.psk.slice(0, at), key: hexKey(read(file, '--psk').toString('utf8').trim(), `--psk ${file}`) } };
+    return {
+      psk: { identity: f.psk.slice(0, at), key: hexKey(read(file, '--psk').toString('utf8').trim(), `--psk ${file}`) },
+    };
   }
   return undefined;
 }

@@ -25,21 +25,46 @@ describe('liaison over TLS with a token', () => {
     timeout: 60_000,
   }, async (t) => {
     const server = start(t, CLI, [
-      'serve', '--listen', 'tls://127.0.0.1:0', '--cert', pki.files.serverCert, '--key', pki.files.serverKey,
-      '--auth-token', 's3cret', '--echo', '--json',
+      'serve',
+      '--listen',
+      'tls://127.0.0.1:0',
+      '--cert',
+      pki.files.serverCert,
+      '--key',
+      pki.files.serverKey,
+      '--auth-token',
+      's3cret',
+      '--echo',
+      '--json',
     ]);
     let serverLog = '';
     server.stderr?.setEncoding('utf8').on('data', (d: string) => (serverLog += d));
     const listening = await within(firstLine(server), 10_000, 'serve: listening line');
     assert.match(listening, /^listening tls:\/\/127\.0\.0\.1:\d+$/);
     const port = listening.split(':').at(-1) as string;
-    const proxy = start(t, PROXY_CLI, ['--listen', '127.0.0.1:0', '--target', `127.0.0.1:${port}`, '--cut-ms', '150-300', '--quiet']);
+    const proxy = start(t, PROXY_CLI, [
+      '--listen',
+      '127.0.0.1:0',
+      '--target',
+      `127.0.0.1:${port}`,
+      '--cut-ms',
+      '150-300',
+      '--quiet',
+    ]);
     const proxyLine = await within(firstLine(proxy), 10_000, 'proxy line');
     const proxyPort = proxyLine.split(':').at(-1) as string;
 
     const input = `${Array.from({ length: 20_000 }, (_, i) => `line ${i}`).join('\n')}\n`;
     const client = start(t, CLI, [
-      'connect', `tls://127.0.0.1:${proxyPort}`, '--ca', pki.files.ca, '--servername', 'localhost', '--token', 's3cret', '--json',
+      'connect',
+      `tls://127.0.0.1:${proxyPort}`,
+      '--ca',
+      pki.files.ca,
+      '--servername',
+      'localhost',
+      '--token',
+      's3cret',
+      '--json',
     ]);
     let stdout = '';
     let stderr = '';
@@ -53,11 +78,17 @@ describe('liaison over TLS with a token', () => {
     }
     client.stdin?.end();
     const [code] = await within(once(client, 'exit'), 45_000, 'connect');
-    const events = stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { event: string });
+    const events = stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { event: string });
     const where = `exit ${code}, last events: ${stderr.slice(-500)}`;
     assert.equal(code, 0, where);
     assert.ok(stdout === input, `stdout equals the input (${stdout.length} of ${input.length} chars; ${where})`);
-    assert.ok(events.some((e) => e.event === 'resumed'), `at least one resume (${where})`);
+    assert.ok(
+      events.some((e) => e.event === 'resumed'),
+      `at least one resume (${where})`,
+    );
     assert.match(serverLog, /"event":"session-open".*"transport":"tls".*"principal":"token-1"/);
 
     const wrong = start(t, CLI, ['connect', `tls://127.0.0.1:${port}`, '--ca', pki.files.ca, '--token', 'guess']);

@@ -44,6 +44,17 @@ export {
   type RandomSource,
 } from './recovery/proof.js';
 export { SessionTable, type SessionTableOptions } from './recovery/table.js';
+export {
+  AUTH_EXTENSION_ID_MAX,
+  AUTH_EXTENSION_ID_MIN,
+  type Credentials,
+  checkCredentials,
+  credentialsOf,
+  decodePskCredential,
+  encodePskCredential,
+  PSK_PROOF_BYTES,
+  pskProofInput,
+} from './session/credentials.js';
 export type {
   AgreedParameters,
   ConnectionEvent,
@@ -69,14 +80,3 @@ export { decodePayload, encodeFrame, writeFrame } from './wire/codec.js';
 export { type DecoderLimits, FrameDecoder } from './wire/decoder.js';
 export * from './wire/frame.js';
 export { FrameWriter } from './wire/writer.js';
-export {
-  AUTH_EXTENSION_ID_MAX,
-  AUTH_EXTENSION_ID_MIN,
-  type Credentials,
-  checkCredentials,
-  credentialsOf,
-  decodePskCredential,
-  encodePskCredential,
-  PSK_PROOF_BYTES,
-  pskProofInput,
-} from './session/credentials.js';

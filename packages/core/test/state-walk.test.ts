@@ -34,8 +34,17 @@ type SessionFrameName = Exclude<keyof typeof FrameType, (typeof CONNECTION_FRAME
 
 /** `abort`: provider abort, UNEXPECTED_FRAME sent to the peer. `ignored`: no change, no output. */
 type FrameOutcome = SessionStateName | 'abort' | 'ignored' | 'connection-closed';
+/** Frames with one direction (credential renewal: initiator to responder and back) differ by role. */
+type RoleOutcome = { initiator: FrameOutcome; responder: FrameOutcome };
 
-const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcome>> = {
+/** RENEW_CREDENTIALS reaches the responder of an established session, CREDENTIALS_RENEWED its initiator. */
+const renewal = (state: SessionStateName) => ({
+  RENEW_CREDENTIALS: { initiator: 'abort', responder: state } as RoleOutcome,
+  CREDENTIALS_RENEWED: { initiator: state, responder: 'abort' } as RoleOutcome,
+});
+const NO_RENEWAL = { RENEW_CREDENTIALS: 'abort', CREDENTIALS_RENEWED: 'abort' } as const;
+
+const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcome | RoleOutcome>> = {
   connecting: {
     CONNECT: 'abort',
     ACCEPT: 'open',
@@ -51,6 +60,7 @@ const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcom
     RESUME: 'abort',
     RESUMED: 'abort',
     RESUME_REFUSE: 'abort',
+    ...NO_RENEWAL,
   },
   'awaiting-response': {
     CONNECT: 'abort',
@@ -67,6 +77,7 @@ const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcom
     RESUME: 'abort',
     RESUMED: 'abort',
     RESUME_REFUSE: 'abort',
+    ...NO_RENEWAL,
   },
   open: {
     CONNECT: 'abort',
@@ -83,6 +94,7 @@ const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcom
     RESUME: 'abort',
     RESUMED: 'abort',
     RESUME_REFUSE: 'abort',
+    ...renewal('open'),
   },
   releasing: {
     // FINISH here is a release collision: answered with DISCONNECT, still releasing.
@@ -100,6 +112,7 @@ const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcom
     RESUME: 'abort',
     RESUMED: 'abort',
     RESUME_REFUSE: 'abort',
+    ...renewal('releasing'),
   },
   'release-requested': {
     CONNECT: 'abort',
@@ -116,6 +129,7 @@ const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcom
     RESUME: 'abort',
     RESUMED: 'abort',
     RESUME_REFUSE: 'abort',
+    ...renewal('release-requested'),
   },
   disconnecting: {
     CONNECT: 'abort',
@@ -132,6 +146,7 @@ const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcom
     RESUME: 'abort',
     RESUMED: 'abort',
     RESUME_REFUSE: 'abort',
+    ...renewal('disconnecting'),
   },
   // A closed channel is never reused: its late frames are dropped, but a CONNECT or RESUME reusing
   // it (responder) or any CONNECT or RESUME to an initiator is a connection-level protocol error.
@@ -150,6 +165,8 @@ const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcom
     RESUME: 'connection-closed',
     RESUMED: 'ignored',
     RESUME_REFUSE: 'ignored',
+    RENEW_CREDENTIALS: 'ignored',
+    CREDENTIALS_RENEWED: 'ignored',
   },
 };
 
@@ -371,6 +388,10 @@ function frameOf(name: SessionFrameName, channel: number): Frame {
       return { type: FrameType.RESUMED, channel, received: 0, replaying: 0, proof: new Uint8Array(32) };
     case 'RESUME_REFUSE':
       return { type: FrameType.RESUME_REFUSE, channel, code: AbortCode.RESUME_REFUSED, message: '' };
+    case 'RENEW_CREDENTIALS':
+      return { type: FrameType.RENEW_CREDENTIALS, channel, requestId: 1, credentials: [] };
+    case 'CREDENTIALS_RENEWED':
+      return { type: FrameType.CREDENTIALS_RENEWED, channel, requestId: 1, code: 0, message: '' };
     default:
       throw new Error(`no frame for ${name satisfies never}`);
   }
@@ -410,7 +431,8 @@ for (const state of STATES) {
       for (const name of FRAMES) {
         const f = reach(state, who)!;
         const { p, subject, peer, session, channel } = f;
-        const expected = FRAME_TABLE[state][name];
+        const cell = FRAME_TABLE[state][name];
+        const expected = typeof cell === 'string' ? cell : cell[who];
         const eventsBefore = subject.events.length;
         const what = `${name} in ${state} (${who}) -> ${expected}`;
         subject.conn.handleBytes(p.now, encodeFrame(frameOf(name, channel)));

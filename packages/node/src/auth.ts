@@ -18,10 +18,10 @@
 import { createHash, createHmac, type KeyObject, timingSafeEqual, type webcrypto } from 'node:crypto';
 import {
   decodePskCredential,
-  encodePskCredential,
+  ErrorCode,
   type Extension,
   ExtensionId,
-  ErrorCode,
+  encodePskCredential,
   pskProofInput,
   RefuseCode,
   UsageError,
@@ -70,7 +70,10 @@ export interface ConnectionFacts {
 }
 
 export type AuthResult = Principal | Refusal | null;
-export type Authenticator = (credentials: ClientCredentials, facts: ConnectionFacts) => AuthResult | Promise<AuthResult>;
+export type Authenticator = (
+  credentials: ClientCredentials,
+  facts: ConnectionFacts,
+) => AuthResult | Promise<AuthResult>;
 
 export function isRefusal(r: AuthResult): r is Refusal | null {
   return r === null || (r as Refusal).refuse === true;
@@ -105,7 +108,10 @@ export function credentialsFor(auth: ClientAuth) {
   }
   if (auth.psk.key.byteLength < 16) throw new UsageError(ErrorCode.INVALID_ARGUMENT, 'a PSK is at least 16 bytes');
   const key = Uint8Array.from(auth.psk.key);
-  return (challenge: Uint8Array, connect: { channel: number; versionMin: number; versionMax: number; units: number }) => [
+  return (
+    challenge: Uint8Array,
+    connect: { channel: number; versionMin: number; versionMax: number; units: number },
+  ) => [
     {
       id: ExtensionId.AUTH_PSK,
       value: encodePskCredential(identity, pskProof(key, challenge, connect, identity)),
@@ -119,7 +125,9 @@ function pskProof(
   connect: { channel: number; versionMin: number; versionMax: number; units: number },
   identity: Uint8Array,
 ): Uint8Array {
-  return createHmac('sha256', key).update(pskProofInput(challenge, connect, identity)).digest();
+  return createHmac('sha256', key)
+    .update(pskProofInput(challenge, connect, identity))
+    .digest();
 }
 
 // ------------------------------------------------------------------ built-in verifiers

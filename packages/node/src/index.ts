@@ -11,8 +11,8 @@
  */
 export * from '@liaison/core';
 export {
-  type AuthResult,
   type Authenticator,
+  type AuthResult,
   anyOf,
   bearerTokens,
   type ClientAuth,
@@ -26,6 +26,7 @@ export {
 } from './auth.js';
 export { type ConnectionOptions, type ConnectOptions, connect, Pool, type SessionOptions } from './client.js';
 export { nativeKeyAgreement } from './clock.js';
+export { type AttackLimits, DEFAULT_ATTACK_LIMITS } from './rate-limit.js';
 export {
   type AcceptDecision,
   type IncomingRequest,
@@ -35,7 +36,6 @@ export {
   type ServerEventMap,
 } from './server.js';
 export { type ReleaseDecider, Session, type SessionEventMap } from './session.js';
-export { type AttackLimits, DEFAULT_ATTACK_LIMITS } from './rate-limit.js';
 export { type PeerCertificateInfo, TlsTransport } from './tls-transport.js';
 export { TcpTransport, type Transport, type TransportHandlers } from './transport.js';
 export { type Endpoint, formatEndpoint, parseEndpoint } from './url.js';

@@ -33,7 +33,8 @@ export async function renewalVerdict(
     return { code: RefuseCode.REJECTED, message: 'this session was not authenticated', principal: null };
   }
   const creds = readCredentials(credentials);
-  if (creds.type !== 'token') return { code: RefuseCode.UNAUTHENTICATED, message: 'a renewal carries a token', principal: null };
+  if (creds.type !== 'token')
+    return { code: RefuseCode.UNAUTHENTICATED, message: 'a renewal carries a token', principal: null };
   let result: Awaited<ReturnType<Authenticator>>;
   try {
     result = await authenticate(creds, {
@@ -52,7 +53,8 @@ export async function renewalVerdict(
   } catch {
     result = null;
   }
-  if (isRefusal(result)) return { code: RefuseCode.UNAUTHENTICATED, message: 'credentials not accepted', principal: null };
+  if (isRefusal(result))
+    return { code: RefuseCode.UNAUTHENTICATED, message: 'credentials not accepted', principal: null };
   if (result.id !== current.id) {
     return { code: RefuseCode.FORBIDDEN, message: 'a renewal cannot change the principal', principal: null };
   }

@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
-import { createServer as createTlsServer, type TlsOptions, type TLSSocket } from 'node:tls';
+import { createServer as createTlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
 import {
   AbortCode,
   Connection,
@@ -32,8 +32,8 @@ import {
 import { nativeKeyAgreement, random } from './clock.js';
 import { ConnectionDriver, now } from './driver.js';
 import { Parking } from './parking.js';
-import { type ReleaseDecider, Session } from './session.js';
 import { AddressGuard, type AttackLimits, DEFAULT_ATTACK_LIMITS } from './rate-limit.js';
+import { type ReleaseDecider, Session } from './session.js';
 import { TlsTransport } from './tls-transport.js';
 import { TcpTransport, type Transport } from './transport.js';
 import { type Endpoint, formatEndpoint, parseEndpoint } from './url.js';
@@ -133,7 +133,10 @@ export class Server extends EventEmitter<ServerEventMap> {
       tlsServer.on('secureConnection', (socket: TLSSocket) => this.#onSocket(new TlsTransport(socket, false)));
       tlsServer.on('tlsClientError', (e, socket) => {
         const from = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
-        this.emit('connection-error', new TransportError(`TLS handshake with ${from} failed: ${e.message}`, { cause: e }));
+        this.emit(
+          'connection-error',
+          new TransportError(`TLS handshake with ${from} failed: ${e.message}`, { cause: e }),
+        );
       });
       this.#net = tlsServer;
     } else {
@@ -300,7 +303,11 @@ export class Server extends EventEmitter<ServerEventMap> {
     const transport = driver.transport;
     if (!this.#guard.mayTry(transport.remoteAddress, Date.now())) {
       // Out of attempts: refused without verifying anything.
-      this.#refuseUnauthenticated(driver, core, { refuse: true, code: RefuseCode.RATE_LIMITED, reason: 'rate limited' });
+      this.#refuseUnauthenticated(driver, core, {
+        refuse: true,
+        code: RefuseCode.RATE_LIMITED,
+        reason: 'rate limited',
+      });
       return;
     }
     const facts: ConnectionFacts = {
@@ -419,7 +426,10 @@ function resolveAttackLimits(partial: Partial<AttackLimits> = {}): AttackLimits 
   const l = { ...DEFAULT_ATTACK_LIMITS, ...partial };
   const positive = (n: number) => Number.isFinite(n) && n > 0;
   if (!Number.isInteger(l.connectionsPerAddressMax) || l.connectionsPerAddressMax < 1) {
-    throw new UsageError(ErrorCode.INVALID_ARGUMENT, 'attackLimits.connectionsPerAddressMax must be a positive integer');
+    throw new UsageError(
+      ErrorCode.INVALID_ARGUMENT,
+      'attackLimits.connectionsPerAddressMax must be a positive integer',
+    );
   }
   if (!(l.failuresBurst >= 1) || !positive(l.failuresPerSecond)) {
     throw new UsageError(ErrorCode.INVALID_ARGUMENT, 'attackLimits: failuresBurst must be ≥ 1, failuresPerSecond > 0');

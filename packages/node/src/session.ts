@@ -22,21 +22,21 @@ import {
   type AgreedParameters,
   type CloseReason,
   type Session as CoreSession,
-  type Extension,
   ErrorCode,
+  type Extension,
   LiaisonError,
-  TransportError,
   type MessageKind,
   type ResumeStats,
   type RttEstimate,
   SessionClosedError,
   type SessionStateName,
   type SessionStats,
+  TransportError,
   Unit,
   UsageError,
 } from '@liaison/core';
-import { type ConnectionDriver, now } from './driver.js';
 import { type Authenticator, credentialsFor, type Principal } from './auth.js';
+import { type ConnectionDriver, now } from './driver.js';
 import type { Parking } from './parking.js';
 import { registerSession, type SessionListener, type SessionListenerEvent } from './registry.js';
 import { renewalVerdict } from './renewal.js';
@@ -379,7 +379,9 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
   renewCredentials(token: string): Promise<void> {
     if (this.#reason) return Promise.reject(new SessionClosedError(this.#reason));
     if (!this.#isOpen || this.#core.link !== 'attached') {
-      return Promise.reject(new UsageError(ErrorCode.INVALID_STATE, 'renew credentials once the session is open and attached'));
+      return Promise.reject(
+        new UsageError(ErrorCode.INVALID_STATE, 'renew credentials once the session is open and attached'),
+      );
     }
     let credentials: ReturnType<typeof credentialsFor>;
     try {

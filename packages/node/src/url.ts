@@ -13,9 +13,13 @@ export function parseEndpoint(input: string | URL): Endpoint {
   try {
     url = typeof input === 'string' ? new URL(input) : input;
   } catch (cause) {
-    throw new UsageError(ErrorCode.INVALID_ARGUMENT, `not a URL: ${String(input)} (expected tcp://HOST:PORT or tls://HOST:PORT)`, {
-      cause,
-    });
+    throw new UsageError(
+      ErrorCode.INVALID_ARGUMENT,
+      `not a URL: ${String(input)} (expected tcp://HOST:PORT or tls://HOST:PORT)`,
+      {
+        cause,
+      },
+    );
   }
   if (url.protocol !== 'tcp:' && url.protocol !== 'tls:') {
     throw new UsageError(

@@ -31,7 +31,20 @@ function openssl(args: string[], cwd: string): void {
 function makeCa(dir: string, name: string): void {
   openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', `${name}.key`], dir);
   openssl(
-    ['req', '-x509', '-new', '-key', `${name}.key`, '-sha256', '-days', '2', '-subj', `/CN=${name}`, '-out', `${name}.pem`],
+    [
+      'req',
+      '-x509',
+      '-new',
+      '-key',
+      `${name}.key`,
+      '-sha256',
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${name}`,
+      '-out',
+      `${name}.pem`,
+    ],
     dir,
   );
 }
@@ -42,8 +55,22 @@ function makeLeaf(dir: string, name: string, ca: string, cn: string, ext: string
   writeFileSync(join(dir, `${name}.ext`), ext);
   openssl(
     [
-      'x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.pem`, '-CAkey', `${ca}.key`, '-CAcreateserial',
-      '-days', '2', '-sha256', '-extfile', `${name}.ext`, '-out', `${name}.pem`,
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      `${ca}.pem`,
+      '-CAkey',
+      `${ca}.key`,
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-sha256',
+      '-extfile',
+      `${name}.ext`,
+      '-out',
+      `${name}.pem`,
     ],
     dir,
   );
@@ -52,7 +79,13 @@ function makeLeaf(dir: string, name: string, ca: string, cn: string, ext: string
 export function makePki(): TestPki {
   const dir = mkdtempSync(join(tmpdir(), 'liaison-pki-'));
   makeCa(dir, 'ca');
-  makeLeaf(dir, 'server', 'ca', 'localhost', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
+  makeLeaf(
+    dir,
+    'server',
+    'ca',
+    'localhost',
+    'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n',
+  );
   makeLeaf(dir, 'client', 'ca', 'alice', 'extendedKeyUsage=clientAuth\n');
   makeCa(dir, 'stranger-ca');
   makeLeaf(dir, 'stranger', 'stranger-ca', 'mallory', 'extendedKeyUsage=clientAuth\n');

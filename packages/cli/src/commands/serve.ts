@@ -6,12 +6,7 @@
 import { type CloseReason, describeCloseReason, listen, type Session } from '@liaison/node';
 import { type LimitFlags, limitsFrom, unitsFrom } from '../options.js';
 import { LineWriter, makeReporter, reasonJson, unitsJson } from '../output.js';
-import {
-  type ServeSecurityFlags,
-  serverAttackLimits,
-  serverAuthenticator,
-  serverTls,
-} from '../security-options.js';
+import { type ServeSecurityFlags, serverAttackLimits, serverAuthenticator, serverTls } from '../security-options.js';
 
 export interface ServeFlags extends LimitFlags, ServeSecurityFlags {
   listen: string;

@@ -32,6 +32,7 @@ import {
   SESSION_ID_BYTES,
 } from '../recovery/proof.js';
 import type { SessionTable } from '../recovery/table.js';
+import { type Credentials, checkCredentials, credentialsOf } from '../session/credentials.js';
 import type { AgreedParameters, ConnectionEvent, SessionEvent } from '../session/events.js';
 import {
   APPLICATION_EXTENSION_ID_MIN,
@@ -39,7 +40,6 @@ import {
   checkExtensions,
   evaluateConnect,
 } from '../session/negotiation.js';
-import { type Credentials, checkCredentials, credentialsOf } from '../session/credentials.js';
 import { type RecoveryOffer, Session, type SessionHost } from '../session/session.js';
 import { DEFAULT_UNITS, IMPLEMENTED_UNITS, knownUnits, Unit } from '../units.js';
 import { concatBytes } from '../wire/bytes.js';

@@ -62,7 +62,8 @@ export function pskProofInput(
   connect: { channel: number; versionMin: number; versionMax: number; units: number },
   identity: Uint8Array,
 ): Uint8Array {
-  if (identity.byteLength > 255) throw new UsageError(ErrorCode.INVALID_ARGUMENT, 'a PSK identity is at most 255 bytes');
+  if (identity.byteLength > 255)
+    throw new UsageError(ErrorCode.INVALID_ARGUMENT, 'a PSK identity is at most 255 bytes');
   const out = new Uint8Array(PSK_LABEL.byteLength + challenge.byteLength + 9 + identity.byteLength);
   out.set(PSK_LABEL, 0);
   let at = PSK_LABEL.byteLength;

@@ -34,6 +34,7 @@ import { assertNever, writeDataFrame, writeFrame } from '../wire/codec.js';
 import {
   type AbortFrame,
   type ConnectFrame,
+  type CredentialsRenewedFrame,
   EXPEDITED_BYTES_MAX,
   type Extension,
   ExtensionId,
@@ -43,13 +44,12 @@ import {
   frameTypeName,
   HEADER_BYTES,
   isSequenced,
-  type ResumeFrame,
-  type CredentialsRenewedFrame,
   type RenewCredentialsFrame,
+  type ResumeFrame,
 } from '../wire/frame.js';
 import type { FrameWriter } from '../wire/writer.js';
-import type { AgreedParameters, ConnectRequest, MessageKind, ResumeStats, SessionEvent } from './events.js';
 import { checkCredentials, credentialsOf } from './credentials.js';
+import type { AgreedParameters, ConnectRequest, MessageKind, ResumeStats, SessionEvent } from './events.js';
 import { APPLICATION_EXTENSION_ID_MIN, agreedFromAccept, buildAccept, checkExtensions } from './negotiation.js';
 
 export type SessionState =
@@ -1059,7 +1059,13 @@ export class Session {
     if (!this.#isEstablished() || toInitiator !== this.#initiator) throw this.#unexpected(f);
     if (f.type === FrameType.RENEW_CREDENTIALS) {
       const credentials = credentialsOf(f.credentials);
-      this.#host.emit({ type: 'renewal-requested', channel: this.channel, session: this, requestId: f.requestId, credentials });
+      this.#host.emit({
+        type: 'renewal-requested',
+        channel: this.channel,
+        session: this,
+        requestId: f.requestId,
+        credentials,
+      });
     } else {
       const { requestId, code, message } = f;
       this.#host.emit({ type: 'renewal-answered', channel: this.channel, session: this, requestId, code, message });

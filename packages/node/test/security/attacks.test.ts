@@ -136,12 +136,18 @@ describe('attacks against a live server, while a legitimate session runs', () =>
     a.write(recorded);
     const refusal = await a.frame(is(FrameType.RESUME_REFUSE));
     assert.deepEqual([refusal.code, refusal.message], [AbortCode.RESUME_REFUSED, 'no session to resume']);
-    assert.equal(a.frames.some((f) => f.type === FrameType.RESUMED), false);
+    assert.equal(
+      a.frames.some((f) => f.type === FrameType.RESUMED),
+      false,
+    );
   });
 
   test('a stolen session id without its key and a forged one get the very same refusal', async () => {
     const accept = seenByClient.find((f) => f.type === FrameType.ACCEPT);
-    const stolenId = accept?.type === FrameType.ACCEPT ? accept.extensions.find((e) => e.id === ExtensionId.SESSION_ID)?.value : undefined;
+    const stolenId =
+      accept?.type === FrameType.ACCEPT
+        ? accept.extensions.find((e) => e.id === ExtensionId.SESSION_ID)?.value
+        : undefined;
     assert.ok(stolenId && stolenId.byteLength === 16, 'the session id seen on the wire');
     const answers: [number, string][] = [];
     for (const id of [stolenId, randomBytes(16), new Uint8Array(16)]) {
@@ -158,18 +164,39 @@ describe('attacks against a live server, while a legitimate session runs', () =>
 
   test('a version downgrade or an impossible version range is refused VERSION_UNSUPPORTED', async () => {
     const a = await attacker('127.0.0.13');
-    a.sendFrames([{ ...connectFrame(1, 'legit-token'), versionMin: 0, versionMax: 0 }, { ...connectFrame(3, 'legit-token'), versionMin: 2, versionMax: 1 }], true);
-    const refusals = [await a.frame((f): f is Extract<Frame, { type: 3 }> => f.type === FrameType.REFUSE && f.channel === 1), await a.frame((f): f is Extract<Frame, { type: 3 }> => f.type === FrameType.REFUSE && f.channel === 3)];
-    assert.deepEqual(refusals.map((r) => r.code), [RefuseCode.VERSION_UNSUPPORTED, RefuseCode.VERSION_UNSUPPORTED]);
+    a.sendFrames(
+      [
+        { ...connectFrame(1, 'legit-token'), versionMin: 0, versionMax: 0 },
+        { ...connectFrame(3, 'legit-token'), versionMin: 2, versionMax: 1 },
+      ],
+      true,
+    );
+    const refusals = [
+      await a.frame((f): f is Extract<Frame, { type: 3 }> => f.type === FrameType.REFUSE && f.channel === 1),
+      await a.frame((f): f is Extract<Frame, { type: 3 }> => f.type === FrameType.REFUSE && f.channel === 3),
+    ];
+    assert.deepEqual(
+      refusals.map((r) => r.code),
+      [RefuseCode.VERSION_UNSUPPORTED, RefuseCode.VERSION_UNSUPPORTED],
+    );
   });
 
   test('a reordered handshake: frames before the preface, a CHALLENGE from the client, DATA before CONNECT, an even channel', async () => {
     const cases: [Uint8Array[], number][] = [
       [[encode(connectFrame(1, 'legit-token'))], AbortCode.BAD_PREFACE],
-      [[PREFACE, encode({ type: FrameType.CHALLENGE, channel: 0, nonce: randomBytes(16) })], AbortCode.UNEXPECTED_FRAME],
-      [[PREFACE, encode({ type: FrameType.DATA, channel: 1, end: true, payload: bytes('x') })], AbortCode.UNEXPECTED_FRAME],
+      [
+        [PREFACE, encode({ type: FrameType.CHALLENGE, channel: 0, nonce: randomBytes(16) })],
+        AbortCode.UNEXPECTED_FRAME,
+      ],
+      [
+        [PREFACE, encode({ type: FrameType.DATA, channel: 1, end: true, payload: bytes('x') })],
+        AbortCode.UNEXPECTED_FRAME,
+      ],
       [[PREFACE, encode(connectFrame(2, 'legit-token'))], AbortCode.PROTOCOL_ERROR],
-      [[PREFACE, encode(connectFrame(3, 'legit-token')), encode(connectFrame(1, 'legit-token'))], AbortCode.PROTOCOL_ERROR],
+      [
+        [PREFACE, encode(connectFrame(3, 'legit-token')), encode(connectFrame(1, 'legit-token'))],
+        AbortCode.PROTOCOL_ERROR,
+      ],
     ];
     for (const [parts, code] of cases) {
       const a = await attacker('127.0.0.14');
@@ -249,7 +276,10 @@ describe('attacks against a live server, while a legitimate session runs', () =>
 
   test('a flood of failed logins: after the burst the connection is closed RATE_LIMITED and the next ones are turned away without verifying', async () => {
     const a = await attacker('127.0.0.19');
-    a.sendFrames([1, 3, 5, 7, 9, 11].map((ch) => connectFrame(ch, `guess-${ch}`)), true);
+    a.sendFrames(
+      [1, 3, 5, 7, 9, 11].map((ch) => connectFrame(ch, `guess-${ch}`)),
+      true,
+    );
     const close = await a.connectionClose();
     assert.equal(close.code, AbortCode.RATE_LIMITED);
     const refused = a.frames.filter((f) => f.type === FrameType.REFUSE);
@@ -277,7 +307,10 @@ describe('attacks against a live server, while a legitimate session runs', () =>
     sending = false;
     await within(sender, 5_000, 'the sender to stop');
     await waitFor(() => echoed.length === sent, 10_000, `all ${sent} echoes`);
-    assert.deepEqual(echoed, Array.from({ length: sent }, (_, i) => `legit ${i}`));
+    assert.deepEqual(
+      echoed,
+      Array.from({ length: sent }, (_, i) => `legit ${i}`),
+    );
     assert.ok(sent > 10, `the legitimate session kept sending (${sent} messages)`);
     assert.equal(legit.state, 'open');
     await within(legit.close(), 5_000, 'release');

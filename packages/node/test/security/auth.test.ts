@@ -4,14 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { describe, test, type TestContext } from 'node:test';
+import { describe, type TestContext, test } from 'node:test';
 import {
   AbortCode,
   anyOf,
   bearerTokens,
   buildConnect,
-  type CloseReason,
   type ClientAuth,
+  type CloseReason,
   connect,
   DEFAULT_LIMITS,
   ExtensionId,
@@ -30,7 +30,11 @@ import { is, RawClient } from './raw-client.js';
 
 async function refusalOf(t: TestContext, server: Server, auth?: ClientAuth): Promise<CloseReason> {
   const client = track(t, connect(server.url, { auth, resume: false }));
-  await within(client.ready.catch(() => {}), 5_000, 'refusal');
+  await within(
+    client.ready.catch(() => {}),
+    5_000,
+    'refusal',
+  );
   return client.closed;
 }
 
@@ -88,14 +92,22 @@ describe('authentication at establishment', () => {
     const expired = await sign({}, Math.floor(Date.now() / 1000) - 10);
     const foreign = await sign({}, '10m', 'https://evil.test');
     const { privateKey: otherKey } = await generateKeyPair('ES256');
-    const forged = await new SignJWT({}).setProtectedHeader({ alg: 'ES256' }).setSubject('bob').setIssuer('https://issuer.test').setAudience('liaison').setExpirationTime('10m').sign(otherKey);
+    const forged = await new SignJWT({})
+      .setProtectedHeader({ alg: 'ES256' })
+      .setSubject('bob')
+      .setIssuer('https://issuer.test')
+      .setAudience('liaison')
+      .setExpirationTime('10m')
+      .sign(otherKey);
     for (const token of [expired, foreign, forged, 'not.a.jwt']) {
       const reason = await refusalOf(t, server, { token });
       assert.equal(reason.kind === 'refused' && reason.code, RefuseCode.UNAUTHENTICATED, token);
     }
   });
 
-  test('JWT expiry inside a live session: not renewed, the session is closed with CREDENTIALS_EXPIRED', { timeout: 15_000 }, async (t) => {
+  test('JWT expiry inside a live session: not renewed, the session is closed with CREDENTIALS_EXPIRED', {
+    timeout: 15_000,
+  }, async (t) => {
     const secret = randomBytes(32);
     const token = await new SignJWT({})
       .setProtectedHeader({ alg: 'HS256' })
@@ -111,7 +123,9 @@ describe('authentication at establishment', () => {
     assert.equal(clientReason.kind === 'aborted' && clientReason.origin, 'peer');
   });
 
-  test('JWT renewal inside a live session: accepted, the expiry moves and the session outlives the first token', { timeout: 15_000 }, async (t) => {
+  test('JWT renewal inside a live session: accepted, the expiry moves and the session outlives the first token', {
+    timeout: 15_000,
+  }, async (t) => {
     const secret = randomBytes(32);
     const jwt = (sub: string, secondsLeft: number) =>
       new SignJWT({})
@@ -139,14 +153,19 @@ describe('authentication at establishment', () => {
     await client.close();
   });
 
-  test('a resume does not outlive the credentials: a session whose JWT expired while suspended is refused on resume', { timeout: 15_000 }, async (t) => {
+  test('a resume does not outlive the credentials: a session whose JWT expired while suspended is refused on resume', {
+    timeout: 15_000,
+  }, async (t) => {
     const secret = randomBytes(32);
     const token = await new SignJWT({})
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject('frank')
       .setExpirationTime(Math.floor(Date.now() / 1000) + 2)
       .sign(secret);
-    const server = await startServer(t, { authenticate: jwtVerifier({ key: secret }), limits: { resumeWindowMs: 20_000 } });
+    const server = await startServer(t, {
+      authenticate: jwtVerifier({ key: secret }),
+      limits: { resumeWindowMs: 20_000 },
+    });
     const proxy = new FaultProxy({ target: { host: '127.0.0.1', port: server.address.port } });
     await proxy.start();
     t.after(() => proxy.stop());
@@ -221,7 +240,10 @@ describe('authentication at establishment', () => {
     attacker.write(Buffer.concat(recorded));
     const answer = await attacker.frame(is(FrameType.REFUSE));
     assert.equal(answer.code, RefuseCode.UNAUTHENTICATED);
-    assert.equal(attacker.frames.some((f) => f.type === FrameType.ACCEPT), false);
+    assert.equal(
+      attacker.frames.some((f) => f.type === FrameType.ACCEPT),
+      false,
+    );
     await client.close();
   });
 
@@ -258,7 +280,11 @@ describe('authentication at establishment', () => {
       ),
     };
     const server = await startServer(t, options);
-    const jwt = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('dave').setExpirationTime('5m').sign(secret);
+    const jwt = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('dave')
+      .setExpirationTime('5m')
+      .sign(secret);
     for (const [auth, id] of [
       [{ token: 'static-token' }, 'token-1'],
       [{ token: jwt }, 'dave'],

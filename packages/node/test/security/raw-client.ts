@@ -13,7 +13,10 @@ export class RawClient {
   decodeError: Error | null = null;
   readonly closed: Promise<void>;
   isClosed = false;
-  readonly #decoder = new FrameDecoder({ frameBytesMax: 16 * 1024 * 1024, userDataBytesMax: 0xffff }, { expectPreface: true });
+  readonly #decoder = new FrameDecoder(
+    { frameBytesMax: 16 * 1024 * 1024, userDataBytesMax: 0xffff },
+    { expectPreface: true },
+  );
   #waiters: (() => void)[] = [];
 
   private constructor(socket: Socket) {
@@ -63,9 +66,11 @@ export class RawClient {
       const found = this.frames.find(match);
       if (found) return found;
       if (this.isClosed || Date.now() > deadline) throw new Error(`no such frame; got ${this.describe()}`);
-      await within(new Promise<void>((r) => this.#waiters.push(r)), Math.max(1, deadline - Date.now()), 'a frame').catch(
-        () => {},
-      );
+      await within(
+        new Promise<void>((r) => this.#waiters.push(r)),
+        Math.max(1, deadline - Date.now()),
+        'a frame',
+      ).catch(() => {});
     }
   }
 

@@ -9,7 +9,6 @@ import { connect, listen, type Server, type Session, SessionClosedError } from '
 import { FaultProxy, makePki, type TestPki, within } from '@liaison/testkit';
 import { bytes, nextSession, text, track } from '../helpers.js';
 
-
 let pki: TestPki;
 before(() => {
   pki = makePki();
@@ -17,7 +16,10 @@ before(() => {
 after(() => pki.remove());
 
 async function tlsServer(t: import('node:test').TestContext, tls: object, extra: object = {}): Promise<Server> {
-  const server = await listen('tls://127.0.0.1:0', { tls: { cert: pki.serverCert, key: pki.serverKey, ...tls }, ...extra });
+  const server = await listen('tls://127.0.0.1:0', {
+    tls: { cert: pki.serverCert, key: pki.serverKey, ...tls },
+    ...extra,
+  });
   t.after(() => server.close());
   return server;
 }
@@ -48,17 +50,21 @@ describe('TLS', () => {
   test('a server certificate the client does not trust: the session never opens, the reason names TLS', async (t) => {
     const server = await tlsServer(t, {});
     const client = track(t, connect(server.url, { resume: false }));
-    const error = await within(client.ready.then(() => null, (e: unknown) => e), 5_000, 'refusal');
+    const error = await within(
+      client.ready.then(
+        () => null,
+        (e: unknown) => e,
+      ),
+      5_000,
+      'refusal',
+    );
     assert.ok(error instanceof SessionClosedError);
     assert.match(error.message, /certificate/i);
   });
 
   test('mutual TLS: the client certificate (subject, fingerprint) is on the server session', async (t) => {
     const server = await tlsServer(t, { ca: pki.ca, requestCert: true, rejectUnauthorized: true });
-    const client = track(
-      t,
-      connect(server.url, { tls: { ca: pki.ca, cert: pki.clientCert, key: pki.clientKey } }),
-    );
+    const client = track(t, connect(server.url, { tls: { ca: pki.ca, cert: pki.clientCert, key: pki.clientKey } }));
     const s = await nextSession(server, 5_000);
     await within(client.ready, 5_000, 'ready');
     const cert = s.peerCertificate;
@@ -75,13 +81,22 @@ describe('TLS', () => {
     server.on('session', () => sessions++);
     for (const tls of [{ ca: pki.ca }, { ca: pki.ca, cert: pki.strangerCert, key: pki.strangerKey }]) {
       const client = track(t, connect(server.url, { tls, resume: false }));
-      const error = await within(client.ready.then(() => null, (e: unknown) => e), 5_000, 'refusal');
+      const error = await within(
+        client.ready.then(
+          () => null,
+          (e: unknown) => e,
+        ),
+        5_000,
+        'refusal',
+      );
       assert.ok(error instanceof SessionClosedError, String(error));
     }
     assert.equal(sessions, 0);
   });
 
-  test('a TLS session resumes after its connection is cut: nothing lost, nothing twice', { timeout: 30_000 }, async (t) => {
+  test('a TLS session resumes after its connection is cut: nothing lost, nothing twice', {
+    timeout: 30_000,
+  }, async (t) => {
     const server = await tlsServer(t, {});
     const proxy = new FaultProxy({ target: { host: '127.0.0.1', port: server.address.port } });
     await proxy.start();
@@ -103,7 +118,10 @@ describe('TLS', () => {
     }
     await within(client.close(), 15_000, 'release');
     await done;
-    assert.deepEqual(got, Array.from({ length: 200 }, (_, i) => `m${i}`));
+    assert.deepEqual(
+      got,
+      Array.from({ length: 200 }, (_, i) => `m${i}`),
+    );
     assert.ok(resumes >= 1, `resumed ${resumes} times`);
   });
 });
