@@ -6,7 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, type TestContext, test } from 'node:test';
 import { makePki, type TestPki, within } from '@liaison/testkit';
@@ -100,6 +103,84 @@ describe('liaison over TLS with a token', () => {
     assert.match(wrongErr, /refused: UNAUTHENTICATED/);
   });
 });
+
+describe('liaison with mutual TLS and pre-shared keys', () => {
+  test('serve --client-ca --psk-file; connect --cert --key --psk: the principal and certificate are logged; no certificate, no session', {
+    timeout: 30_000,
+  }, async (t) => {
+    const key = randomBytes(32).toString('hex');
+    writeFileSync(join(pki.dir, 'psk.txt'), `# identity key\nsensor-7 ${key}\n`);
+    writeFileSync(join(pki.dir, 'sensor-7.key'), `${key}\n`);
+    const server = start(t, CLI, [
+      'serve',
+      '--listen',
+      'tls://127.0.0.1:0',
+      '--cert',
+      pki.files.serverCert,
+      '--key',
+      pki.files.serverKey,
+      '--client-ca',
+      pki.files.ca,
+      '--psk-file',
+      join(pki.dir, 'psk.txt'),
+      '--echo',
+      '--json',
+    ]);
+    let serverLog = '';
+    server.stderr?.setEncoding('utf8').on('data', (d: string) => (serverLog += d));
+    const port = (await within(firstLine(server), 10_000, 'listening')).split(':').at(-1) as string;
+    const url = `tls://127.0.0.1:${port}`;
+    const tlsFlags = ['--ca', pki.files.ca, '--cert', pki.files.clientCert, '--key', pki.files.clientKey];
+
+    const ok = await run(t, [url, ...tlsFlags, '--psk', `sensor-7:${join(pki.dir, 'sensor-7.key')}`], 'one\ntwo\n');
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(ok.stdout, 'one\ntwo\n');
+    assert.match(serverLog, /"principal":"sensor-7".*"peerCertificate":\{"subject":\{"CN":"alice"/);
+
+    const wrongKey = join(pki.dir, 'wrong.key');
+    writeFileSync(wrongKey, randomBytes(32).toString('hex'));
+    const refused = await run(t, [url, ...tlsFlags, '--psk', `sensor-7:${wrongKey}`], 'x\n');
+    assert.equal(refused.code, 3);
+    assert.match(refused.stderr, /UNAUTHENTICATED/);
+
+    const noCert = await run(
+      t,
+      [url, '--ca', pki.files.ca, '--psk', `sensor-7:${join(pki.dir, 'sensor-7.key')}`, '--no-resume'],
+      'x\n',
+    );
+    assert.notEqual(noCert.code, 0);
+    assert.equal(serverLog.match(/"event":"session-open"/g)?.length, 1, 'only the first client got a session');
+  });
+
+  test('bad security options are usage errors (exit 2) naming the problem', async (t) => {
+    for (const [args, pattern] of [
+      [['connect', 'tcp://127.0.0.1:1', '--ca', pki.files.ca], /need a tls:\/\/ URL/],
+      [['connect', 'tls://127.0.0.1:1', '--token', 'a', '--psk', 'x:y'], /one of --token/],
+      [['connect', 'tls://127.0.0.1:1', '--psk', 'nofile'], /IDENTITY:FILE/],
+      [['serve', '--listen', 'tls://127.0.0.1:0'], /needs --cert and --key/],
+      [['serve', '--listen', 'tcp://127.0.0.1:0', '--jwt-issuer', 'x'], /need --jwt-key or --jwks/],
+    ] as const) {
+      const child = start(t, CLI, [...args]);
+      let stderr = '';
+      child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      child.stdin?.end();
+      const [code] = await within(once(child, 'exit'), 10_000, args.join(' '));
+      assert.equal(code, 2, `${args.join(' ')}: ${stderr}`);
+      assert.match(stderr, pattern);
+    }
+  });
+});
+
+async function run(t: TestContext, args: string[], input: string) {
+  const child = start(t, CLI, ['connect', ...args]);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stdin?.end(input);
+  const [code] = await within(once(child, 'exit'), 15_000, `connect ${args.join(' ')}`);
+  return { code: code as number, stdout, stderr };
+}
 
 function start(t: TestContext, script: string, args: string[]): ChildProcess {
   const child = spawn(process.execPath, [script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });

@@ -26,7 +26,7 @@ export {
 } from './auth.js';
 export { type ConnectionOptions, type ConnectOptions, connect, Pool, type SessionOptions } from './client.js';
 export { nativeKeyAgreement } from './clock.js';
-export { type AttackLimits, DEFAULT_ATTACK_LIMITS } from './rate-limit.js';
+export { AddressGuard, type AttackLimits, DEFAULT_ATTACK_LIMITS } from './rate-limit.js';
 export {
   type AcceptDecision,
   type IncomingRequest,

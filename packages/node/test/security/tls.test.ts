@@ -24,8 +24,11 @@ async function tlsServer(t: import('node:test').TestContext, tls: object, extra:
   return server;
 }
 
+/** Echoes until the session ends; the end (the test's server closing) is not a failure. */
 async function echoOnce(session: Session): Promise<void> {
-  for await (const m of session) await session.send(m);
+  try {
+    for await (const m of session) await session.send(m);
+  } catch {}
 }
 
 describe('TLS', () => {
@@ -92,6 +95,30 @@ describe('TLS', () => {
       assert.ok(error instanceof SessionClosedError, String(error));
     }
     assert.equal(sessions, 0);
+  });
+
+  test('per-address limits on TLS: a connection over the limit is closed before its handshake, the others go on', async (t) => {
+    const server = await tlsServer(t, {}, { attackLimits: { connectionsPerAddressMax: 1 } });
+    const refused: string[] = [];
+    server.on('connection-refused', (r) => refused.push(r.reason));
+    const first = track(t, connect(server.url, { tls: { ca: pki.ca } }));
+    const s = await nextSession(server, 5_000);
+    await within(first.ready, 5_000, 'first ready');
+    const second = track(t, connect(server.url, { tls: { ca: pki.ca }, resume: false }));
+    const error = await within(
+      second.ready.then(
+        () => null,
+        (e: unknown) => e,
+      ),
+      5_000,
+      'second refused',
+    );
+    assert.ok(error instanceof SessionClosedError);
+    assert.equal(refused.length, 1);
+    void echoOnce(s);
+    await first.send('still fine');
+    const [reply] = await within(firstMessages(first, 1), 5_000, 'echo');
+    assert.equal(text(reply as Uint8Array), 'still fine');
   });
 
   test('a TLS session resumes after its connection is cut: nothing lost, nothing twice', {
