@@ -6,13 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, type TestContext, test } from 'node:test';
 import { makePki, type TestPki, within } from '@liaison/testkit';
+import { SignJWT } from 'jose';
 
 const CLI = new URL('../dist/main.js', import.meta.url).pathname;
 const PROXY_CLI = new URL('../../testkit/dist/cli.js', import.meta.url).pathname;
@@ -150,6 +151,45 @@ describe('liaison with mutual TLS and pre-shared keys', () => {
     );
     assert.notEqual(noCert.code, 0);
     assert.equal(serverLog.match(/"event":"session-open"/g)?.length, 1, 'only the first client got a session');
+  });
+
+  test('serve --auth-tokens FILE --jwt-key FILE --jwt-issuer; connect --token-file: both kinds get in, named', {
+    timeout: 30_000,
+  }, async (t) => {
+    const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    writeFileSync(join(pki.dir, 'jwt.pub.pem'), publicKey.export({ type: 'spki', format: 'pem' }));
+    writeFileSync(join(pki.dir, 'tokens.txt'), 'tok-a alice\ntok-b\n');
+    const jwt = await new SignJWT({})
+      .setProtectedHeader({ alg: 'ES256' })
+      .setSubject('bob')
+      .setIssuer('https://id.test')
+      .setExpirationTime('5m')
+      .sign(privateKey);
+    writeFileSync(join(pki.dir, 'jwt.txt'), `${jwt}\n`);
+    const server = start(t, CLI, [
+      'serve',
+      '--listen',
+      'tcp://127.0.0.1:0',
+      '--auth-tokens',
+      join(pki.dir, 'tokens.txt'),
+      '--jwt-key',
+      join(pki.dir, 'jwt.pub.pem'),
+      '--jwt-issuer',
+      'https://id.test',
+      '--echo',
+      '--json',
+    ]);
+    let serverLog = '';
+    server.stderr?.setEncoding('utf8').on('data', (d: string) => (serverLog += d));
+    const url = (await within(firstLine(server), 10_000, 'listening')).slice('listening '.length);
+    for (const file of ['tokens.txt', 'jwt.txt']) {
+      const tokenFile = file === 'jwt.txt' ? join(pki.dir, file) : join(pki.dir, 'tok-a.txt');
+      if (file === 'tokens.txt') writeFileSync(tokenFile, 'tok-a\n');
+      const r = await run(t, [url, '--token-file', tokenFile], 'hi\n');
+      assert.equal(r.code, 0, r.stderr);
+    }
+    assert.match(serverLog, /"principal":"alice"/);
+    assert.match(serverLog, /"principal":"bob","expiresAt":"/);
   });
 
   test('bad security options are usage errors (exit 2) naming the problem', async (t) => {

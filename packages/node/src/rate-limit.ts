@@ -52,10 +52,13 @@ export class AddressGuard {
     if (e && e.connections > 0) e.connections--;
   }
 
-  /** A failed login or resume; returns false once the address has used its burst. */
-  fail(address: string, nowMs: number): boolean {
+  /**
+   * A failed login or resume, costing `weight` tokens (default 1); returns false once the
+   * address has used its burst.
+   */
+  fail(address: string, nowMs: number, weight = 1): boolean {
     const e = this.#entry(address, nowMs);
-    e.tokens = Math.max(0, e.tokens - 1);
+    e.tokens = Math.max(0, e.tokens - weight);
     return e.tokens >= 1;
   }
 

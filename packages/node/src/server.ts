@@ -103,6 +103,7 @@ export class Server extends EventEmitter<ServerEventMap> {
   readonly #requested: Endpoint;
   readonly #net: NetServer;
   readonly #guard: AddressGuard;
+  readonly #resumeRefusals = new WeakMap<ConnectionDriver, number>();
   readonly #drivers = new Set<ConnectionDriver>();
   readonly #waiting: Session[] = [];
   #readers: ((r: IteratorResult<Session>) => void)[] = [];
@@ -268,7 +269,14 @@ export class Server extends EventEmitter<ServerEventMap> {
       table: this.#parking?.table,
     });
     const driver: ConnectionDriver = new ConnectionDriver(transport, conn, {
-      onResumeRefused: () => this.#failed(driver),
+      onResumeRefused: () => {
+        // A pool whose server restarted legitimately sees every one of its resumes refused on one
+        // connection: the first refusal costs a token, the others 1/256 each. Guessing ids or
+        // proofs at scale then needs new connections, each counted.
+        const n = (this.#resumeRefusals.get(driver) ?? 0) + 1;
+        this.#resumeRefusals.set(driver, n);
+        this.#failed(driver, n === 1 ? 1 : 1 / 256);
+      },
       onConnectRequest: (core, request) => this.#decide(driver, core, request),
       onParkingChanged: () => this.#parking?.update(),
       onClosed: () => this.#drivers.delete(driver),
@@ -291,8 +299,8 @@ export class Server extends EventEmitter<ServerEventMap> {
    * A failed login or resume from the driver's address; once the address used its burst the
    * connection is closed (RATE_LIMITED) and new ones from there are turned away at the door.
    */
-  #failed(driver: ConnectionDriver): void {
-    if (!this.#guard.fail(driver.transport.remoteAddress, Date.now())) {
+  #failed(driver: ConnectionDriver, weight = 1): void {
+    if (!this.#guard.fail(driver.transport.remoteAddress, Date.now(), weight)) {
       driver.close(AbortCode.RATE_LIMITED, 'too many failed attempts from this address; try again later');
     }
   }

@@ -293,14 +293,41 @@ describe('attacks against a live server, while a legitimate session runs', () =>
     assert.equal(authCalls, callsBefore, 'no credential was verified for a rate-limited address');
   });
 
-  test('a flood of failed resumes is rate-limited the same way', async () => {
-    const a = await attacker('127.0.0.20');
-    a.sendFrames([], true);
-    await a.frame(is(FrameType.CHALLENGE));
-    a.sendFrames([1, 3, 5, 7, 9, 11].map((ch) => ({ ...resumeFrame(randomBytes(16)), channel: ch })));
-    assert.equal((await a.connectionClose()).code, AbortCode.RATE_LIMITED);
+  test('a flood of failed resumes, one new connection per guess, is rate-limited the same way', async () => {
+    let limited: Awaited<ReturnType<RawClient['connectionClose']>> | null = null;
+    for (let i = 0; i < 6 && !limited; i++) {
+      const a = await attacker('127.0.0.20');
+      a.sendFrames([], true);
+      const first = await a.frame(
+        (f): f is Frame => f.type === FrameType.CHALLENGE || f.type === FrameType.CONNECTION_CLOSE,
+      );
+      if (first.type === FrameType.CONNECTION_CLOSE) {
+        limited = first;
+        break;
+      }
+      a.sendFrames([resumeFrame(randomBytes(16))]);
+      await a.frame(is(FrameType.RESUME_REFUSE));
+      await new Promise((r) => setTimeout(r, 20));
+      if (a.frames.some((f) => f.type === FrameType.CONNECTION_CLOSE)) limited = await a.connectionClose();
+      a.destroy();
+    }
+    assert.equal(limited?.code, AbortCode.RATE_LIMITED);
     const again = await attacker('127.0.0.20');
     assert.equal((await again.connectionClose()).code, AbortCode.RATE_LIMITED);
+  });
+
+  test('many refused resumes on one connection (a pool after a server restart) are not mistaken for a flood', async () => {
+    const a = await attacker('127.0.0.21');
+    a.sendFrames([], true);
+    await a.frame(is(FrameType.CHALLENGE));
+    const channels = Array.from({ length: 50 }, (_, i) => 2 * i + 1);
+    a.sendFrames(channels.map((channel) => ({ ...resumeFrame(randomBytes(16)), channel })));
+    await waitFor(() => a.frames.filter((f) => f.type === FrameType.RESUME_REFUSE).length === 50, 3_000, '50 refusals');
+    assert.equal(a.isClosed, false);
+    assert.equal(
+      a.frames.some((f) => f.type === FrameType.CONNECTION_CLOSE),
+      false,
+    );
   });
 
   test('meanwhile, the legitimate session lost nothing and saw nothing twice', async () => {
