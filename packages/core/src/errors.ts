@@ -42,6 +42,8 @@ export const AbortCode = {
   TOO_MANY_CONNECTIONS: 46,
   /** Too many failed logins or resumes from this remote address lately: try again later. */
   RATE_LIMITED: 47,
+  /** The peer did not prove the pre-shared key, or the agreement its proof covers was changed on the way. */
+  AUTHENTICATION_FAILED: 48,
 } as const;
 export type AbortCode = (typeof AbortCode)[keyof typeof AbortCode];
 

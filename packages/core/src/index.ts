@@ -52,7 +52,12 @@ export {
   credentialsOf,
   decodePskCredential,
   encodePskCredential,
+  extensionValue,
   PSK_PROOF_BYTES,
+  type PskBinding,
+  type PskOffer,
+  pskAnswerInput,
+  pskOfferOf,
   pskProofInput,
 } from './session/credentials.js';
 export type {

@@ -17,11 +17,17 @@
  */
 import { createHash, createHmac, type KeyObject, timingSafeEqual, type webcrypto } from 'node:crypto';
 import {
+  type AgreedParameters,
+  type Credentials,
   decodePskCredential,
   ErrorCode,
   type Extension,
   ExtensionId,
   encodePskCredential,
+  type PskBinding,
+  type PskOffer,
+  pskAnswerInput,
+  pskOfferOf,
   pskProofInput,
   RefuseCode,
   UsageError,
@@ -65,6 +71,8 @@ export interface ConnectionFacts {
   proposedUnits: number;
   /** This connection's CHALLENGE nonce, or null when the server sent none. */
   challenge: Uint8Array | null;
+  /** The request's resume key share (a PSK proof covers it), or null. */
+  keyShare: Uint8Array | null;
   /** true for a renewal inside a live session (the hook then sees a token only). */
   renewal: boolean;
 }
@@ -94,39 +102,72 @@ export function readCredentials(extensions: readonly Extension[]): ClientCredent
 /** What a client authenticates with. */
 export type ClientAuth = { token: string } | { psk: { identity: string; key: Uint8Array } };
 
-/** The core credentials for a CONNECT: a token as is, a PSK as a proof made once the challenge is here. */
-export function credentialsFor(auth: ClientAuth) {
-  if ('token' in auth) {
-    if (typeof auth.token !== 'string' || auth.token === '') {
-      throw new UsageError(ErrorCode.INVALID_ARGUMENT, 'token must be a non-empty string');
-    }
-    return [{ id: ExtensionId.AUTH_TOKEN, value: new TextEncoder().encode(auth.token) }];
+/** What a client sends, and (with a PSK) how it checks the server's answer in ACCEPT. */
+export interface ClientCredentialsPlan {
+  credentials: Credentials;
+  /** false: the ACCEPT did not prove the key (or its agreement was changed); the session must not open. */
+  checkAccept: ((credentials: Extension[], agreed: AgreedParameters, binding: PskBinding) => boolean) | null;
+}
+
+/** A token's credential extension. */
+export function tokenCredentials(token: string): Extension[] {
+  if (typeof token !== 'string' || token === '') {
+    throw new UsageError(ErrorCode.INVALID_ARGUMENT, 'token must be a non-empty string');
   }
+  return [{ id: ExtensionId.AUTH_TOKEN, value: new TextEncoder().encode(token) }];
+}
+
+/**
+ * The core credentials for a CONNECT: a token as is; a PSK as a proof made once the challenge is
+ * here, and a check that the ACCEPT carries the server's answer to that very proof.
+ */
+export function credentialsFor(auth: ClientAuth): ClientCredentialsPlan {
+  if ('token' in auth) return { credentials: tokenCredentials(auth.token), checkAccept: null };
   const identity = new TextEncoder().encode(auth.psk.identity);
   if (identity.byteLength === 0 || identity.byteLength > 255) {
     throw new UsageError(ErrorCode.INVALID_ARGUMENT, 'a PSK identity is 1 to 255 bytes');
   }
   if (auth.psk.key.byteLength < 16) throw new UsageError(ErrorCode.INVALID_ARGUMENT, 'a PSK is at least 16 bytes');
   const key = Uint8Array.from(auth.psk.key);
-  return (
-    challenge: Uint8Array,
-    connect: { channel: number; versionMin: number; versionMax: number; units: number },
-  ) => [
-    {
-      id: ExtensionId.AUTH_PSK,
-      value: encodePskCredential(identity, pskProof(key, challenge, connect, identity)),
+  let sent: Uint8Array | null = null;
+  return {
+    credentials: (challenge, connect) => {
+      sent = pskProof(key, challenge, pskOfferOf(connect), identity);
+      return [{ id: ExtensionId.AUTH_PSK, value: encodePskCredential(identity, sent) }];
     },
-  ];
+    checkAccept: (credentials, agreed, binding) => {
+      const answer = credentials.find((e) => e.id === ExtensionId.AUTH_PSK_ANSWER)?.value;
+      if (!sent || answer?.byteLength !== 32) return false;
+      return timingSafeEqual(pskAnswer(key, sent, agreed, binding), answer);
+    },
+  };
 }
 
-function pskProof(
-  key: Uint8Array,
-  challenge: Uint8Array,
-  connect: { channel: number; versionMin: number; versionMax: number; units: number },
-  identity: Uint8Array,
-): Uint8Array {
+function pskAnswer(key: Uint8Array, proof: Uint8Array, agreed: AgreedParameters, binding: PskBinding): Buffer {
   return createHmac('sha256', key)
-    .update(pskProofInput(challenge, connect, identity))
+    .update(pskAnswerInput(proof, agreed, binding))
+    .digest();
+}
+
+/** Principals let in by a PSK, and how the server proves the same key back in its ACCEPT. */
+const pskAnswers = new WeakMap<Principal, (agreed: AgreedParameters, binding: PskBinding) => Uint8Array>();
+
+/**
+ * The authentication extensions of the ACCEPT for `principal`: the PSK answer when a PSK let it in
+ * (the principal object as `preSharedKeys` returned it), else none.
+ */
+export function acceptCredentials(
+  principal: Principal | null,
+  agreed: AgreedParameters,
+): Extension[] | ((binding: PskBinding) => Extension[]) {
+  const answer = principal ? pskAnswers.get(principal) : undefined;
+  if (!answer) return [];
+  return (binding) => [{ id: ExtensionId.AUTH_PSK_ANSWER, value: answer(agreed, binding) }];
+}
+
+function pskProof(key: Uint8Array, challenge: Uint8Array, offer: PskOffer, identity: Uint8Array): Uint8Array {
+  return createHmac('sha256', key)
+    .update(pskProofInput(challenge, offer, identity))
     .digest();
 }
 
@@ -212,9 +253,13 @@ export function preSharedKeys(keys: Map<string, Uint8Array>): Authenticator {
     if (credentials.type !== 'psk' || facts.challenge === null) return null;
     const known = keys.get(credentials.identity);
     const identity = new TextEncoder().encode(credentials.identity);
-    const expected = pskProof(known ?? decoy, facts.challenge, toConnect(facts), identity);
+    const expected = pskProof(known ?? decoy, facts.challenge, toOffer(facts), identity);
     const ok = timingSafeEqual(expected, credentials.proof) && known !== undefined;
-    return ok ? { id: credentials.identity } : null;
+    if (!ok) return null;
+    const principal: Principal = { id: credentials.identity };
+    const proof = Uint8Array.from(credentials.proof);
+    pskAnswers.set(principal, (agreed, binding) => pskAnswer(known, proof, agreed, binding));
+    return principal;
   };
 }
 
@@ -231,8 +276,9 @@ export function anyOf(...verifiers: Authenticator[]): Authenticator {
   };
 }
 
-function toConnect(f: ConnectionFacts) {
-  return { channel: f.channel, versionMin: f.versionMin, versionMax: f.versionMax, units: f.proposedUnits };
+function toOffer(f: ConnectionFacts): PskOffer {
+  const { channel, versionMin, versionMax, keyShare } = f;
+  return { channel, versionMin, versionMax, units: f.proposedUnits, keyShare };
 }
 
 function sha256(s: string): Buffer {

@@ -173,11 +173,17 @@ class ClientConnection {
     if (userData && userData.byteLength > this.#conn.limits.userDataBytesMax) {
       throw new UsageError(ErrorCode.INVALID_ARGUMENT, `user data exceeds ${this.#conn.limits.userDataBytesMax} bytes`);
     }
-    const credentials = options.auth ? credentialsFor(options.auth) : undefined;
-    const core = this.#conn.openSession(now(), { units, userData, extensions: options.extensions, credentials });
+    const plan = options.auth ? credentialsFor(options.auth) : null;
+    const core = this.#conn.openSession(now(), {
+      units,
+      userData,
+      extensions: options.extensions,
+      credentials: plan?.credentials,
+    });
     const session = new Session(this.#driver, core, {
       onReleaseRequest: options.onReleaseRequest,
       parking: this.#parking,
+      checkAccept: plan?.checkAccept ?? null,
     });
     this.#sessions.set(core, session);
     session.on('resumed', () => {

@@ -48,6 +48,7 @@ export async function renewalVerdict(
       channel: ctx.channel,
       proposedUnits: ctx.agreed?.units ?? 0,
       challenge: null,
+      keyShare: null,
       renewal: true,
     });
   } catch {

@@ -23,6 +23,7 @@ import {
 } from '@liaison/core';
 import {
   type Authenticator,
+  acceptCredentials,
   type ConnectionFacts,
   isRefusal,
   type Principal,
@@ -329,6 +330,7 @@ export class Server extends EventEmitter<ServerEventMap> {
       channel: core.channel,
       proposedUnits: request.proposedUnits,
       challenge: request.challenge,
+      keyShare: request.keyShare,
       renewal: false,
     };
     const credentials = readCredentials(request.credentials);
@@ -383,7 +385,7 @@ export class Server extends EventEmitter<ServerEventMap> {
         typeof d === 'boolean' ? { accept: d } : d;
       try {
         if (decision.accept) {
-          core.accept(now(), decision.userData ?? EMPTY);
+          core.accept(now(), decision.userData ?? EMPTY, [], acceptCredentials(principal, request.agreed));
           session.opened(request.userData);
           this.#deliver(session);
         } else {

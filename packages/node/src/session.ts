@@ -19,6 +19,7 @@
  */
 import { EventEmitter } from 'node:events';
 import {
+  AbortCode,
   type AgreedParameters,
   type CloseReason,
   type Session as CoreSession,
@@ -26,6 +27,7 @@ import {
   type Extension,
   LiaisonError,
   type MessageKind,
+  type PskBinding,
   type ResumeStats,
   type RttEstimate,
   SessionClosedError,
@@ -35,7 +37,7 @@ import {
   Unit,
   UsageError,
 } from '@liaison/core';
-import { type Authenticator, credentialsFor, type Principal } from './auth.js';
+import { type Authenticator, type Principal, tokenCredentials } from './auth.js';
 import { type ConnectionDriver, now } from './driver.js';
 import type { Parking } from './parking.js';
 import { registerSession, type SessionListener, type SessionListenerEvent } from './registry.js';
@@ -72,6 +74,8 @@ export interface SessionInit {
   onReleaseRequest?: ReleaseDecider;
   /** Where the session waits while suspended: its events come from there then. */
   parking?: Parking | null;
+  /** Client with a PSK: checks the server's answer in ACCEPT; false aborts (AUTHENTICATION_FAILED). */
+  checkAccept?: ((credentials: Extension[], agreed: AgreedParameters, binding: PskBinding) => boolean) | null;
 }
 
 type InboxItem = { kind: MessageKind; data: Uint8Array; credit: number } | { kind: 'release'; userData: Uint8Array };
@@ -90,6 +94,7 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
   readonly #core: CoreSession;
   readonly #onReleaseRequest: ReleaseDecider | undefined;
   readonly #parking: Parking | null;
+  readonly #checkAccept: ((credentials: Extension[], agreed: AgreedParameters, binding: PskBinding) => boolean) | null;
   #resolveReady: (() => void) | null = null;
   #rejectReady: ((e: Error) => void) | null = null;
   #resolveClosed: ((r: CloseReason) => void) | null = null;
@@ -118,6 +123,7 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
     this.#core = core;
     this.#onReleaseRequest = init.onReleaseRequest;
     this.#parking = init.parking ?? null;
+    this.#checkAccept = init.checkAccept ?? null;
     registerSession(core, this);
   }
 
@@ -330,6 +336,16 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
         this.#pump();
         return;
       case 'accepted':
+        if (this.#checkAccept && !this.#checkAccept(e.credentials, e.agreed, e.binding)) {
+          // Whoever answered does not hold the key, or changed the agreement: never open.
+          this.#core.providerAbort(
+            now(),
+            AbortCode.AUTHENTICATION_FAILED,
+            'the server did not prove the pre-shared key',
+          );
+          this.#driver.scheduleFlush();
+          return;
+        }
         this.#peerUserData = e.userData;
         this.#opened();
         return;
@@ -383,11 +399,10 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
         new UsageError(ErrorCode.INVALID_STATE, 'renew credentials once the session is open and attached'),
       );
     }
-    let credentials: ReturnType<typeof credentialsFor>;
     try {
-      credentials = credentialsFor({ token });
+      const credentials = tokenCredentials(token);
       const id = this.#nextRenewal++;
-      this.#core.renewCredentials(now(), id, credentials as Exclude<typeof credentials, (...a: never[]) => unknown>);
+      this.#core.renewCredentials(now(), id, credentials);
       const answer = new Promise<void>((resolve, reject) => this.#renewals.set(id, { resolve, reject }));
       this.#driver.scheduleFlush();
       return answer;

@@ -32,7 +32,7 @@ import {
   SESSION_ID_BYTES,
 } from '../recovery/proof.js';
 import type { SessionTable } from '../recovery/table.js';
-import { type Credentials, checkCredentials, credentialsOf } from '../session/credentials.js';
+import { type Credentials, checkCredentials, credentialsOf, extensionValue } from '../session/credentials.js';
 import type { AgreedParameters, ConnectionEvent, SessionEvent } from '../session/events.js';
 import {
   APPLICATION_EXTENSION_ID_MIN,
@@ -601,6 +601,7 @@ export class Connection {
       userData: f.userData,
       credentials: credentialsOf(f.extensions),
       challenge: this.#challenge,
+      keyShare: extensionValue(f.extensions, ExtensionId.KEY_SHARE),
     };
     const offer = this.#recoveryOffer(f.extensions);
     const session = Session.respond(now, this.#host, this.limits, f.channel, request, offer);

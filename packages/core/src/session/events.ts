@@ -5,6 +5,7 @@
  */
 import type { CloseReason } from '../errors.js';
 import type { Extension } from '../wire/frame.js';
+import type { PskBinding } from './credentials.js';
 import type { Session } from './session.js';
 
 /** Values both sides agreed at establishment. */
@@ -40,6 +41,8 @@ export interface ConnectRequest {
   credentials: Extension[];
   /** This connection's CHALLENGE nonce (PSK proofs are bound to it), or null when none was sent. */
   challenge: Uint8Array | null;
+  /** The CONNECT's KEY_SHARE (a PSK proof covers it), or null. */
+  keyShare: Uint8Array | null;
 }
 
 export type MessageKind = 'normal' | 'expedited' | 'typed';
@@ -71,6 +74,10 @@ export type SessionEvent =
       agreed: AgreedParameters;
       extensions: Extension[];
       userData: Uint8Array;
+      /** The ACCEPT's authentication extensions (ids 0x18-0x2F: AUTH_PSK_ANSWER), for the application to check. */
+      credentials: Extension[];
+      /** The ACCEPT's KEY_SHARE and SESSION_ID as received, which a PSK answer covers. */
+      binding: PskBinding;
     }
   /** `credit`: what to pass to Session.consume() once the application has taken the message. */
   | { type: 'message'; channel: number; session: Session; kind: MessageKind; data: Uint8Array; credit: number }

@@ -48,7 +48,7 @@ import {
   type ResumeFrame,
 } from '../wire/frame.js';
 import type { FrameWriter } from '../wire/writer.js';
-import { checkCredentials, credentialsOf } from './credentials.js';
+import { checkCredentials, credentialsOf, extensionValue, type PskBinding } from './credentials.js';
 import type { AgreedParameters, ConnectRequest, MessageKind, ResumeStats, SessionEvent } from './events.js';
 import { APPLICATION_EXTENSION_ID_MIN, agreedFromAccept, buildAccept, checkExtensions } from './negotiation.js';
 
@@ -372,12 +372,23 @@ export class Session {
 
   // ---------------------------------------------------------------- commands from the application
 
-  /** @throws UsageError unless awaiting a response. */
-  accept(now: number, userData: Uint8Array, extensions: Extension[] = []): void {
+  /**
+   * `credentials`: authentication extensions for the initiator to check (ids 0x18-0x2F, e.g. a
+   * PSK answer), or a function of what the ACCEPT binds (its KEY_SHARE and SESSION_ID) making
+   * them; appended after everything else.
+   * @throws UsageError unless awaiting a response.
+   */
+  accept(
+    now: number,
+    userData: Uint8Array,
+    extensions: Extension[] = [],
+    credentials: Extension[] | ((binding: PskBinding) => Extension[]) = [],
+  ): void {
     const s = this.#state;
     if (s.name !== 'awaiting-response') throw this.#invalid('accept');
     this.#checkUserData(userData);
     checkExtensions(extensions);
+    if (Array.isArray(credentials)) checkCredentials(credentials);
     const all = [...extensions];
     const offer = this.#offer;
     if (offer) {
@@ -395,6 +406,16 @@ export class Session {
         // A peer key that fails the agreement: the session goes on without recovery.
       }
       this.#offer = null;
+    }
+    if (typeof credentials === 'function') {
+      const made = credentials({
+        keyShare: extensionValue(all, ExtensionId.KEY_SHARE),
+        sessionId: extensionValue(all, ExtensionId.SESSION_ID),
+      });
+      checkCredentials(made);
+      all.push(...made);
+    } else {
+      all.push(...credentials);
     }
     this.#establish(s.request.agreed);
     this.#host.sendControl(buildAccept(this.channel, s.request.agreed, this.#limits, userData, all));
@@ -603,6 +624,11 @@ export class Session {
             agreed: this.#agreed as AgreedParameters,
             extensions: f.extensions.filter((e) => e.id >= APPLICATION_EXTENSION_ID_MIN),
             userData: f.userData,
+            credentials: credentialsOf(f.extensions),
+            binding: {
+              keyShare: extensionValue(f.extensions, ExtensionId.KEY_SHARE),
+              sessionId: extensionValue(f.extensions, ExtensionId.SESSION_ID),
+            },
           });
           return;
         }

@@ -94,6 +94,8 @@ export const ExtensionId = {
   AUTH_TOKEN: 0x18,
   /** CONNECT only: a pre-shared key's identity and its proof over the connection's CHALLENGE (session/credentials.ts). */
   AUTH_PSK: 0x19,
+  /** ACCEPT only: the responder's proof that it holds the same pre-shared key, over the agreed version and units. */
+  AUTH_PSK_ANSWER: 0x1a,
 } as const;
 
 /** Opaque parameters carried by connect and accept for later extensions (auth, resume, crypto). */

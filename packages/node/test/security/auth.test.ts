@@ -15,6 +15,7 @@ import {
   connect,
   DEFAULT_LIMITS,
   ExtensionId,
+  type Frame,
   FrameType,
   jwtVerifier,
   type ListenOptions,
@@ -216,6 +217,20 @@ describe('authentication at establishment', () => {
     }
   });
 
+  test('mutual PSK: a server that does not hold the key cannot pass itself off; the client refuses to open', async (t) => {
+    // An impostor that lets everyone in: it cannot answer the client's proof.
+    const impostor = await startServer(t, { authenticate: () => ({ id: 'whoever' }) });
+    const client = track(t, connect(impostor.url, { auth: { psk: { identity: 'sensor-7', key: randomBytes(32) } } }));
+    await within(
+      client.ready.catch(() => {}),
+      5_000,
+      'the client to give up',
+    );
+    const reason = await client.closed;
+    assert.equal(reason.kind === 'aborted' && reason.code, AbortCode.AUTHENTICATION_FAILED);
+    assert.equal(reason.kind === 'aborted' && reason.origin, 'local');
+  });
+
   test('a PSK login recorded on one connection and replayed on another is refused (bound to the CHALLENGE)', async (t) => {
     const key = randomBytes(32);
     const server = await startServer(t, { authenticate: preSharedKeys(new Map([['sensor-7', key]])) });
@@ -247,7 +262,7 @@ describe('authentication at establishment', () => {
     await client.close();
   });
 
-  test('a PSK proof binds the offered versions: a CONNECT whose offer was changed is refused', async (t) => {
+  test('a PSK proof binds the offered versions and the resume key share: a CONNECT with either changed is refused', async (t) => {
     const key = randomBytes(32);
     const server = await startServer(t, { authenticate: preSharedKeys(new Map([['sensor-7', key]])) });
     const attacker = await RawClient.open(server.address.port);
@@ -256,16 +271,30 @@ describe('authentication at establishment', () => {
     const challenge = await attacker.frame(is(FrameType.CHALLENGE));
     // A proof made for versions 1..2, sent with the offer rewritten to 1..1 (as a downgrade would).
     const { createHmac } = await import('node:crypto');
-    const { pskProofInput, encodePskCredential } = await import('@liaison/node');
+    const { pskProofInput, pskOfferOf, encodePskCredential } = await import('@liaison/node');
     const identity = new TextEncoder().encode('sensor-7');
-    const connectFrame = buildConnect(1, DEFAULT_LIMITS, Unit.KERNEL | Unit.DUPLEX, new Uint8Array(0), []);
-    const proof = createHmac('sha256', key)
-      .update(pskProofInput(challenge.nonce, { ...connectFrame, versionMax: 2 }, identity))
-      .digest();
-    connectFrame.extensions.push({ id: ExtensionId.AUTH_PSK, value: encodePskCredential(identity, proof) });
-    attacker.sendFrames([connectFrame]);
-    const answer = await attacker.frame(is(FrameType.REFUSE));
-    assert.equal(answer.code, RefuseCode.UNAUTHENTICATED);
+    // Two requests: one whose version offer was rewritten after the proof was made (a downgrade),
+    // one whose resume key share was swapped (someone in the middle of the key agreement).
+    const honestShare = randomBytes(32);
+    const forged = [
+      { channel: 1, proofFor: { versionMax: 2 }, share: honestShare },
+      { channel: 3, proofFor: {}, share: randomBytes(32) },
+    ];
+    for (const f of forged) {
+      const connectFrame = buildConnect(f.channel, DEFAULT_LIMITS, Unit.KERNEL | Unit.DUPLEX, new Uint8Array(0), [
+        { id: ExtensionId.KEY_SHARE, value: f.share },
+      ]);
+      const offer = { ...pskOfferOf(connectFrame), keyShare: honestShare, ...f.proofFor };
+      const proof = createHmac('sha256', key)
+        .update(pskProofInput(challenge.nonce, offer, identity))
+        .digest();
+      connectFrame.extensions.push({ id: ExtensionId.AUTH_PSK, value: encodePskCredential(identity, proof) });
+      attacker.sendFrames([connectFrame]);
+      const answer = await attacker.frame(
+        (x): x is Extract<Frame, { type: 3 }> => x.type === FrameType.REFUSE && x.channel === f.channel,
+      );
+      assert.equal(answer.code, RefuseCode.UNAUTHENTICATED);
+    }
   });
 
   test('anyOf: tokens, JWTs and PSKs side by side; a hook may refuse FORBIDDEN after authenticating', async (t) => {
