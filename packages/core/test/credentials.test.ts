@@ -104,7 +104,7 @@ describe('credentials', () => {
     }
   });
 
-  test('past the credentials deadline an established session is aborted CREDENTIALS_EXPIRED, and a resume is refused', () => {
+  test('past the credentials deadline an established session is aborted CREDENTIALS_EXPIRED on both ends', () => {
     const p = recoveryPair();
     const channel = establish(p);
     const server = p.b.conn.session(channel);
