@@ -5,9 +5,19 @@
  */
 import { type AgreedParameters, type Extension, RefuseCode, unitNames } from '@liaison/core';
 import { type Authenticator, isRefusal, type Principal, readCredentials } from './auth.js';
+import type { ConnectionDriver } from './driver.js';
 import type { PeerCertificateInfo } from './tls-transport.js';
 
+/** The server's per-address rate limit, as renewals see it (a failed renewal counts like a failed login). */
+export interface RenewalGuard {
+  mayTry(driver: ConnectionDriver): boolean;
+  failed(driver: ConnectionDriver): void;
+}
+
 export interface RenewalContext {
+  /** false: the address is out of attempts; refused without asking the hook. */
+  mayTry(): boolean;
+  failed(): void;
   remoteAddress: string;
   remotePort: number;
   transport: 'tcp' | 'tls';
@@ -32,6 +42,7 @@ export async function renewalVerdict(
   if (!authenticate || !current) {
     return { code: RefuseCode.REJECTED, message: 'this session was not authenticated', principal: null };
   }
+  if (!ctx.mayTry()) return { code: RefuseCode.RATE_LIMITED, message: 'too many failed attempts', principal: null };
   const creds = readCredentials(credentials);
   if (creds.type !== 'token')
     return { code: RefuseCode.UNAUTHENTICATED, message: 'a renewal carries a token', principal: null };
@@ -54,8 +65,10 @@ export async function renewalVerdict(
   } catch {
     result = null;
   }
-  if (isRefusal(result))
+  if (isRefusal(result)) {
+    ctx.failed();
     return { code: RefuseCode.UNAUTHENTICATED, message: 'credentials not accepted', principal: null };
+  }
   if (result.id !== current.id) {
     return { code: RefuseCode.FORBIDDEN, message: 'a renewal cannot change the principal', principal: null };
   }

@@ -372,7 +372,12 @@ export class Server extends EventEmitter<ServerEventMap> {
       onReleaseRequest: this.#options.onReleaseRequest,
       parking: this.#parking,
     });
-    if (principal) session.authenticated(principal, this.#options.authenticate ?? null);
+    if (principal) {
+      session.authenticated(principal, this.#options.authenticate ?? null, {
+        mayTry: (d) => this.#guard.mayTry(d.transport.remoteAddress, Date.now()),
+        failed: (d) => this.#failed(d),
+      });
+    }
     const incoming: IncomingRequest = {
       ...request,
       remoteAddress: driver.transport.remoteAddress,

@@ -41,7 +41,7 @@ import { type Authenticator, type Principal, tokenCredentials } from './auth.js'
 import { type ConnectionDriver, now } from './driver.js';
 import type { Parking } from './parking.js';
 import { registerSession, type SessionListener, type SessionListenerEvent } from './registry.js';
-import { renewalVerdict } from './renewal.js';
+import { type RenewalGuard, renewalVerdict } from './renewal.js';
 import { type PeerCertificateInfo, TlsTransport } from './tls-transport.js';
 
 export interface SessionEventMap {
@@ -103,6 +103,8 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
   #principal: Principal | null = null;
   /** Server: the hook that let this session in, asked again for renewals. */
   #authenticate: Authenticator | null = null;
+  /** Server: the per-address rate limit renewals count against. */
+  #renewalGuard: RenewalGuard | null = null;
   /** Client: renewals sent and not answered yet, by request id. */
   readonly #renewals = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   #nextRenewal = 1;
@@ -379,9 +381,10 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
    * @internal The server authenticated this session: its principal, and the credentials' expiry
    * as a core deadline (the wall-clock expiry moved to the driver's monotonic clock).
    */
-  authenticated(principal: Principal, authenticate: Authenticator | null): void {
+  authenticated(principal: Principal, authenticate: Authenticator | null, guard: RenewalGuard | null = null): void {
     this.#principal = principal;
     this.#authenticate = authenticate;
+    this.#renewalGuard = guard;
     this.#core.credentialsExpireAt = expiryDeadline(principal);
     this.#driver.scheduleFlush();
   }
@@ -593,7 +596,11 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
   /** Server: checks renewed credentials with the hook that let the session in, then answers. */
   async #answerRenewal(requestId: number, credentials: Extension[]): Promise<void> {
     const t = this.#driver.transport;
+    const guard = this.#renewalGuard;
+    const driver = this.#driver;
     const verdict = await renewalVerdict(this.#authenticate, this.#principal, credentials, {
+      mayTry: guard ? () => guard.mayTry(driver) : () => true,
+      failed: () => guard?.failed(driver),
       remoteAddress: t.remoteAddress,
       remotePort: t.remotePort,
       transport: t.kind,

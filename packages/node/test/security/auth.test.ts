@@ -154,6 +154,26 @@ describe('authentication at establishment', () => {
     await client.close();
   });
 
+  test('failed renewals count against the address: past the burst the connection is closed RATE_LIMITED', async (t) => {
+    const secret = randomBytes(32);
+    const jwt = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('gina')
+      .setExpirationTime('5m')
+      .sign(secret);
+    const server = await startServer(t, {
+      authenticate: jwtVerifier({ key: secret }),
+      attackLimits: { failuresBurst: 3, failuresPerSecond: 0.01 },
+    });
+    const { client } = await openWith(t, server, { token: jwt });
+    for (let i = 0; i < 2; i++) {
+      await assert.rejects(client.renewCredentials(`bad.${i}.token`), { code: 'ERR_LIAISON_RENEWAL_REFUSED' });
+    }
+    await assert.rejects(client.renewCredentials('bad.2.token'));
+    const reason = await within(client.closed, 5_000, 'the connection to be closed');
+    assert.equal(reason.kind === 'aborted' && reason.code, AbortCode.RATE_LIMITED);
+  });
+
   test('a resume does not outlive the credentials: a session whose JWT expired while suspended is refused on resume', {
     timeout: 15_000,
   }, async (t) => {
