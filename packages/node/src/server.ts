@@ -126,7 +126,7 @@ export class Server extends EventEmitter<ServerEventMap> {
       if (!options.tls?.cert || !options.tls.key) {
         throw new UsageError(ErrorCode.INVALID_ARGUMENT, 'a tls:// server needs tls.cert and tls.key');
       }
-      // The TLS handshake counts against the same deadline as the liaison handshake behind it.
+      // The TLS handshake gets a deadline as long as the liaison handshake that follows it.
       const tlsServer = createTlsServer({ handshakeTimeout: probe.limits.handshakeTimeoutMs, ...options.tls });
       // The door is checked on the raw socket, before any TLS work is spent on it.
       tlsServer.on('connection', (raw: Socket) => {
