@@ -8,7 +8,15 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const LAYERS = ['@liaison/core', '@liaison/sim', '@liaison/node', '@liaison/testkit', '@liaison/browser', 'liaison'];
+const LAYERS = [
+  '@liaison/core',
+  '@liaison/sim',
+  '@liaison/node',
+  '@liaison/testkit',
+  '@liaison/transfer',
+  '@liaison/browser',
+  'liaison',
+];
 const CORE_ALLOWED_DEPENDENCIES = new Set(['@noble/curves', '@noble/hashes']);
 const BANNED = [
   /\bDate\.now\b/,

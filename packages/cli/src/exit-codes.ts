@@ -18,6 +18,10 @@ export const Exit = {
   TRANSPORT: 5,
   /** A deadline passed: handshake, idle peer, or release. */
   TIMEOUT: 6,
+  /** send: the receiver's SHA-256 of a file differs from the sender's (nothing was kept). */
+  CHECKSUM: 7,
+  /** send: a local file is missing, unreadable or changed while sent, or the receiver refused its name. */
+  FILE: 8,
 } as const;
 
 export function exitCodeFor(reason: CloseReason): number {
@@ -49,4 +53,6 @@ Exit codes:
   3  the peer refused the session
   4  the session was aborted (by the peer, or on a protocol error)
   5  transport failure (connection refused, reset, or lost and not resumed within the resume window)
-  6  timeout (handshake, unresponsive peer, release)`;
+  6  timeout (handshake, unresponsive peer, release)
+  7  send: SHA-256 mismatch (the receiver's check of a file failed; the partial file was dropped)
+  8  send: a local file is missing, unreadable or changed while sent, or the receiver refused its name`;

@@ -1,14 +1,15 @@
 #!/usr/bin/env node
-import { LiaisonError, UsageError } from '@liaison/node';
+import { ErrorCode, LiaisonError, UsageError } from '@liaison/node';
 /**
- * The `liaison` command: `serve` and `connect` today. Parses arguments, runs the command, and
+ * The `liaison` command: `serve`, `connect` and `send`. Parses arguments, runs the command, and
  * turns every outcome into a documented exit code (exit-codes.ts).
  */
 import { Command, CommanderError, Option } from 'commander';
 import { connectCommand } from './commands/connect.js';
+import { sendCommand } from './commands/send.js';
 import { serve } from './commands/serve.js';
 import { EXIT_CODES_HELP, Exit } from './exit-codes.js';
-import { limitOptions } from './options.js';
+import { byteSize, integer, limitOptions } from './options.js';
 import { connectSecurityOptions, serveSecurityOptions } from './security-options.js';
 
 const VERSION = '0.1.0';
@@ -30,6 +31,7 @@ function program(): Command {
     .option('--echo', 'send every message back on the session it came from')
     .option('--json', 'events as JSON lines on stderr')
     .option('--quiet', 'no human-readable log lines')
+    .option('--receive-dir <dir>', 'receive files sent with `liaison send` into DIR (resumable; see README)')
     .addHelpText(
       'after',
       `\nExamples:\n  liaison serve --listen tcp://127.0.0.1:7000 --echo\n  liaison serve --listen tls://127.0.0.1:7443 --cert server.pem --key server.key --auth-token s3cret --echo\n${EXIT_CODES_HELP}`,
@@ -55,6 +57,32 @@ function program(): Command {
       process.exitCode = await connectCommand(url, flags);
     });
   for (const o of [...limitOptions(), ...connectSecurityOptions()]) connectCmd.addOption(o);
+
+  const sendCmd = root
+    .command('send')
+    .argument('<file...>', 'the files to send, then the receiver, tcp://HOST:PORT')
+    .description('send files to `liaison serve --receive-dir DIR`, resumably, each checked by SHA-256')
+    .option('--json', 'events as JSON lines on stderr (also when stderr is not a terminal)')
+    .addOption(
+      new Option('--sync-every <size>', 'bytes between confirmed sync points (e.g. 4MiB, 512KiB)')
+        .default(4 * 1024 * 1024, '4MiB')
+        .argParser(byteSize),
+    )
+    .addOption(
+      new Option('--retry-for-ms <n>', 'keep reconnecting this long after the session was lost')
+        .default(60_000)
+        .argParser(integer),
+    )
+    .addHelpText(
+      'after',
+      `\nEach file is an activity with a major sync point every --sync-every bytes, confirmed by the\nreceiver once the data is on disk. Killed and run again, send resumes from the last confirmed\nsync point (--json prints a "resumed" event with the byte). Exits 0 once the receiver verified\nevery file's SHA-256.\n\nExample:\n  liaison send big.iso notes.txt tcp://127.0.0.1:7000\n${EXIT_CODES_HELP}`,
+    )
+    .exitOverride()
+    .action(async (args: string[], flags) => {
+      if (args.length < 2) throw new UsageError(ErrorCode.INVALID_ARGUMENT, 'send needs at least one file and a URL');
+      process.exitCode = await sendCommand(args, flags);
+    });
+  for (const o of limitOptions()) if (o.long !== '--units') sendCmd.addOption(o);
   return root;
 }
 

@@ -1,7 +1,8 @@
 /** Options shared by the commands: limits and functional units, parsed and validated once. */
 
 import type { Limits } from '@liaison/node';
-import { Option } from 'commander';
+import { parseByteSize } from '@liaison/transfer';
+import { InvalidArgumentError, Option } from 'commander';
 
 export function limitOptions(): Option[] {
   return [
@@ -48,7 +49,18 @@ export function unitsFrom(flags: LimitFlags): string[] | undefined {
     .filter(Boolean);
 }
 
-function integer(value: string): number {
+export function byteSize(value: string): number {
+  let n: number;
+  try {
+    n = parseByteSize(value);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+  if (n < 1) throw new InvalidArgumentError(`expected a positive size, got "${value}"`);
+  return n;
+}
+
+export function integer(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new Error(`expected a non-negative integer, got "${value}"`);
   return n;

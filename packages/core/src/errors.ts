@@ -36,6 +36,10 @@ export const AbortCode = {
   RESUME_BUDGET_EXCEEDED: 19,
   /** The peer's resume answer did not prove the key, or its counts were impossible. */
   RESUME_FAILED: 20,
+  /** A dialogue frame (or normal data, or a release) from a peer that does not hold the token it needs. */
+  TOKEN_VIOLATION: 21,
+  /** A sync, resynchronize or activity frame not allowed now (wrong serial, nothing pending, wrong state). */
+  SYNC_VIOLATION: 22,
   /** The session's credentials (a JWT) expired and were not renewed in time. */
   CREDENTIALS_EXPIRED: 45,
   /** Too many connections from this remote address at once (the server's connectionsPerAddressMax). */
@@ -79,6 +83,14 @@ export const ErrorCode = {
   MESSAGE_TOO_LARGE: 'ERR_LIAISON_MESSAGE_TOO_LARGE',
   UNIT_NOT_SELECTED: 'ERR_LIAISON_UNIT_NOT_SELECTED',
   WOULD_BLOCK: 'ERR_LIAISON_WOULD_BLOCK',
+  /** The command needs a token (data, minor, major/activity, release) this side does not hold. */
+  TOKEN_NOT_HELD: 'ERR_LIAISON_TOKEN_NOT_HELD',
+  /** A major sync point's confirmation will not come: a resynchronization or activity stop cancelled it. */
+  SYNC_ABANDONED: 'ERR_LIAISON_SYNC_ABANDONED',
+  /** This side's resynchronization lost a collision (or an activity stop overrode it). */
+  RESYNC_SUPERSEDED: 'ERR_LIAISON_RESYNC_SUPERSEDED',
+  /** A send still waiting when a resynchronization or activity stop purged unsent data. */
+  PURGED: 'ERR_LIAISON_PURGED',
   SESSION_CLOSED: 'ERR_LIAISON_SESSION_CLOSED',
   SESSION_REFUSED: 'ERR_LIAISON_SESSION_REFUSED',
   SESSION_ABORTED: 'ERR_LIAISON_SESSION_ABORTED',

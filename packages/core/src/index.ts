@@ -60,6 +60,20 @@ export {
   pskOfferOf,
   pskProofInput,
 } from './session/credentials.js';
+export {
+  type ActivityInfo,
+  availableTokens,
+  Dialogue,
+  type DialogueEvent,
+  type ResyncKind,
+  SERIAL_MAX,
+  TOKEN_NAMES,
+  Token,
+  type TokenName,
+  tokenMask,
+  tokenNames,
+} from './session/dialogue.js';
+export type { DialogueOptions, DialogueProposal } from './session/dialogue-setup.js';
 export type {
   AgreedParameters,
   ConnectionEvent,

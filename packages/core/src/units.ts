@@ -24,7 +24,21 @@ export const Unit = {
 export type UnitName = keyof typeof Unit;
 
 /** Units this implementation can honour today. Others are negotiated away. */
-export const IMPLEMENTED_UNITS = Unit.KERNEL | Unit.NEGOTIATED_RELEASE | Unit.DUPLEX | Unit.EXPEDITED | Unit.TYPED_DATA;
+export const IMPLEMENTED_UNITS =
+  Unit.KERNEL |
+  Unit.NEGOTIATED_RELEASE |
+  Unit.HALF_DUPLEX |
+  Unit.DUPLEX |
+  Unit.EXPEDITED |
+  Unit.TYPED_DATA |
+  Unit.CAPABILITY_DATA |
+  Unit.MINOR_SYNCHRONIZE |
+  Unit.SYMMETRIC_SYNCHRONIZE |
+  Unit.DATA_SEPARATION |
+  Unit.MAJOR_SYNCHRONIZE |
+  Unit.RESYNCHRONIZE |
+  Unit.EXCEPTIONS |
+  Unit.ACTIVITY_MANAGEMENT;
 
 /** What a connect request proposes when the application does not say. */
 export const DEFAULT_UNITS = Unit.KERNEL | Unit.DUPLEX | Unit.EXPEDITED | Unit.TYPED_DATA;
@@ -42,8 +56,16 @@ export function knownUnits(bits: number): number {
  * duplex or half-duplex to carry normal data).
  */
 export function negotiateUnits(proposed: number, acceptable: number): number | null {
-  const agreed = (proposed & acceptable & IMPLEMENTED_UNITS) | Unit.KERNEL;
+  let agreed = (proposed & acceptable & IMPLEMENTED_UNITS) | Unit.KERNEL;
   if ((agreed & (Unit.DUPLEX | Unit.HALF_DUPLEX)) === 0) return null;
+  // X.225: exactly one dialogue mode; offered both, the responder's choice is duplex.
+  if ((agreed & Unit.DUPLEX) !== 0) agreed &= ~Unit.HALF_DUPLEX;
+  // Data separation is a kind of minor sync point: it needs a synchronize unit.
+  if ((agreed & (Unit.MINOR_SYNCHRONIZE | Unit.SYMMETRIC_SYNCHRONIZE)) === 0) agreed &= ~Unit.DATA_SEPARATION;
+  // Exception reports come from the side without the data token: half-duplex only.
+  if ((agreed & Unit.HALF_DUPLEX) === 0) agreed &= ~Unit.EXCEPTIONS;
+  // Capability data is exchanged outside activities: it needs activity management.
+  if ((agreed & Unit.ACTIVITY_MANAGEMENT) === 0) agreed &= ~Unit.CAPABILITY_DATA;
   return agreed;
 }
 

@@ -184,7 +184,14 @@ describe('data', () => {
     a.send(p.now, 'normal', new Uint8Array(100));
     a.send(p.now, 'expedited', new Uint8Array(10));
     p.pump();
-    const noRecovery = { resumes: 0, framesRetransmitted: 0, bytesRetransmitted: 0, duplicatesSuppressed: 0 };
+    const noRecovery = {
+      resumes: 0,
+      framesRetransmitted: 0,
+      bytesRetransmitted: 0,
+      duplicatesSuppressed: 0,
+      messagesPurged: 0,
+      messagesDiscarded: 0,
+    };
     assert.deepEqual(a.stats, {
       messagesSent: 2,
       messagesReceived: 0,

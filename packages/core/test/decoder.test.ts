@@ -154,7 +154,7 @@ const MALFORMED: [string, Uint8Array, AbortCode][] = [
     AbortCode.MALFORMED_FRAME,
   ],
   ['ACK beyond 2^53', rawFrame(FrameType.ACK, 0, 1, '00200000 00000000 00000000 00000000'), AbortCode.MALFORMED_FRAME],
-  ['unknown frame type 0x20', rawFrame(0x20, 0, 1, ''), AbortCode.UNKNOWN_FRAME_TYPE],
+  ['unknown frame type 0x60', rawFrame(0x60, 0, 1, ''), AbortCode.UNKNOWN_FRAME_TYPE],
   ['unknown frame type 0xff on channel 0', rawFrame(0xff, 0xff, 0, '0102'), AbortCode.UNKNOWN_FRAME_TYPE],
   [
     'user data over the limit (9 > 8)',

@@ -97,31 +97,34 @@ describe('establishment', () => {
     }
   });
 
-  test('unimplemented units (HALF_DUPLEX, MINOR_SYNCHRONIZE, ...) are never proposed', () => {
+  test('offered both dialogue modes, duplex is agreed; units that need another are dropped without it', () => {
     const p = new Pair();
     const wanted =
-      Unit.KERNEL | Unit.DUPLEX | Unit.HALF_DUPLEX | Unit.MINOR_SYNCHRONIZE | Unit.ACTIVITY_MANAGEMENT | Unit.EXPEDITED;
+      Unit.KERNEL | Unit.DUPLEX | Unit.HALF_DUPLEX | Unit.CAPABILITY_DATA | Unit.EXCEPTIONS | Unit.EXPEDITED;
     const a = p.a.conn.openSession(p.now, { units: wanted });
     p.pump();
     const [req] = eventsOf(p.b, 'connect-request');
-    assert.equal(req?.request.proposedUnits, Unit.KERNEL | Unit.DUPLEX | Unit.EXPEDITED);
+    assert.equal(req?.request.proposedUnits, wanted, 'every unit is implemented, so all are proposed');
     p.b.conn.session(a.channel)!.accept(p.now, new Uint8Array(0));
     p.pump();
+    // CAPABILITY_DATA needs ACTIVITY_MANAGEMENT; EXCEPTIONS needs HALF_DUPLEX, dropped for DUPLEX.
     assert.equal(a.agreed?.units, Unit.KERNEL | Unit.DUPLEX | Unit.EXPEDITED);
   });
 
-  test('unimplemented units proposed by a peer are negotiated away by the responder', () => {
-    const units = Unit.KERNEL | Unit.DUPLEX | Unit.HALF_DUPLEX | Unit.MINOR_SYNCHRONIZE | Unit.TYPED_DATA | (1 << 15);
+  test('unknown units proposed by a peer are dropped by the responder', () => {
+    const units =
+      Unit.KERNEL | Unit.DUPLEX | Unit.DATA_SEPARATION | Unit.MINOR_SYNCHRONIZE | Unit.TYPED_DATA | (1 << 15);
     const peer = new RawPeer({ role: 'responder' }).send(connectFrame({ units }));
     const [req] = peer.eventsOf('connect-request');
-    assert.equal(req?.request.agreed.units, Unit.KERNEL | Unit.DUPLEX | Unit.TYPED_DATA);
+    const agreed = Unit.KERNEL | Unit.DUPLEX | Unit.DATA_SEPARATION | Unit.MINOR_SYNCHRONIZE | Unit.TYPED_DATA;
+    assert.equal(req?.request.agreed.units, agreed);
     peer.conn.session(1)!.accept(peer.now, new Uint8Array(0));
     peer.flush();
-    assert.equal(peer.sent(FrameType.ACCEPT)[0]?.units, Unit.KERNEL | Unit.DUPLEX | Unit.TYPED_DATA);
+    assert.equal(peer.sent(FrameType.ACCEPT)[0]?.units, agreed);
   });
 
-  test('no duplex in common: refused with UNITS_UNSUPPORTED', () => {
-    const raw = new RawPeer({ role: 'responder' }).send(connectFrame({ units: Unit.KERNEL | Unit.HALF_DUPLEX }));
+  test('no dialogue mode in common: refused with UNITS_UNSUPPORTED', () => {
+    const raw = new RawPeer({ role: 'responder' }).send(connectFrame({ units: Unit.KERNEL | Unit.EXPEDITED }));
     assert.deepEqual(
       raw.sent(FrameType.REFUSE).map((f) => f.code),
       [RefuseCode.UNITS_UNSUPPORTED],

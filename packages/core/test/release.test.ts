@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ErrorCode, Unit, UsageError } from '@liaison/core';
+import { ErrorCode, Token, Unit, UsageError } from '@liaison/core';
 import { establish, eventsOf, messages, Pair, type Side, utf8 } from './harness.js';
 
 const EMPTY = new Uint8Array(0);
@@ -70,7 +70,13 @@ describe('release', () => {
     p.pump();
     assert.deepEqual(messages(p.b), ['more']);
     assert.deepEqual(messages(p.a), ['reply']);
-    // A second request can be accepted.
+    // A second request can be accepted; with negotiated release the releaser holds the release token.
+    assert.throws(
+      () => b.release(p.now, EMPTY),
+      (e: unknown) => e instanceof UsageError && e.code === ErrorCode.TOKEN_NOT_HELD,
+    );
+    a.dialogue!.giveTokens(Token.release, EMPTY);
+    p.pump();
     b.release(p.now, EMPTY);
     p.pump();
     a.respondRelease(p.now, true, EMPTY);
@@ -96,8 +102,9 @@ describe('release', () => {
     assert.equal(a.closeReason?.kind, 'released');
   });
 
+  // With NEGOTIATED_RELEASE only the release token holder may release, so releases never collide.
   test('release collision: both ask at once, both end released', () => {
-    for (const units of [NR_UNITS, Unit.KERNEL | Unit.DUPLEX]) {
+    for (const units of [Unit.KERNEL | Unit.DUPLEX]) {
       const p = new Pair();
       const ch = openWith(p, units);
       const a = p.a.conn.session(ch)!;

@@ -18,6 +18,7 @@ import {
   FrameType,
   type Session,
   type SessionStateName,
+  Token,
   Unit,
   UsageError,
 } from '@liaison/core';
@@ -33,9 +34,44 @@ const CONNECTION_FRAMES = ['PING', 'PONG', 'CONNECTION_CLOSE', 'CHALLENGE', 'WIN
 type SessionFrameName = Exclude<keyof typeof FrameType, (typeof CONNECTION_FRAMES)[number]>;
 
 /** `abort`: provider abort, UNEXPECTED_FRAME sent to the peer. `ignored`: no change, no output. */
-type FrameOutcome = SessionStateName | 'abort' | 'ignored' | 'connection-closed';
+type FrameOutcome = SessionStateName | 'abort' | 'violation' | 'ignored' | 'connection-closed';
 /** Frames with one direction (credential renewal: initiator to responder and back) differ by role. */
 type RoleOutcome = { initiator: FrameOutcome; responder: FrameOutcome };
+
+/** Dialogue frames (tokens, sync points, activities): the walk sends them with empty fields. */
+const DIALOGUE_FRAMES = [
+  'GIVE_TOKENS',
+  'PLEASE_TOKENS',
+  'GIVE_CONTROL',
+  'MINOR_SYNC',
+  'MINOR_SYNC_ACK',
+  'MAJOR_SYNC',
+  'MAJOR_SYNC_ACK',
+  'RESYNC',
+  'RESYNC_ACK',
+  'EXCEPTION_REPORT',
+  'EXCEPTION_DATA',
+  'ACTIVITY_START',
+  'ACTIVITY_RESUME',
+  'ACTIVITY_INTERRUPT',
+  'ACTIVITY_INTERRUPT_ACK',
+  'ACTIVITY_DISCARD',
+  'ACTIVITY_DISCARD_ACK',
+  'ACTIVITY_END',
+  'CAPABILITY_DATA',
+  'CAPABILITY_DATA_ACK',
+] as const;
+type DialogueFrameName = (typeof DIALOGUE_FRAMES)[number];
+
+/**
+ * In open and releasing a dialogue frame reaches the dialogue machine, which finds it breaks the
+ * rules for these units (a unit not selected, a token the peer does not hold, nothing pending):
+ * a provider abort with UNEXPECTED_FRAME, TOKEN_VIOLATION or SYNC_VIOLATION ('violation').
+ * Elsewhere it is an unexpected frame, or ignored once closed.
+ */
+function dialogueRow(outcome: FrameOutcome): Record<DialogueFrameName, FrameOutcome> {
+  return Object.fromEntries(DIALOGUE_FRAMES.map((n) => [n, outcome])) as Record<DialogueFrameName, FrameOutcome>;
+}
 
 /** RENEW_CREDENTIALS reaches the responder of an established session, CREDENTIALS_RENEWED its initiator. */
 const renewal = (state: SessionStateName) => ({
@@ -61,6 +97,7 @@ const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcom
     RESUMED: 'abort',
     RESUME_REFUSE: 'abort',
     ...NO_RENEWAL,
+    ...dialogueRow('abort'),
   },
   'awaiting-response': {
     CONNECT: 'abort',
@@ -78,6 +115,7 @@ const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcom
     RESUMED: 'abort',
     RESUME_REFUSE: 'abort',
     ...NO_RENEWAL,
+    ...dialogueRow('abort'),
   },
   open: {
     CONNECT: 'abort',
@@ -95,13 +133,15 @@ const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcom
     RESUMED: 'abort',
     RESUME_REFUSE: 'abort',
     ...renewal('open'),
+    ...dialogueRow('violation'),
   },
   releasing: {
-    // FINISH here is a release collision: answered with DISCONNECT, still releasing.
+    // FINISH here would be a release collision, impossible with the release token (release.test.ts
+    // covers collisions without it): the releaser holds the token, so the peer may not release.
     CONNECT: 'abort',
     ACCEPT: 'abort',
     REFUSE: 'abort',
-    FINISH: 'releasing',
+    FINISH: 'violation',
     DISCONNECT: 'closed',
     NOT_FINISHED: 'open',
     ABORT: 'closed',
@@ -113,6 +153,7 @@ const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcom
     RESUMED: 'abort',
     RESUME_REFUSE: 'abort',
     ...renewal('releasing'),
+    ...dialogueRow('violation'),
   },
   'release-requested': {
     CONNECT: 'abort',
@@ -130,6 +171,7 @@ const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcom
     RESUMED: 'abort',
     RESUME_REFUSE: 'abort',
     ...renewal('release-requested'),
+    ...dialogueRow('abort'),
   },
   disconnecting: {
     CONNECT: 'abort',
@@ -147,6 +189,7 @@ const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcom
     RESUMED: 'abort',
     RESUME_REFUSE: 'abort',
     ...renewal('disconnecting'),
+    ...dialogueRow('abort'),
   },
   // A closed channel is never reused: its late frames are dropped, but a CONNECT or RESUME reusing
   // it (responder) or any CONNECT or RESUME to an initiator is a connection-level protocol error.
@@ -167,6 +210,7 @@ const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcom
     RESUME_REFUSE: 'ignored',
     RENEW_CREDENTIALS: 'ignored',
     CREDENTIALS_RENEWED: 'ignored',
+    ...dialogueRow('ignored'),
   },
 };
 
@@ -280,7 +324,7 @@ interface Fixture {
  * Builds a pair with an open bystander session and drives a second session so that `who`'s end
  * of it is in `state`. Returns null when that role cannot be in that state.
  */
-function reach(state: SessionStateName, who: Who): Fixture | null {
+function reach(state: SessionStateName, who: Who, subjectReleases = false): Fixture | null {
   if (state === 'connecting' && who !== 'initiator') return null;
   if (state === 'awaiting-response' && who !== 'responder') return null;
   const p = new Pair();
@@ -302,19 +346,34 @@ function reach(state: SessionStateName, who: Who): Fixture | null {
     p.b.conn.session(channel)!.accept(p.now, EMPTY);
     p.pump();
   }
+  // With negotiated release the release token exists (the initiator holds it): whoever releases takes it first.
+  const takeReleaseToken = (s: Session, other: Session): void => {
+    if (!s.dialogue!.owns('release')) {
+      other.dialogue!.giveTokens(Token.release, EMPTY);
+      p.pump();
+    }
+  };
   switch (state) {
     case 'releasing':
+      takeReleaseToken(session, theirs());
       session.release(p.now, EMPTY);
       p.pump();
       break;
     case 'release-requested':
+      takeReleaseToken(theirs(), session);
       theirs().release(p.now, EMPTY);
       p.pump();
       break;
     case 'disconnecting':
+      takeReleaseToken(theirs(), session);
       theirs().release(p.now, EMPTY);
       p.pump();
       session.respondRelease(p.now, true, EMPTY); // DISCONNECT queued, not yet sent
+      break;
+    case 'open':
+      // Frames walk: the peer holds the release token (so its FINISH is allowed); commands walk: the subject.
+      if (subjectReleases) takeReleaseToken(session, theirs());
+      else takeReleaseToken(theirs(), session);
       break;
     case 'closed':
       session.abort(p.now, EMPTY);
@@ -392,6 +451,36 @@ function frameOf(name: SessionFrameName, channel: number): Frame {
       return { type: FrameType.RENEW_CREDENTIALS, channel, requestId: 1, credentials: [] };
     case 'CREDENTIALS_RENEWED':
       return { type: FrameType.CREDENTIALS_RENEWED, channel, requestId: 1, code: 0, message: '' };
+    case 'GIVE_TOKENS':
+    case 'PLEASE_TOKENS':
+    case 'GIVE_CONTROL':
+    case 'MINOR_SYNC':
+    case 'MINOR_SYNC_ACK':
+    case 'MAJOR_SYNC':
+    case 'MAJOR_SYNC_ACK':
+    case 'RESYNC':
+    case 'RESYNC_ACK':
+    case 'EXCEPTION_REPORT':
+    case 'EXCEPTION_DATA':
+    case 'ACTIVITY_START':
+    case 'ACTIVITY_RESUME':
+    case 'ACTIVITY_INTERRUPT':
+    case 'ACTIVITY_INTERRUPT_ACK':
+    case 'ACTIVITY_DISCARD':
+    case 'ACTIVITY_DISCARD_ACK':
+    case 'ACTIVITY_END':
+    case 'CAPABILITY_DATA':
+    case 'CAPABILITY_DATA_ACK':
+      return {
+        type: FrameType[name],
+        channel,
+        tokens: 0,
+        code: 0,
+        serial: 0,
+        id: EMPTY,
+        oldId: EMPTY,
+        userData: EMPTY,
+      };
     default:
       throw new Error(`no frame for ${name satisfies never}`);
   }
@@ -438,11 +527,15 @@ for (const state of STATES) {
         subject.conn.handleBytes(p.now, encodeFrame(frameOf(name, channel)));
         const out = subject.conn.pollTransmit();
         for (let e = subject.conn.pollEvent(); e !== null; e = subject.conn.pollEvent()) subject.events.push(e);
-        if (expected === 'abort') {
+        if (expected === 'abort' || expected === 'violation') {
           assert.equal(session.state, 'closed', what);
           const r = session.closeReason;
           assert.ok(r?.kind === 'aborted' && r.by === 'provider' && r.origin === 'local', what);
-          assert.equal(r.code, AbortCode.UNEXPECTED_FRAME, what);
+          const codes: number[] =
+            expected === 'abort'
+              ? [AbortCode.UNEXPECTED_FRAME]
+              : [AbortCode.UNEXPECTED_FRAME, AbortCode.TOKEN_VIOLATION, AbortCode.SYNC_VIOLATION];
+          assert.ok(codes.includes(r.code), `${what}: code ${r.code}`);
           assert.ok(subject.conn.isOpen, `${what}: the connection stays open`);
           // The abort reaches the peer's end of the session (if it has one still open).
           if (out) peer.conn.handleBytes(p.now, out);
@@ -450,7 +543,7 @@ for (const state of STATES) {
           const theirs = eventsOf(peer, 'closed').find((e) => e.channel === channel);
           assert.ok(theirs, `${what}: the peer's session ends`);
           assert.ok(theirs.reason.kind === 'aborted' && theirs.reason.origin === 'peer', what);
-          assert.equal(theirs.reason.kind === 'aborted' && theirs.reason.code, AbortCode.UNEXPECTED_FRAME, what);
+          assert.equal(theirs.reason.kind === 'aborted' && theirs.reason.code, r.code, what);
         } else if (expected === 'ignored') {
           assert.equal(session.state, 'closed', what);
           assert.equal(subject.events.length, eventsBefore, `${what}: no event`);
@@ -483,7 +576,7 @@ for (const state of STATES) {
 
     test(`walk commands: ${who} in ${state}`, () => {
       for (const command of COMMANDS) {
-        const f = reach(state, who)!;
+        const f = reach(state, who, true)!;
         const { p, session } = f;
         const expected = COMMAND_TABLE[state][command];
         const what = `${command} in ${state} (${who}) -> ${expected}`;

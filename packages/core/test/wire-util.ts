@@ -18,7 +18,7 @@ export function toHex(bytes: Uint8Array): string {
   return s;
 }
 
-const BYTE_FIELDS = new Set(['userData', 'payload', 'value']);
+const BYTE_FIELDS = new Set(['userData', 'payload', 'value', 'id', 'oldId']);
 
 /** A frame with every byte field turned into hex, comparable with deepStrictEqual. */
 export function frameToJson(f: Frame): unknown {

@@ -27,6 +27,7 @@ import {
 } from '@liaison/core';
 import { type ClientAuth, credentialsFor } from './auth.js';
 import { nativeKeyAgreement, random } from './clock.js';
+import { connectDialogue, type InitialTokens } from './dialogue.js';
 import { ConnectionDriver, now } from './driver.js';
 import { Parking } from './parking.js';
 import { parseUnits } from './server.js';
@@ -60,6 +61,10 @@ export interface SessionOptions {
   onReleaseRequest?: ReleaseDecider;
   /** Credentials for the server's authenticate hook: `{ token }` (bearer or JWT) or `{ psk: { identity, key } }`. */
   auth?: ClientAuth;
+  /** Initial token holders (default: the initiator holds every token the agreed units make available). */
+  initialTokens?: InitialTokens;
+  /** The first synchronization point serial number (default 0). */
+  initialSerial?: number;
 }
 
 export interface ConnectOptions extends ConnectionOptions, SessionOptions {
@@ -179,6 +184,7 @@ class ClientConnection {
       userData,
       extensions: options.extensions,
       credentials: plan?.credentials,
+      dialogue: connectDialogue(options.initialTokens, options.initialSerial),
     });
     const session = new Session(this.#driver, core, {
       onReleaseRequest: options.onReleaseRequest,

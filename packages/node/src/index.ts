@@ -26,6 +26,13 @@ export {
 } from './auth.js';
 export { type ConnectionOptions, type ConnectOptions, connect, Pool, type SessionOptions } from './client.js';
 export { nativeKeyAgreement } from './clock.js';
+export {
+  type DialogueEventMap,
+  type InitialTokens,
+  SyncAbandonedError,
+  type SyncResult,
+  type TokenOwner,
+} from './dialogue.js';
 export { AddressGuard, type AttackLimits, DEFAULT_ATTACK_LIMITS } from './rate-limit.js';
 export {
   type AcceptDecision,

@@ -3,6 +3,7 @@
  * Connection and driver; each session the application accepts comes out of the server as a
  * Session, by the 'session' event or by async iteration (`for await (const s of server)`).
  */
+
 import { EventEmitter } from 'node:events';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
@@ -31,6 +32,7 @@ import {
   readCredentials,
 } from './auth.js';
 import { nativeKeyAgreement, random } from './clock.js';
+import { type InitialTokens, wantedTokens } from './dialogue.js';
 import { ConnectionDriver, now } from './driver.js';
 import { Parking } from './parking.js';
 import { AddressGuard, type AttackLimits, DEFAULT_ATTACK_LIMITS } from './rate-limit.js';
@@ -78,6 +80,8 @@ export interface ListenOptions {
   authenticate?: Authenticator;
   /** Per remote address: connections held at once, and failed logins/resumes (a token bucket). */
   attackLimits?: Partial<AttackLimits>;
+  /** Tokens this server takes at the start when the client leaves them to it (see ConnectOptions.initialTokens). */
+  initialTokens?: InitialTokens;
 }
 
 export interface ServerEventMap {
@@ -390,7 +394,13 @@ export class Server extends EventEmitter<ServerEventMap> {
         typeof d === 'boolean' ? { accept: d } : d;
       try {
         if (decision.accept) {
-          core.accept(now(), decision.userData ?? EMPTY, [], acceptCredentials(principal, request.agreed));
+          core.accept(
+            now(),
+            decision.userData ?? EMPTY,
+            [],
+            wantedTokens(this.#options.initialTokens),
+            acceptCredentials(principal, request.agreed),
+          );
           session.opened(request.userData);
           this.#deliver(session);
         } else {

@@ -20,31 +20,40 @@
 import { EventEmitter } from 'node:events';
 import {
   AbortCode,
+  type ActivityInfo,
   type AgreedParameters,
   type CloseReason,
   type Session as CoreSession,
+  type Dialogue,
+  type DialogueEvent,
   ErrorCode,
   type Extension,
   LiaisonError,
   type MessageKind,
   type PskBinding,
   type ResumeStats,
+  type ResyncKind,
   type RttEstimate,
   SessionClosedError,
   type SessionStateName,
   type SessionStats,
+  TOKEN_NAMES,
+  type TokenName,
   TransportError,
+  tokenMask,
+  tokenNames,
   Unit,
   UsageError,
 } from '@liaison/core';
 import { type Authenticator, type Principal, tokenCredentials } from './auth.js';
+import { Confirmations, type DialogueEventMap, type SyncResult } from './dialogue.js';
 import { type ConnectionDriver, now } from './driver.js';
 import type { Parking } from './parking.js';
 import { registerSession, type SessionListener, type SessionListenerEvent } from './registry.js';
 import { type RenewalGuard, renewalVerdict } from './renewal.js';
 import { type PeerCertificateInfo, TlsTransport } from './tls-transport.js';
 
-export interface SessionEventMap {
+export interface SessionEventMap extends DialogueEventMap {
   /**
    * Normal data, when a listener is attached (otherwise iterate the session); also typed and
    * expedited data when no 'typed' or 'expedited' listener takes them.
@@ -78,7 +87,12 @@ export interface SessionInit {
   checkAccept?: ((credentials: Extension[], agreed: AgreedParameters, binding: PskBinding) => boolean) | null;
 }
 
-type InboxItem = { kind: MessageKind; data: Uint8Array; credit: number } | { kind: 'release'; userData: Uint8Array };
+type InboxItem =
+  | { kind: MessageKind; data: Uint8Array; credit: number }
+  | { kind: 'release'; userData: Uint8Array }
+  /** A dialogue event of the peer's data stream: fires when the messages before it were taken. */
+  | { kind: 'dialogue'; event: DialogueEvent };
+type UserBytes = Uint8Array | string;
 type Op =
   | { op: 'send'; kind: MessageKind; data: Uint8Array; resolve: () => void; reject: (e: Error) => void }
   | { op: 'release'; userData: Uint8Array }
@@ -117,6 +131,9 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
 
   readonly #ops: Op[] = [];
   #opsHead = 0;
+  readonly #confirmations = new Confirmations();
+  /** Messages received and dropped before the application took them (resynchronize, activity stop purge them). */
+  #purgedInbox = 0;
 
   /** @internal Created by connect() and by a server; applications do not construct sessions. */
   constructor(driver: ConnectionDriver, core: CoreSession, init: SessionInit = {}) {
@@ -278,6 +295,12 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
       this.#releaseAnswered = true;
       this.#enqueue({ op: 'respond', accept: true, userData: bytes });
     } else if (state === 'open' || state === 'connecting') {
+      // Without the tokens a release needs, say so now instead of never closing.
+      try {
+        this.#core.dialogue?.checkRelease();
+      } catch (e) {
+        return Promise.reject(e);
+      }
       this.#enqueue({ op: 'release', userData: bytes });
     }
     return this.closed;
@@ -311,6 +334,365 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
         return { done: true, value: undefined };
       },
     };
+  }
+
+  // ---------------------------------------------------------------- tokens, sync points, activities
+
+  /** Who holds each token: this side ('mine'), the peer, or not available with the agreed units. */
+  get tokens(): Readonly<Record<TokenName, 'mine' | 'peer' | 'unavailable'>> {
+    const d = this.#core.dialogue;
+    const out = {} as Record<TokenName, 'mine' | 'peer' | 'unavailable'>;
+    for (const t of TOKEN_NAMES) {
+      const bit = tokenMask([t]);
+      out[t] = d === null || (d.available & bit) === 0 ? 'unavailable' : (d.mine & bit) !== 0 ? 'mine' : 'peer';
+    }
+    return out;
+  }
+
+  owns(token: TokenName): boolean {
+    return this.#core.dialogue?.owns(token) ?? false;
+  }
+
+  /** The activity in progress ({ id, serial of its last confirmed major sync point }), or null. */
+  get activity(): ActivityInfo | null {
+    return this.#core.dialogue?.activity ?? null;
+  }
+
+  /** The serial number the next sync point of this side takes. */
+  get serial(): number {
+    return this.#core.dialogue?.serial ?? 0;
+  }
+
+  /** Normal messages dropped unsent or undelivered by resynchronizations and activity stops (X.225 purge). */
+  get purged(): { sent: number; received: number } {
+    const st = this.#core.stats;
+    return { sent: st.messagesPurged, received: st.messagesDiscarded + this.#purgedInbox };
+  }
+
+  /** S-TOKEN-GIVE. @throws UsageError TOKEN_NOT_HELD for a token this side does not hold. */
+  giveTokens(tokens: readonly TokenName[], userData: UserBytes = EMPTY): void {
+    this.#command(true, (d) => d.giveTokens(tokenMask(tokens), toBytes(userData)));
+    this.emit('tokens', { mine: this.#mine() });
+  }
+
+  /** S-TOKEN-PLEASE: asks the peer for tokens (it decides; listen for 'tokens'). */
+  pleaseTokens(tokens: readonly TokenName[], userData: UserBytes = EMPTY): void {
+    this.#command(false, (d) => d.pleaseTokens(tokenMask(tokens), toBytes(userData)));
+  }
+
+  /** S-CONTROL-GIVE: every token this side holds. */
+  giveControl(userData: UserBytes = EMPTY): void {
+    this.#command(true, (d) => d.giveControl(toBytes(userData)));
+    this.emit('tokens', { mine: this.#mine() });
+  }
+
+  /** S-SYNC-MINOR: returns the serial number of the sync point. */
+  syncMinor(opts: { userData?: UserBytes; confirm?: boolean; separation?: boolean } = {}): number {
+    return this.#command(true, (d) =>
+      d.syncMinor({
+        confirm: opts.confirm ?? false,
+        separation: opts.separation ?? false,
+        userData: toBytes(opts.userData ?? EMPTY),
+      }),
+    );
+  }
+
+  /** Confirms the peer's minor sync points up to `serial`. */
+  confirmMinor(serial: number, userData: UserBytes = EMPTY): void {
+    this.#command(false, (d) => d.confirmMinor(serial, toBytes(userData)));
+  }
+
+  /**
+   * S-SYNC-MAJOR: resolves when the peer confirms. Until then neither side sends normal data
+   * (sends wait). Rejects with SyncAbandonedError if a resynchronization or activity stop cancels
+   * it, with SessionClosedError if the session ends first.
+   */
+  syncMajor(userData: UserBytes = EMPTY): Promise<SyncResult> {
+    return this.#major((d) => d.syncMajor(toBytes(userData)));
+  }
+
+  /** Answers the peer's major sync point or activity end. */
+  confirmMajor(userData: UserBytes = EMPTY): void {
+    this.#command(false, (d) => d.confirmMajor(toBytes(userData)));
+    this.#pump();
+  }
+
+  /** S-RESYNCHRONIZE: purges data in transit both ways; resolves when the peer confirms. */
+  resynchronize(
+    kind: ResyncKind,
+    opts: { serial?: number; tokens?: readonly TokenName[]; userData?: UserBytes } = {},
+  ): Promise<SyncResult> {
+    let promise: Promise<SyncResult> = RESOLVED as unknown as Promise<SyncResult>;
+    this.#purgeOps();
+    this.#command(false, (d) => {
+      this.#purgeInbox();
+      const args: { serial?: number; tokens?: number; userData: Uint8Array } = {
+        userData: toBytes(opts.userData ?? EMPTY),
+      };
+      if (opts.serial !== undefined) args.serial = opts.serial;
+      if (opts.tokens !== undefined) args.tokens = tokenMask(opts.tokens);
+      d.resynchronize(kind, args);
+      this.#confirmations.abandonMajor('resynchronized');
+      promise = this.#confirmations.waitResync();
+    });
+    return promise;
+  }
+
+  /** Confirms the peer's resynchronization (tokens are as its request assigned them). */
+  confirmResynchronize(opts: { userData?: UserBytes } = {}): void {
+    this.#command(false, (d) => d.confirmResynchronize(toBytes(opts.userData ?? EMPTY)));
+    this.emit('tokens', { mine: this.#mine() });
+    this.#pump();
+  }
+
+  /** S-U-EXCEPTION-REPORT (half-duplex, by the side without the data token). */
+  reportException(reason: number, userData: UserBytes = EMPTY): void {
+    this.#command(false, (d) => d.reportException(reason, toBytes(userData)));
+  }
+
+  /** S-CAPABILITY-DATA (outside activities): resolves with the peer's confirmation's user data. */
+  sendCapability(userData: UserBytes = EMPTY): Promise<Uint8Array> {
+    try {
+      let promise: Promise<Uint8Array> = RESOLVED as unknown as Promise<Uint8Array>;
+      this.#command(true, (d) => {
+        d.sendCapability(toBytes(userData));
+        promise = this.#confirmations.waitCapability();
+      });
+      return promise;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** Answers the peer's capability data. */
+  confirmCapability(userData: UserBytes = EMPTY): void {
+    this.#command(false, (d) => d.confirmCapability(toBytes(userData)));
+  }
+
+  /** S-ACTIVITY-START. */
+  startActivity(id: UserBytes, userData: UserBytes = EMPTY): void {
+    this.#command(true, (d) => d.startActivity(toBytes(id), toBytes(userData)));
+  }
+
+  /**
+   * S-ACTIVITY-RESUME: continues activity `oldId` (possibly from an earlier session) as `id`,
+   * numbering sync points after `serial` (its last confirmed major sync point).
+   */
+  resumeActivity(a: { id: UserBytes; oldId: UserBytes; serial: number; userData?: UserBytes }): void {
+    this.#command(true, (d) =>
+      d.resumeActivity(toBytes(a.id), toBytes(a.oldId), a.serial, toBytes(a.userData ?? EMPTY)),
+    );
+  }
+
+  /** S-ACTIVITY-INTERRUPT: resolves on the peer's acknowledgement. Purges data in transit. */
+  interruptActivity(reason = 0, userData: UserBytes = EMPTY): Promise<void> {
+    return this.#stop((d) => d.interruptActivity(reason, toBytes(userData)));
+  }
+
+  /** S-ACTIVITY-DISCARD: resolves on the peer's acknowledgement. Purges data in transit. */
+  discardActivity(reason = 0, userData: UserBytes = EMPTY): Promise<void> {
+    return this.#stop((d) => d.discardActivity(reason, toBytes(userData)));
+  }
+
+  /** S-ACTIVITY-END: a major sync point; resolves when the peer confirms (confirmMajor). */
+  endActivity(userData: UserBytes = EMPTY): Promise<SyncResult> {
+    return this.#major((d) => d.endActivity(toBytes(userData)));
+  }
+
+  #mine(): TokenName[] {
+    return tokenNames(this.#core.dialogue?.mine ?? 0);
+  }
+
+  /**
+   * Runs a dialogue command on the core. `ordered`: it belongs to the data stream, so sends still
+   * waiting here (send queue full) go into the core first, keeping the order the application
+   * called them in. @throws UsageError as the core does; nothing is queued then.
+   */
+  #command<T>(ordered: boolean, run: (d: Dialogue) => T): T {
+    const d = this.#core.dialogue;
+    if (d === null || this.#reason !== null) {
+      throw new UsageError(ErrorCode.INVALID_STATE, `cannot do that in state ${this.#core.state}`);
+    }
+    if (ordered) this.#forceOps();
+    const out = run(d);
+    this.#driver.commandFlush();
+    this.#parking?.update();
+    return out;
+  }
+
+  #major(run: (d: Dialogue) => number): Promise<SyncResult> {
+    try {
+      let promise: Promise<SyncResult> = RESOLVED as unknown as Promise<SyncResult>;
+      this.#command(true, (d) => {
+        promise = this.#confirmations.waitMajor(run(d));
+      });
+      return promise;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  #stop(run: (d: Dialogue) => void): Promise<void> {
+    try {
+      let promise: Promise<void> = RESOLVED;
+      this.#purgeOps();
+      this.#command(false, (d) => {
+        run(d);
+        this.#purgeInbox();
+        this.#confirmations.abandonMajor('activity stopped');
+        this.#confirmations.supersededResync();
+        promise = this.#confirmations.waitStop();
+      });
+      return promise;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** Sends waiting for room go into the core now (beyond its queue limit: the memory is held anyway). */
+  #forceOps(): void {
+    while (this.#opsHead < this.#ops.length) {
+      const op = this.#ops[this.#opsHead] as Op;
+      if (op.op !== 'send') throw new UsageError(ErrorCode.INVALID_STATE, 'the session is releasing');
+      try {
+        this.#core.send(now(), op.kind, op.data, true);
+        op.resolve();
+      } catch (e) {
+        op.reject(e as Error);
+      }
+      this.#ops[this.#opsHead++] = undefined as unknown as Op;
+    }
+    this.#ops.length = 0;
+    this.#opsHead = 0;
+  }
+
+  /** Normal data still waiting here is purged like the core's unsent data (X.225). */
+  #purgeOps(): void {
+    const kept: Op[] = [];
+    for (let i = this.#opsHead; i < this.#ops.length; i++) {
+      const op = this.#ops[i] as Op;
+      if (op.op === 'send' && op.kind === 'normal') {
+        op.reject(new LiaisonError(ErrorCode.PURGED, 'purged by a resynchronization or activity stop'));
+      } else kept.push(op);
+    }
+    this.#ops.length = 0;
+    this.#opsHead = 0;
+    this.#ops.push(...kept);
+  }
+
+  /** A dialogue event from the core: confirmations settle at once, the peer's stream events queue. */
+  #dialogueEvent(e: DialogueEvent): void {
+    switch (e.kind) {
+      case 'tokens-requested':
+        this.emit('tokens-requested', { tokens: tokenNames(e.tokens), userData: e.userData });
+        return;
+      case 'sync-minor-confirmed':
+        this.emit('sync-minor-confirmed', { serial: e.serial, userData: e.userData });
+        return;
+      case 'sync-major-confirmed':
+        this.#confirmations.majorConfirmed({ serial: e.serial, userData: e.userData });
+        this.emit('sync-major-confirmed', { serial: e.serial, userData: e.userData });
+        this.#pump();
+        return;
+      case 'resynchronized':
+        this.#confirmations.resynchronized({ serial: e.serial, userData: e.userData });
+        this.emit('resynchronized', { serial: e.serial, userData: e.userData });
+        this.emit('tokens', { mine: this.#mine() });
+        this.#pump();
+        return;
+      case 'resync-superseded':
+        this.#confirmations.supersededResync();
+        return;
+      case 'purged':
+      case 'discarded':
+        return; // counted in `purged`
+      case 'capability-data-confirmed':
+        this.#confirmations.capabilityConfirmed(e.userData);
+        return;
+      case 'activity-interrupted':
+      case 'activity-discarded':
+        this.#confirmations.stopped();
+        this.#pump();
+        return;
+      case 'resynchronize':
+      case 'activity-interrupt':
+      case 'activity-discard':
+        // X.225 purge: messages received and not yet taken are dropped, and counted.
+        this.#purgeInbox();
+        this.#purgeOps();
+        this.#confirmations.abandonMajor(e.kind === 'resynchronize' ? 'resynchronized' : 'activity stopped');
+        break;
+      default:
+        break;
+    }
+    this.#inbox.push({ kind: 'dialogue', event: e });
+    this.#deliver();
+  }
+
+  #purgeInbox(): void {
+    const kept: InboxItem[] = [];
+    for (let i = this.#inboxHead; i < this.#inbox.length; i++) {
+      const item = this.#inbox[i] as InboxItem;
+      if (item.kind === 'normal') {
+        this.#purgedInbox++;
+        if (this.#reason === null) this.#core.consume(now(), item.credit);
+      } else kept.push(item);
+    }
+    this.#inbox.length = 0;
+    this.#inboxHead = 0;
+    this.#inbox.push(...kept);
+    this.#driver.scheduleFlush();
+  }
+
+  /** Emits a peer stream event in order (after the messages before it were taken). */
+  #emitDialogue(e: DialogueEvent): void {
+    switch (e.kind) {
+      case 'tokens-given':
+        this.emit('tokens', { mine: this.#mine() });
+        return;
+      case 'sync-minor':
+        this.emit('sync-minor', {
+          serial: e.serial,
+          userData: e.userData,
+          confirmRequested: e.confirmRequested,
+          separation: e.separation,
+        });
+        return;
+      case 'sync-major':
+        this.emit('sync-major', { serial: e.serial, userData: e.userData });
+        return;
+      case 'resynchronize':
+        this.emit('resynchronize', {
+          kind: e.resync,
+          serial: e.serial,
+          tokens: tokenNames(e.tokens),
+          userData: e.userData,
+        });
+        return;
+      case 'exception':
+        this.emit('exception', { reason: e.reason, byProvider: e.byProvider, userData: e.userData });
+        return;
+      case 'activity-start':
+        this.emit('activity-start', { id: e.id, userData: e.userData });
+        return;
+      case 'activity-resume':
+        this.emit('activity-resume', { id: e.id, oldId: e.oldId, serial: e.serial, userData: e.userData });
+        return;
+      case 'activity-interrupt':
+        this.emit('activity-interrupt', { reason: e.reason, userData: e.userData });
+        return;
+      case 'activity-discard':
+        this.emit('activity-discard', { reason: e.reason, userData: e.userData });
+        return;
+      case 'activity-end':
+        this.emit('activity-end', { serial: e.serial, userData: e.userData });
+        return;
+      case 'capability-data':
+        this.emit('capability-data', { userData: e.userData });
+        return;
+      default:
+        return;
+    }
   }
 
   // ---------------------------------------------------------------- from the driver
@@ -370,6 +752,9 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
         return;
       case 'release-refused':
         this.emit('release-refused', e.userData);
+        return;
+      case 'dialogue':
+        this.#dialogueEvent(e.event);
         return;
       case 'closed':
         this.#ended(e.reason);
@@ -453,6 +838,12 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
     if (state !== 'connecting' && state !== 'open' && state !== 'release-requested') {
       return Promise.reject(new UsageError(ErrorCode.INVALID_STATE, `cannot send in state ${state}`));
     }
+    // A send without the data token fails now, never later (a wait for a confirmation is fine).
+    const block = kind === 'normal' ? this.#core.dialogue?.normalDataBlock() : null;
+    if (block && block.code !== 'wait') {
+      const code = block.code === 'token' ? ErrorCode.TOKEN_NOT_HELD : ErrorCode.INVALID_STATE;
+      return Promise.reject(new UsageError(code, block.message));
+    }
     return new Promise<void>((resolve, reject) => {
       this.#enqueue({ op: 'send', kind, data: bytes, resolve, reject });
     });
@@ -498,6 +889,14 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
   #deliver(): void {
     while (this.#inboxHead < this.#inbox.length) {
       const item = this.#inbox[this.#inboxHead] as InboxItem;
+      if (item.kind === 'dialogue') {
+        // An iterating application has finished with the message before only when it asks for
+        // the next one: a sync point must not fire while it is still writing that message.
+        if (this.#iterating && this.#reader === null && this.listenerCount('message') === 0) return;
+        this.#take();
+        this.#emitDialogue(item.event);
+        continue;
+      }
       if (item.kind === 'release') {
         if (this.#reader !== null && this.#onReleaseRequest) {
           // The iterator ends only once the release is accepted: a refused one (negotiated
@@ -552,7 +951,7 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
       this.#inbox.length = 0;
       this.#inboxHead = 0;
     }
-    if (item.kind !== 'release' && this.#reason === null) {
+    if (item.kind !== 'release' && item.kind !== 'dialogue' && this.#reason === null) {
       this.#core.consume(now(), item.credit);
       this.#driver.scheduleFlush();
     }
@@ -637,6 +1036,7 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
     }
     this.#ops.length = 0;
     this.#opsHead = 0;
+    this.#confirmations.closed(reason);
     // Messages already received stay readable; only then does the iterator end.
     this.#deliver();
     if (this.#reader !== null && this.#inboxHead === this.#inbox.length) this.#finishReader();

@@ -74,6 +74,10 @@ console.log(
     `${s.windowFrames} WINDOW frames, ${s.windowBoundWrites} writes at the limit, peak fill ${(100 * s.windowPeakFill).toFixed(0)}%; ` +
     `${s.userAborts} user aborts, ${s.releasesRefused} refused releases`,
 );
+console.log(
+  `dialogue: ${s.dialogueSessions} half-duplex sessions passing tokens, ${s.syncPoints} sync points taken or seen, ` +
+    `${s.resyncs} resynchronizations, ${s.messagesPurged} messages purged unsent`,
+);
 if (firstFailure) {
   const v = firstFailure.violation;
   console.error(`\nFAILED seed ${firstFailure.seed}: ${v?.message}`);

@@ -21,6 +21,9 @@
  *   releaser asked twice, and everything, including what was sent after the refusal, was
  *   delivered both ways.
  * - tables-empty: no session is left registered or parked in any session table.
+ * - In dialogue sessions (dialogue.ts) normal messages a resynchronization purged are left out of
+ *   the expected stream and counted instead (`Stream.purged`); token-unique and serial-monotonic
+ *   are checked during the run (dialogue.ts).
  */
 import { AbortCode, type CloseReason, type MessageKind } from '@liaison/core';
 import { type AppEnd, InvariantViolation, type SessionPlan, type Stream, type World } from './world.js';
@@ -67,7 +70,8 @@ function isData(kind: MessageKind): boolean {
 }
 
 function checkStream(stream: Stream): void {
-  const data = stream.sent.filter((m) => isData(m.kind)).map((m) => m.index);
+  // Messages a resynchronization purged (unsent, or discarded on arrival) are not expected.
+  const data = stream.sent.filter((m) => isData(m.kind) && !stream.purged.has(m.index)).map((m) => m.index);
   const expedited = stream.sent.filter((m) => !isData(m.kind)).map((m) => m.index);
   checkPrefix(stream.name, 'data', stream.deliveredData, data);
   checkPrefix(stream.name, 'expedited', stream.deliveredExpedited, expedited);
@@ -138,7 +142,7 @@ function checkEnd(world: World, plan: SessionPlan, end: AppEnd, out: Stream, inc
   }
   if (reason.kind === 'released') {
     for (const s of [out, incoming]) {
-      const delivered = s.deliveredData.length + s.deliveredExpedited.length;
+      const delivered = s.deliveredData.length + s.deliveredExpedited.length + s.purged.size;
       if (delivered !== s.sent.length) {
         throw new InvariantViolation(
           'accounted',
@@ -160,8 +164,8 @@ function checkEnd(world: World, plan: SessionPlan, end: AppEnd, out: Stream, inc
   const undelivered = session.undeliveredMessages().map((m) => ({ kind: m.kind, index: indexOf(m.data) }));
   for (const cls of ['data', 'expedited'] as const) {
     const pick = (k: MessageKind) => (cls === 'data' ? isData(k) : !isData(k));
-    const sent = out.sent.filter((m) => pick(m.kind)).map((m) => m.index);
-    const reported = undelivered.filter((m) => pick(m.kind)).map((m) => m.index);
+    const sent = out.sent.filter((m) => pick(m.kind) && !out.purged.has(m.index)).map((m) => m.index);
+    const reported = undelivered.filter((m) => pick(m.kind) && !out.purged.has(m.index)).map((m) => m.index);
     const delivered = cls === 'data' ? out.deliveredData.length : out.deliveredExpedited.length;
     const from = sent.length - reported.length;
     const suffix = sent.slice(Math.max(0, from));

@@ -96,6 +96,10 @@ export interface Summary {
   isolationMaxMs: number;
   userAborts: number;
   releasesRefused: number;
+  dialogueSessions: number;
+  syncPoints: number;
+  resyncs: number;
+  messagesPurged: number;
   windowFrames: number;
   windowBoundWrites: number;
   windowPeakFill: number;
@@ -127,6 +131,10 @@ export function summarize(reports: Iterable<RunReport>): Summary {
     isolationMaxMs: 0,
     userAborts: 0,
     releasesRefused: 0,
+    dialogueSessions: 0,
+    syncPoints: 0,
+    resyncs: 0,
+    messagesPurged: 0,
     windowFrames: 0,
     windowBoundWrites: 0,
     windowPeakFill: 0,
@@ -156,6 +164,10 @@ export function summarize(reports: Iterable<RunReport>): Summary {
     s.isolationMaxMs = Math.max(s.isolationMaxMs, r.stats.isolationMaxMs);
     s.userAborts += r.stats.userAborts;
     s.releasesRefused += r.stats.releasesRefused;
+    s.dialogueSessions += r.stats.dialogueSessions;
+    s.syncPoints += r.stats.syncPoints;
+    s.resyncs += r.stats.resyncs;
+    s.messagesPurged += r.stats.messagesPurged;
     s.windowFrames += r.stats.window.windowFrames;
     s.windowBoundWrites += r.stats.window.windowBoundWrites;
     s.windowPeakFill = Math.max(s.windowPeakFill, r.stats.window.peakFill);

@@ -45,8 +45,20 @@ import {
   resolveLimits,
   type Session,
   SessionTable,
+  Token,
   Unit,
 } from '@liaison/core';
+import {
+  askTokens,
+  checkTokens,
+  type DialogueContext,
+  DialogueEnd,
+  type DialoguePlan,
+  dialogueUnits,
+  drawDialoguePlan,
+  holderTurn,
+  onDialogueEvent,
+} from './dialogue.js';
 import { type Endpoint, Network, type NetworkOptions, type SimLink } from './network.js';
 import { Rng } from './random.js';
 import { WindowMeter, type WindowStats } from './wire-meter.js';
@@ -94,6 +106,8 @@ export interface WorldOptions {
   userAbortShare: number;
   /** Share of sessions that negotiate NEGOTIATED_RELEASE and refuse the first release request. */
   refusedReleaseShare: number;
+  /** Share of sessions that are half-duplex, passing tokens, taking sync points, resynchronizing (dialogue.ts). */
+  dialogueShare: number;
   /** Broken on purpose (checker tests only): the client application forgets one delivered message. */
   forgetMessage: boolean;
   /** Called with every trace record (the CLI's --verbose). */
@@ -149,6 +163,7 @@ export function worldOptionsFor(rng: Rng, overrides: Partial<WorldOptions> = {})
     eventLimit: 2_000_000,
     userAbortShare: 0.1,
     refusedReleaseShare: 0.1,
+    dialogueShare: 0.15,
     forgetMessage: false,
     ...overrides,
   };
@@ -168,6 +183,8 @@ export interface Stream {
   /** Indices of delivered messages, in delivery order, per kind class. */
   deliveredData: number[];
   deliveredExpedited: number[];
+  /** Normal messages purged unsent by the sender or discarded on arrival (dialogue sessions' resynchronizations). */
+  purged: Set<number>;
 }
 
 export type EndRole = 'client' | 'server';
@@ -196,6 +213,8 @@ export class AppEnd {
   releaseCalls = 0;
   refusalsMade = 0;
   refusalsSeen = 0;
+  /** Tokens, serials and purges of a dialogue session's end. */
+  dialogue: DialogueEnd | null = null;
 
   constructor(
     readonly role: EndRole,
@@ -234,6 +253,8 @@ export interface SessionPlan {
   } | null;
   /** Negotiates NEGOTIATED_RELEASE; the first release request is refused, a later one accepted. */
   refuseRelease: boolean;
+  /** A half-duplex session with tokens, sync points and resynchronizations (dialogue.ts). */
+  dialogue: DialoguePlan | null;
   c2s: Stream;
   s2c: Stream;
   client: AppEnd;
@@ -300,6 +321,11 @@ export interface WorldStats {
   /** Sessions one end aborted (abort() called); release requests refused. */
   userAborts: number;
   releasesRefused: number;
+  /** Dialogue sessions; sync points and resynchronizations their ends took or saw; messages purged. */
+  dialogueSessions: number;
+  syncPoints: number;
+  resyncs: number;
+  messagesPurged: number;
   window: WindowStats;
 }
 
@@ -344,6 +370,10 @@ export class World {
     isolationMaxMs: 0,
     userAborts: 0,
     releasesRefused: 0,
+    dialogueSessions: 0,
+    syncPoints: 0,
+    resyncs: 0,
+    messagesPurged: 0,
     window: { windowFrames: 0, windowBoundWrites: 0, peakFill: 0 },
   };
   now = 0;
@@ -354,6 +384,14 @@ export class World {
   readonly #faultRng: Rng;
   /** Draws user aborts and refused releases (a stream of its own: other draws stay as they were). */
   readonly #scenarioRng: Rng;
+  /** Draws dialogue sessions (their own stream: the other draws stay as they were). */
+  readonly #dialogueRng: Rng;
+  readonly #dialogueCtx: DialogueContext;
+  /**
+   * Events are being drained: the engine may already be past the ones not read yet (a sync point
+   * further on), so a dialogue end acts (sync points, tokens) only once all were read.
+   */
+  #draining = false;
   readonly #random: ReturnType<Rng['randomSource']>;
   #hashA = 0x811c9dc5;
   #hashB = 0x01000193;
@@ -373,6 +411,15 @@ export class World {
     this.#scenarioRng = root.fork('scenarios');
     this.#random = root.fork('crypto').randomSource();
     this.network = new Network(root.fork('network'), options.network);
+    // Forked last: the streams forked before it are what they were before dialogue sessions existed.
+    this.#dialogueRng = root.fork('dialogue');
+    this.#dialogueCtx = {
+      rng: this.#dialogueRng,
+      trace: (what) => this.trace(this.now, what),
+      violation: (invariant, message) => {
+        throw new InvariantViolation(invariant, message);
+      },
+    };
     this.network.tracer = (now, what) => this.trace(now, what);
     this.network.acceptor = (now, link) => this.#accept(now, link);
     this.serverTable = new SessionTable({
@@ -476,6 +523,12 @@ export class World {
       for (const c of this.clients) this.#tableTimeout(c.table);
     }
     this.stats.virtualMs = this.now;
+    for (const p of this.plans) {
+      for (const end of [p.client, p.server]) {
+        this.stats.syncPoints += end?.dialogue?.syncPoints ?? 0;
+        this.stats.resyncs += end?.dialogue?.resyncs ?? 0;
+      }
+    }
     const alive = this.plans.filter((p) => p.client.closeReason === null || (p.server && !p.server.closeReason));
     if (alive.length > 0) {
       const p = alive[0] as SessionPlan;
@@ -534,10 +587,12 @@ export class World {
             this.trace(this.now, `${d.side} ${d.clientId} link ${link.id} transport closed`);
           }
         }
+        this.#draining = true;
         for (let e = d.conn.pollEvent(); e !== null; e = d.conn.pollEvent()) {
           moved = true;
           this.#onEvent(d.side, d.clientId, e, d);
         }
+        this.#draining = false;
       }
       for (let e = this.serverTable.pollEvent(); e !== null; e = this.serverTable.pollEvent()) {
         moved = true;
@@ -702,7 +757,16 @@ export class World {
     new DataView(userData.buffer).setUint32(0, plan.id);
     plan.client.session = conn.openSession(
       now,
-      plan.refuseRelease ? { userData, units: DEFAULT_UNITS | Unit.NEGOTIATED_RELEASE } : { userData },
+      plan.dialogue
+        ? { userData, units: dialogueUnits(plan.dialogue) }
+        : plan.refuseRelease
+          ? {
+              userData,
+              units: DEFAULT_UNITS | Unit.NEGOTIATED_RELEASE,
+              // With negotiated release only the release token's holder releases: the releasing end gets it.
+              dialogue: { responderTokens: plan.releaser === 'server' ? Token.release : 0 },
+            }
+          : { userData },
     );
     this.#ends.set(plan.client.session, plan.client);
     this.stats.sessionsOpened++;
@@ -760,8 +824,8 @@ export class World {
     const id = this.plans.length + 1;
     const o = this.options;
     const rng = this.#rng;
-    const c2s: Stream = { name: `s${id} c->s`, sent: [], deliveredData: [], deliveredExpedited: [] };
-    const s2c: Stream = { name: `s${id} s->c`, sent: [], deliveredData: [], deliveredExpedited: [] };
+    const c2s: Stream = { name: `s${id} c->s`, sent: [], deliveredData: [], deliveredExpedited: [], purged: new Set() };
+    const s2c: Stream = { name: `s${id} s->c`, sent: [], deliveredData: [], deliveredExpedited: [], purged: new Set() };
     let releaser: SessionPlan['releaser'] = rng.chance(0.1) ? 'both' : rng.chance(0.5) ? 'client' : 'server';
     // The scenarios come from their own stream, after the plan's own draws.
     const sr = this.#scenarioRng;
@@ -769,6 +833,11 @@ export class World {
     let abort: SessionPlan['abort'] = null;
     const refuseRelease = scenario >= o.userAbortShare && scenario < o.userAbortShare + o.refusedReleaseShare;
     if (refuseRelease && releaser === 'both') releaser = sr.chance(0.5) ? 'client' : 'server';
+    const dr = this.#dialogueRng;
+    const dialogue =
+      scenario >= o.userAbortShare + o.refusedReleaseShare && dr.chance(o.dialogueShare) ? drawDialoguePlan(dr) : null;
+    // Only the holder of every token releases: one releasing end.
+    if (dialogue && releaser === 'both') releaser = dr.chance(0.5) ? 'client' : 'server';
     const plan: SessionPlan = {
       id,
       clientId,
@@ -779,12 +848,17 @@ export class World {
       releaser,
       abort,
       refuseRelease,
+      dialogue,
       c2s,
       s2c,
       client: new AppEnd('client', null as unknown as SessionPlan, c2s, rng.chance(o.slowConsumerChance)),
       server: null,
     };
     (plan.client as { plan: SessionPlan }).plan = plan;
+    if (dialogue) {
+      plan.client.dialogue = new DialogueEnd(dialogue);
+      this.stats.dialogueSessions++;
+    }
     plan.client.remaining = this.#messages(profile);
     if (scenario < o.userAbortShare) {
       // The point: after some of its sends (none, some, all), then a delay (none, short, long
@@ -860,6 +934,7 @@ export class World {
       if (!plan || plan.server) throw new InvariantViolation('world', `connect request for unknown plan ${id}`);
       const end = new AppEnd('server', plan, plan.s2c, this.#rng.chance(this.options.slowConsumerChance));
       end.remaining = this.#messages(plan.profile);
+      if (plan.dialogue) end.dialogue = new DialogueEnd(plan.dialogue);
       end.session = e.session;
       if (plan.stuckRole === 'server') this.#stick(end);
       plan.server = end;
@@ -886,6 +961,22 @@ export class World {
       case 'writable':
         this.#pumpSends(end);
         return;
+      case 'dialogue': {
+        const d = end.dialogue;
+        if (!d) throw new InvariantViolation('world', `${tag}: dialogue event ${e.event.kind} in a plain session`);
+        if (e.event.kind === 'purged') this.stats.messagesPurged += e.event.messages.length;
+        if (e.event.kind === 'purged' || e.event.kind === 'discarded') {
+          const stream = e.event.kind === 'purged' ? end.out : end.role === 'client' ? end.plan.s2c : end.plan.c2s;
+          for (const m of e.event.kind === 'purged' ? e.event.messages : [e.event.head]) stream.purged.add(indexOf(m));
+          this.trace(now, `${tag} ${e.event.kind} ${e.event.kind === 'purged' ? e.event.messages.length : 1}`);
+          return;
+        }
+        this.trace(now, `${tag} ${e.event.kind}`);
+        onDialogueEvent(this.#dialogueCtx, d, e.session, tag, e.event);
+        this.#pumpSends(end);
+        this.#maybeFinish(end);
+        return;
+      }
       case 'release-requested':
         this.trace(now, `${tag} release requested`);
         end.releaseRequested = true;
@@ -972,6 +1063,8 @@ export class World {
     if (!s || end.sendTimerArmed) return;
     const burst = this.#rng.int(1, 6);
     for (let i = 0; i < burst && end.remaining.length > 0 && s.writable; i++) {
+      // A dialogue end sends normal data only with the data token (typed and expedited need none).
+      if (end.dialogue && (end.remaining[0] as SentMessage).kind === 'normal' && !canSendNormal(s)) break;
       const m = end.remaining.shift() as SentMessage;
       s.send(this.now, m.kind, messageBytes(end.out, m));
       end.out.sent.push(m);
@@ -979,6 +1072,21 @@ export class World {
       this.stats.bytesSent += m.bytes;
     }
     if (end.plan.abort) this.#armAbort(end);
+    if (end.dialogue && s.state === 'open' && this.#draining) {
+      this.#turnSoon(end);
+      if (end.remaining.length > 0 && (end.remaining[0] as SentMessage).kind === 'normal' && !canSendNormal(s)) return;
+    } else if (end.dialogue && s.state === 'open') {
+      const blocked =
+        end.remaining.length > 0 && (end.remaining[0] as SentMessage).kind === 'normal' && !canSendNormal(s);
+      const tag = `${end.role} s${end.plan.id}`;
+      const normalLeft = end.remaining.filter((m) => m.kind === 'normal').length;
+      holderTurn(this.#dialogueCtx, end.dialogue, s, tag, normalLeft, end.releases);
+      if (blocked && !canSendNormal(s)) {
+        // Waits for the tokens (or a confirmation): a dialogue event calls again.
+        if (!s.dialogue?.owns('data')) askTokens(this.#dialogueCtx, end.dialogue, s, tag);
+        return;
+      }
+    }
     if (end.remaining.length > 0) {
       if (s.writable) {
         end.sendTimerArmed = true;
@@ -1014,11 +1122,45 @@ export class World {
       this.trace(this.now, `${end.role} s${end.plan.id} accepts the release`);
       s.respondRelease(this.now, true, EMPTY);
     } else if (s.state === 'open' && end.releases && !end.released) {
+      if (end.dialogue && !this.#mayRelease(end, s)) return;
       end.released = true;
       end.releaseCalls++;
       this.trace(this.now, `${end.role} s${end.plan.id} releases`);
       s.release(this.now, EMPTY);
     }
+  }
+
+  /** The end's dialogue turn, once the events now queued were all read. */
+  #turnSoon(end: AppEnd): void {
+    const d = end.dialogue as DialogueEnd;
+    if (d.turnPending) return;
+    d.turnPending = true;
+    this.network.schedule(this.now, () => {
+      d.turnPending = false;
+      this.#pumpSends(end);
+      this.#maybeFinish(end);
+    });
+  }
+
+  /** A dialogue releaser needs every token, no activity and nothing pending: asks or waits until then. */
+  #mayRelease(end: AppEnd, s: Session): boolean {
+    const dl = s.dialogue;
+    const d = end.dialogue as DialogueEnd;
+    if (!dl) return true;
+    if (this.#draining) {
+      this.#turnSoon(end);
+      return false;
+    }
+    const tag = `${end.role} s${end.plan.id}`;
+    if ((dl.mine & dl.available) !== dl.available) {
+      askTokens(this.#dialogueCtx, d, s, tag);
+      return false;
+    }
+    if (dl.activity !== null || dl.majorPending !== null || dl.awaiting !== null) {
+      holderTurn(this.#dialogueCtx, d, s, tag, 0, true);
+      return false;
+    }
+    return true;
   }
 
   /** Schedules the end's planned abort once it has sent enough; abort() itself comes after the delay. */
@@ -1204,6 +1346,10 @@ export class World {
 
   #checkBounds(): void {
     if (this.#stuck.length > 0) this.#checkIsolation();
+    // token-unique, after every step: suspended and resuming sessions keep their tokens.
+    for (const p of this.plans) {
+      if (p.dialogue) checkTokens(this.#dialogueCtx, `s${p.id}`, p.client.session, p.server?.session ?? null);
+    }
     const l = this.limits;
     const peakPipe = this.options.network.pipeBytesMax ?? 64 * 1024;
     // A batch may pass transmitBatchBytes by one frame (docs/PROTOCOL.md), plus small control frames.
@@ -1248,6 +1394,16 @@ export function messageBytes(stream: Stream, m: SentMessage): Uint8Array {
   const salt = streamSalt(stream);
   for (let i = HEADER_BYTES; i < m.bytes; i++) out[i] = (m.index * 31 + i * 7 + salt) & 0xff;
   return out;
+}
+
+/** Whether a dialogue session may send normal data now (the data token, nothing to confirm first). */
+function canSendNormal(s: Session): boolean {
+  return s.dialogue?.normalDataBlock() == null;
+}
+
+/** A message's index, from its first bytes (messageBytes). */
+export function indexOf(data: Uint8Array): number {
+  return data.byteLength >= 4 ? new DataView(data.buffer, data.byteOffset, 4).getUint32(0) : -1;
 }
 
 function streamSalt(stream: Stream): number {

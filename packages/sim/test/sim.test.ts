@@ -86,10 +86,11 @@ describe('simulation', () => {
     let broken = 0;
     let caught = 0;
     for (let seed = 1; seed <= 40; seed++) {
-      // Without user aborts: a byte dropped from a session its application aborts anyway is unobservable.
+      // Without user aborts: a byte dropped from a session its application aborts anyway is unobservable;
+      // without dialogue sessions: nor is one dropped from data a resynchronization purges.
       const r = runSeed(seed, {
         network: { dropByteChance: 0.05 },
-        overrides: { faultEveryMs: 0, userAbortShare: 0, refusedReleaseShare: 0 },
+        overrides: { faultEveryMs: 0, userAbortShare: 0, refusedReleaseShare: 0, dialogueShare: 0 },
       });
       if (!r.trace.some((l) => l.includes('BROKEN'))) continue;
       broken++;
@@ -120,6 +121,25 @@ describe('simulation', () => {
     assert.ok(replayed > 0, 'a seed with both an abort and a refused release was replayed');
     assert.ok(aborts >= 10, `${aborts} user aborts in 60 seeds`);
     assert.ok(refusals >= 10, `${refusals} refused releases in 60 seeds`);
+  });
+
+  test('dialogue sessions pass tokens, take sync points and resynchronize across faults', () => {
+    let sessions = 0;
+    let syncPoints = 0;
+    let resyncs = 0;
+    let resumedDialogues = 0;
+    for (let seed = 1; seed <= 60; seed++) {
+      const r = runSeed(seed, { overrides: { dialogueShare: 0.6 } });
+      assert.ok(r.ok, `seed ${seed}: ${r.violation?.message}`);
+      sessions += r.stats.dialogueSessions;
+      syncPoints += r.stats.syncPoints;
+      resyncs += r.stats.resyncs;
+      if (r.stats.dialogueSessions > 0 && r.stats.resumes > 0) resumedDialogues++;
+    }
+    assert.ok(sessions >= 60, `${sessions} dialogue sessions in 60 seeds`);
+    assert.ok(syncPoints >= 300, `${syncPoints} sync points`);
+    assert.ok(resyncs >= 20, `${resyncs} resynchronizations`);
+    assert.ok(resumedDialogues >= 10, `${resumedDialogues} seeds resumed sessions beside dialogue ones`);
   });
 
   test('an application that loses a delivered message is caught (exactly-once)', () => {

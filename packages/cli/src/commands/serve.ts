@@ -1,11 +1,13 @@
 /**
- * `liaison serve --listen URL [--echo]`: accepts sessions and logs them. With --echo every
+ * `liaison serve --listen URL [--echo | --receive-dir DIR]`: accepts sessions and logs them. With --echo every
  * message is sent back on its session; without it, messages are printed one per line on stdout.
+ * With --receive-dir DIR it receives files from `liaison send` instead (@liaison/transfer).
  * The first line on stdout is `listening URL` (with the real port when PORT is 0).
  */
 import { type CloseReason, describeCloseReason, listen, type Session } from '@liaison/node';
+import { Receiver, type ReceiverEvent } from '@liaison/transfer';
 import { type LimitFlags, limitsFrom, unitsFrom } from '../options.js';
-import { LineWriter, makeReporter, reasonJson, unitsJson } from '../output.js';
+import { LineWriter, makeReporter, type Reporter, reasonJson, unitsJson } from '../output.js';
 import { type ServeSecurityFlags, serverAttackLimits, serverAuthenticator, serverTls } from '../security-options.js';
 
 export interface ServeFlags extends LimitFlags, ServeSecurityFlags {
@@ -13,6 +15,7 @@ export interface ServeFlags extends LimitFlags, ServeSecurityFlags {
   echo?: boolean;
   json?: boolean;
   quiet?: boolean;
+  receiveDir?: string;
 }
 
 export async function serve(flags: ServeFlags): Promise<number> {
@@ -28,6 +31,7 @@ export async function serve(flags: ServeFlags): Promise<number> {
     attackLimits: serverAttackLimits(flags),
   });
   const out = new LineWriter(process.stdout);
+  const receiver = flags.receiveDir ? await openReceiver(flags.receiveDir, report) : null;
 
   // Installed before the listening line is printed: a supervisor may signal as soon as it reads it.
   let stopping = false;
@@ -95,19 +99,8 @@ export async function serve(flags: ServeFlags): Promise<number> {
         `session ${id} resumed after ${Math.round(stats.downtimeMs)} ms`,
       ),
     );
-    session.on('typed', (data) => (flags.echo ? void session.sendTyped(data).catch(() => {}) : out.line(data)));
-    session.on('expedited', (data) => (flags.echo ? void session.sendExpedited(data).catch(() => {}) : out.line(data)));
-    try {
-      for await (const message of session) {
-        if (flags.echo) await session.send(message);
-        else {
-          out.line(message);
-          await out.wait();
-        }
-      }
-    } catch {
-      // The session aborted; `closed` says why, below.
-    }
+    if (receiver) await receiver.handle(session, id);
+    else await exchange(session);
     const reason: CloseReason = await session.closed;
     const s = session.stats;
     report.event(
@@ -122,5 +115,51 @@ export async function serve(flags: ServeFlags): Promise<number> {
       },
       `session ${id} ${describeCloseReason(reason)} (${s.messagesReceived} messages in, ${s.messagesSent} out)`,
     );
+  }
+
+  /** Without --receive-dir: print each message, or echo it with --echo. */
+  async function exchange(session: Session): Promise<void> {
+    session.on('typed', (data) => (flags.echo ? void session.sendTyped(data).catch(() => {}) : out.line(data)));
+    session.on('expedited', (data) => (flags.echo ? void session.sendExpedited(data).catch(() => {}) : out.line(data)));
+    try {
+      for await (const message of session) {
+        if (flags.echo) await session.send(message);
+        else {
+          out.line(message);
+          await out.wait();
+        }
+      }
+    } catch {
+      // The session aborted; `closed` says why, below.
+    }
+  }
+}
+
+/** With --receive-dir: every session may send files into DIR; the receiver's events are logged. */
+async function openReceiver(dir: string, report: Reporter): Promise<Receiver> {
+  return Receiver.open(dir, {
+    onEvent: (e) => {
+      const { type, ...fields } = e;
+      report.event(type, fields, describeReceiverEvent(e));
+    },
+  });
+}
+
+function describeReceiverEvent(e: ReceiverEvent): string {
+  switch (e.type) {
+    case 'offer':
+      return `${e.session}: ${e.file}: ${e.action === 'resume' ? `resuming from byte ${e.fromByte}` : e.action === 'done' ? 'already received' : 'receiving'}`;
+    case 'refused':
+      return `${e.session}: refused ${JSON.stringify(e.file)}: ${e.message}`;
+    case 'resumed':
+      return `${e.session}: ${e.file}: resumed from byte ${e.fromByte} (sync point ${e.serial})`;
+    case 'checkpoint':
+      return `${e.session}: ${e.file}: ${e.offset} bytes on disk (sync point ${e.serial})`;
+    case 'file-done':
+      return `${e.session}: ${e.file}: received, ${e.size} bytes, SHA-256 ${e.sha256} verified`;
+    case 'file-failed':
+      return `${e.session}: ${e.file}: failed: ${e.message}`;
+    case 'session-error':
+      return `${e.session}: aborted: ${e.message}`;
   }
 }

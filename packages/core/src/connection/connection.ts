@@ -33,6 +33,7 @@ import {
 } from '../recovery/proof.js';
 import type { SessionTable } from '../recovery/table.js';
 import { type Credentials, checkCredentials, credentialsOf, extensionValue } from '../session/credentials.js';
+import { type DialogueOptions, dialogueConnectExtensions, dialogueProposal } from '../session/dialogue-setup.js';
 import type { AgreedParameters, ConnectionEvent, SessionEvent } from '../session/events.js';
 import {
   APPLICATION_EXTENSION_ID_MIN,
@@ -99,6 +100,8 @@ export interface OpenSessionOptions {
    * function of the connection's CHALLENGE (a PSK proof), in which case the CONNECT waits for it.
    */
   credentials?: Credentials;
+  /** Initial token assignment and serial number (dialogue units); default: initiator holds all, serial 0. */
+  dialogue?: DialogueOptions;
 }
 
 export interface RttEstimate {
@@ -339,6 +342,7 @@ export class Connection {
       checkCredentials(credentials);
       extensions.push(...credentials);
     }
+    extensions.push(...dialogueConnectExtensions(options.dialogue ?? {}));
     const connect = buildConnect(channel, this.limits, units, userData, extensions);
     const proveLater = typeof credentials === 'function' && this.#challenge === null;
     if (typeof credentials === 'function' && this.#challenge !== null) {
@@ -602,6 +606,7 @@ export class Connection {
       credentials: credentialsOf(f.extensions),
       challenge: this.#challenge,
       keyShare: extensionValue(f.extensions, ExtensionId.KEY_SHARE),
+      dialogue: dialogueProposal(f.extensions),
     };
     const offer = this.#recoveryOffer(f.extensions);
     const session = Session.respond(now, this.#host, this.limits, f.channel, request, offer);

@@ -6,6 +6,8 @@
 import type { CloseReason } from '../errors.js';
 import type { Extension } from '../wire/frame.js';
 import type { PskBinding } from './credentials.js';
+import type { DialogueEvent } from './dialogue.js';
+import type { DialogueProposal } from './dialogue-setup.js';
 import type { Session } from './session.js';
 
 /** Values both sides agreed at establishment. */
@@ -43,6 +45,8 @@ export interface ConnectRequest {
   challenge: Uint8Array | null;
   /** The CONNECT's KEY_SHARE (a PSK proof covers it), or null. */
   keyShare: Uint8Array | null;
+  /** Initial tokens and serial number the initiator proposed (dialogue units). */
+  dialogue: DialogueProposal;
 }
 
 export type MessageKind = 'normal' | 'expedited' | 'typed';
@@ -82,6 +86,8 @@ export type SessionEvent =
   /** `credit`: what to pass to Session.consume() once the application has taken the message. */
   | { type: 'message'; channel: number; session: Session; kind: MessageKind; data: Uint8Array; credit: number }
   | { type: 'writable'; channel: number; session: Session }
+  /** Tokens, sync points, resynchronization, exceptions, activities: in stream order with messages. */
+  | { type: 'dialogue'; channel: number; session: Session; event: DialogueEvent }
   | { type: 'release-requested'; channel: number; session: Session; userData: Uint8Array }
   | { type: 'release-refused'; channel: number; session: Session; userData: Uint8Array }
   | { type: 'suspended'; channel: number; session: Session; reason: string }

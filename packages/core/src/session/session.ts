@@ -30,11 +30,13 @@ import { constantTimeEqual, type KeyShare, resumeKeyFrom, resumeProof, SESSION_I
 import { RetransmitBuffer, type SentFrame } from '../recovery/retransmit.js';
 import { hasUnit, Unit } from '../units.js';
 import { concatBytes } from '../wire/bytes.js';
-import { assertNever, writeDataFrame, writeFrame } from '../wire/codec.js';
+import { assertNever, encodeFrame, writeDataFrame, writeFrame } from '../wire/codec.js';
 import {
   type AbortFrame,
   type ConnectFrame,
   type CredentialsRenewedFrame,
+  type DialogueFrame,
+  type DialogueFrameType,
   EXPEDITED_BYTES_MAX,
   type Extension,
   ExtensionId,
@@ -43,12 +45,15 @@ import {
   FrameType,
   frameTypeName,
   HEADER_BYTES,
+  isDialogueFrame,
   isSequenced,
   type RenewCredentialsFrame,
   type ResumeFrame,
 } from '../wire/frame.js';
 import type { FrameWriter } from '../wire/writer.js';
 import { checkCredentials, credentialsOf, extensionValue, type PskBinding } from './credentials.js';
+import { Dialogue, type DialogueEvent } from './dialogue.js';
+import { acceptedDialogue, dialogueAcceptExtensions } from './dialogue-setup.js';
 import type { AgreedParameters, ConnectRequest, MessageKind, ResumeStats, SessionEvent } from './events.js';
 import { APPLICATION_EXTENSION_ID_MIN, agreedFromAccept, buildAccept, checkExtensions } from './negotiation.js';
 
@@ -156,7 +161,8 @@ type Link =
 
 type Outgoing =
   | { kind: 'normal' | 'typed'; data: Uint8Array; offset: number }
-  | { kind: 'finish' | 'disconnect' | 'not-finished'; userData: Uint8Array };
+  | { kind: 'finish' | 'disconnect' | 'not-finished'; userData: Uint8Array }
+  | { kind: 'dialogue'; type: DialogueFrameType; body: Uint8Array };
 
 export interface SessionStats {
   messagesSent: number;
@@ -170,6 +176,10 @@ export interface SessionStats {
   bytesRetransmitted: number;
   /** Frames the peer repeated after a resume that this side dropped (already received). */
   duplicatesSuppressed: number;
+  /** Normal messages this side dropped unsent (resynchronize, activity interrupt or discard purge them). */
+  messagesPurged: number;
+  /** Normal messages (or parts) from the peer discarded on arrival: data in transit that X.225 purges. */
+  messagesDiscarded: number;
 }
 
 export class Session {
@@ -230,7 +240,14 @@ export class Session {
     framesRetransmitted: 0,
     bytesRetransmitted: 0,
     duplicatesSuppressed: 0,
+    messagesPurged: 0,
+    messagesDiscarded: 0,
   };
+  /** Tokens, sync points and activities; created at establishment. */
+  #dialogue: Dialogue | null = null;
+  /** Responder: tokens and serial the initiator proposed, until accepted. */
+  /** The message being discarded was counted when its first part was dropped. */
+  #discardRest = false;
 
   private constructor(channel: number, host: SessionHost, limits: Limits, state: SessionState) {
     this.#channel = channel;
@@ -353,7 +370,11 @@ export class Session {
 
   /** Whether send() accepts a message now (the send queue is under its limit). */
   get writable(): boolean {
-    return this.#canSendData() && this.#queuedBytes < this.#limits.sendQueueBytesMax;
+    return (
+      this.#canSendData() &&
+      this.#queuedBytes < this.#limits.sendQueueBytesMax &&
+      this.#dialogue?.normalDataBlock()?.code !== 'wait'
+    );
   }
 
   /** Messages accepted by send() that the peer is not known to have received. */
@@ -373,6 +394,7 @@ export class Session {
   // ---------------------------------------------------------------- commands from the application
 
   /**
+   * `wantedTokens`: tokens the responder takes among those the initiator let it choose (dialogue).
    * `credentials`: authentication extensions for the initiator to check (ids 0x18-0x2F, e.g. a
    * PSK answer), or a function of what the ACCEPT binds (its KEY_SHARE and SESSION_ID) making
    * them; appended after everything else.
@@ -382,6 +404,7 @@ export class Session {
     now: number,
     userData: Uint8Array,
     extensions: Extension[] = [],
+    wantedTokens = 0,
     credentials: Extension[] | ((binding: PskBinding) => Extension[]) = [],
   ): void {
     const s = this.#state;
@@ -390,6 +413,9 @@ export class Session {
     checkExtensions(extensions);
     if (Array.isArray(credentials)) checkCredentials(credentials);
     const all = [...extensions];
+    const proposal = s.request.dialogue;
+    const responderTokens = proposal.assign | (proposal.choose & wantedTokens);
+    if (proposal.present) all.push(...dialogueAcceptExtensions(responderTokens, proposal.serial));
     const offer = this.#offer;
     if (offer) {
       try {
@@ -418,6 +444,7 @@ export class Session {
       all.push(...credentials);
     }
     this.#establish(s.request.agreed);
+    this.#startDialogue(false, responderTokens, proposal.serial);
     this.#host.sendControl(buildAccept(this.channel, s.request.agreed, this.#limits, userData, all));
     this.#state = OPEN;
     void now;
@@ -461,7 +488,7 @@ export class Session {
    * @throws UsageError: INVALID_STATE when not open for sending, WOULD_BLOCK when the send queue is
    * full (wait for the `writable` event), MESSAGE_TOO_LARGE, UNIT_NOT_SELECTED.
    */
-  send(now: number, kind: MessageKind, data: Uint8Array): void {
+  send(now: number, kind: MessageKind, data: Uint8Array, force = false): void {
     if (!this.#canSendData()) throw this.#invalid(`send ${kind} data`);
     const agreed = this.#agreed as AgreedParameters;
     if (kind === 'expedited') {
@@ -470,6 +497,7 @@ export class Session {
         throw new UsageError(ErrorCode.MESSAGE_TOO_LARGE, `expedited data is at most ${EXPEDITED_BYTES_MAX} bytes`);
       }
     } else {
+      if (kind === 'normal') this.#checkNormalData();
       if (kind === 'typed' && !hasUnit(agreed.units, Unit.TYPED_DATA))
         throw this.#unitMissing('typed data', 'TYPED_DATA');
       if (data.byteLength > agreed.peerMessageBytesMax) {
@@ -479,7 +507,8 @@ export class Session {
         );
       }
     }
-    if (this.#queuedBytes >= this.#limits.sendQueueBytesMax) {
+    // `force`: a driver moving sends it already holds ahead of a dialogue command (same memory).
+    if (this.#queuedBytes >= this.#limits.sendQueueBytesMax && !force) {
       this.#writerBlocked = true;
       throw new UsageError(ErrorCode.WOULD_BLOCK, 'send queue full: wait for the writable event');
     }
@@ -495,6 +524,7 @@ export class Session {
   release(now: number, userData: Uint8Array): void {
     if (this.#state.name !== 'open') throw this.#invalid('release');
     this.#checkUserData(userData);
+    this.#dialogue?.checkRelease();
     this.#enqueue({ kind: 'finish', userData });
     this.#state = { name: 'releasing', since: now, answeredCollision: false };
     this.#host.timer(this);
@@ -614,7 +644,9 @@ export class Session {
         if (f.type === FrameType.ACCEPT) {
           const agreed = agreedFromAccept(s.connect, f);
           this.#recovery = this.#recoveryFromAccept(f.extensions);
+          const dialogue = acceptedDialogue(s.connect.extensions, f.extensions);
           this.#establish(agreed);
+          this.#startDialogue(true, dialogue.responderTokens, dialogue.serial);
           this.#host.rttSample(now - s.since);
           this.#state = OPEN;
           this.#host.emit({
@@ -646,6 +678,7 @@ export class Session {
       case 'open':
         if (this.#receiveData(now, f)) return;
         if (f.type === FrameType.FINISH) {
+          this.#dialogue?.checkPeerRelease();
           this.#countReceived(now);
           this.#state = { name: 'release-requested', since: now };
           this.#host.timer(this);
@@ -679,6 +712,7 @@ export class Session {
         }
         if (f.type === FrameType.FINISH && !s.answeredCollision) {
           // Release collision: both sides asked to finish; each accepts the other's request.
+          this.#dialogue?.checkPeerRelease();
           this.#countReceived(now);
           this.#enqueue({ kind: 'disconnect', userData: EMPTY });
           this.#state = { name: 'releasing', since: s.since, answeredCollision: true };
@@ -706,6 +740,20 @@ export class Session {
       case FrameType.DATA:
       case FrameType.TYPED_DATA: {
         const kind = f.type === FrameType.DATA ? 'normal' : 'typed';
+        if (kind === 'normal' && this.#dialogue !== null) {
+          if (this.#dialogue.discardsNormalData()) {
+            this.#discardNormal(now, f.payload, f.end);
+            return true;
+          }
+          try {
+            this.#dialogue.checkPeerNormalData();
+          } catch (e) {
+            if (!(e instanceof ProtocolError) || !this.#dialogue.providerException(e)) throw e;
+            this.#discardNormal(now, f.payload, f.end);
+            return true;
+          }
+          this.#discardRest = false;
+        }
         if (kind === 'typed' && !hasUnit((this.#agreed as AgreedParameters).units, Unit.TYPED_DATA)) {
           throw new ProtocolError(AbortCode.UNEXPECTED_FRAME, 'typed data without the typed-data unit');
         }
@@ -752,6 +800,30 @@ export class Session {
         this.#deliver(kind, data, credit);
         return true;
       }
+      case FrameType.GIVE_TOKENS:
+      case FrameType.PLEASE_TOKENS:
+      case FrameType.GIVE_CONTROL:
+      case FrameType.MINOR_SYNC:
+      case FrameType.MINOR_SYNC_ACK:
+      case FrameType.MAJOR_SYNC:
+      case FrameType.MAJOR_SYNC_ACK:
+      case FrameType.RESYNC:
+      case FrameType.RESYNC_ACK:
+      case FrameType.EXCEPTION_REPORT:
+      case FrameType.EXCEPTION_DATA:
+      case FrameType.ACTIVITY_START:
+      case FrameType.ACTIVITY_RESUME:
+      case FrameType.ACTIVITY_INTERRUPT:
+      case FrameType.ACTIVITY_INTERRUPT_ACK:
+      case FrameType.ACTIVITY_DISCARD:
+      case FrameType.ACTIVITY_DISCARD_ACK:
+      case FrameType.ACTIVITY_END:
+      case FrameType.CAPABILITY_DATA:
+      case FrameType.CAPABILITY_DATA_ACK:
+        this.#countReceived(now);
+        (this.#dialogue as Dialogue).receive(f);
+        this.#host.wake(this);
+        return true;
       case FrameType.EXPEDITED:
         if (!hasUnit((this.#agreed as AgreedParameters).units, Unit.EXPEDITED)) {
           throw new ProtocolError(AbortCode.UNEXPECTED_FRAME, 'expedited data without the expedited unit');
@@ -1182,6 +1254,14 @@ export class Session {
       this.#afterSend(n, end);
       return true;
     }
+    if (item.kind === 'dialogue') {
+      // Held for retransmission like data: it waits for room in the retransmit budget.
+      if (!this.#dialogueRoom(item.body)) return wrote;
+      this.#popQueue();
+      this.#record(w, item.type, true, item.body, null);
+      this.#sentSeq++;
+      return true;
+    }
     const control = item as Extract<Outgoing, { userData: Uint8Array }>;
     const type =
       control.kind === 'finish'
@@ -1228,6 +1308,13 @@ export class Session {
         writeFrame(w, { type: f.type, channel: this.channel, userData: f.body });
         return;
       default:
+        if (isDialogueFrame(f.type)) {
+          // The body is the frame's encoded payload (dialogue-frame fields), kept for replay.
+          w.beginFrame(f.type, 0, this.#channel);
+          w.bytes(f.body);
+          w.endFrame();
+          return;
+        }
         throw new InternalError(`unsequenced frame ${frameTypeName(f.type)} in the retransmit buffer`);
     }
   }
@@ -1249,6 +1336,7 @@ export class Session {
     if (ex !== undefined) return this.#windowRoom() >= ex.byteLength + FRAME_CHARGE_BYTES;
     const item = this.#queue[this.#queueHead];
     if (item === undefined) return false;
+    if (item.kind === 'dialogue') return this.#dialogueRoom(item.body);
     if (item.kind !== 'normal' && item.kind !== 'typed') return true;
     const remaining = item.data.byteLength - item.offset;
     const room = this.#windowRoom() - FRAME_CHARGE_BYTES;
@@ -1320,6 +1408,114 @@ export class Session {
       this.#queue.splice(0, this.#queueHead);
       this.#queueHead = 0;
     }
+  }
+
+  // ---------------------------------------------------------------- dialogue
+
+  /** Tokens, synchronization and activities (null before establishment). */
+  get dialogue(): Dialogue | null {
+    return this.#dialogue;
+  }
+
+  #startDialogue(initiator: boolean, responderTokens: number, initialSerial: number): void {
+    const units = (this.#agreed as AgreedParameters).units;
+    this.#dialogue = new Dialogue(
+      {
+        queue: (f) => this.#queueDialogue(f),
+        emit: (event) => this.#emitDialogue(event),
+        purge: () => this.#purge(),
+        open: () => this.#state.name === 'open',
+      },
+      { units, initiator, responderTokens, initialSerial },
+    );
+  }
+
+  #queueDialogue(f: Omit<DialogueFrame, 'channel'>): void {
+    const body = encodeFrame({ ...f, channel: 0 }).subarray(HEADER_BYTES);
+    this.#enqueue({ kind: 'dialogue', type: f.type, body });
+  }
+
+  #emitDialogue(event: DialogueEvent): void {
+    this.#host.emit({ type: 'dialogue', channel: this.channel, session: this, event });
+    // A confirmation or resynchronization may let waiting normal data go.
+    if (this.#writerBlocked && this.writable) {
+      this.#writerBlocked = false;
+      this.#host.emit({ type: 'writable', channel: this.channel, session: this });
+    }
+  }
+
+  /**
+   * X.225 purge: unsent normal data and a partly received normal message are dropped. A message
+   * already partly sent is the receiver's to count (it holds its first fragments); the others are
+   * this side's, reported in a `purged` event so the application knows exactly what never left.
+   */
+  #purge(): void {
+    let kept = this.#queueHead;
+    const purged: Uint8Array[] = [];
+    for (let i = this.#queueHead; i < this.#queue.length; i++) {
+      const item = this.#queue[i] as Outgoing;
+      if (item.kind === 'normal') {
+        this.#queuedBytes -= item.data.byteLength - item.offset;
+        if (item.offset === 0) purged.push(item.data);
+      } else {
+        this.#queue[kept++] = item;
+      }
+    }
+    this.#queue.length = kept;
+    if (this.#queueHead === this.#queue.length) {
+      this.#queue.length = 0;
+      this.#queueHead = 0;
+    }
+    if (purged.length > 0) {
+      this.stats.messagesPurged += purged.length;
+      this.#host.emit({
+        type: 'dialogue',
+        channel: this.channel,
+        session: this,
+        event: { kind: 'purged', messages: purged },
+      });
+    }
+    this.#dropAssembly();
+  }
+
+  /** Drops a partly received normal message (counted once; its later fragments are discarded silently). */
+  #dropAssembly(): void {
+    const a = this.#assembling?.normal;
+    if (a === undefined || a.parts.length === 0) return;
+    this.#discarded(a.parts[0] as Uint8Array);
+    this.#consumedBytes += a.credit;
+    a.parts = [];
+    a.bytes = 0;
+    a.credit = 0;
+    this.#discardRest = true;
+    this.#creditChanged();
+  }
+
+  #discarded(head: Uint8Array): void {
+    this.stats.messagesDiscarded++;
+    this.#host.emit({ type: 'dialogue', channel: this.channel, session: this, event: { kind: 'discarded', head } });
+  }
+
+  /** Normal data the dialogue rules purge on arrival: its window credit goes straight back. */
+  #discardNormal(now: number, payload: Uint8Array, end: boolean): void {
+    const charge = this.#countFlow(now, payload.byteLength);
+    const continuing = this.#discardRest || (this.#assembling?.normal.parts.length ?? 0) > 0;
+    if ((this.#assembling?.normal.parts.length ?? 0) > 0) this.#dropAssembly();
+    else if (!continuing) this.#discarded(payload);
+    this.#discardRest = !end;
+    this.#consumedBytes += charge;
+    this.#creditChanged();
+  }
+
+  #dialogueRoom(body: Uint8Array): boolean {
+    return this.#retransmitBudget() - this.#sent.unackedBytes >= body.byteLength + FRAME_CHARGE_BYTES;
+  }
+
+  #checkNormalData(): void {
+    const block = this.#dialogue?.normalDataBlock();
+    if (!block) return;
+    if (block.code === 'wait') this.#writerBlocked = true;
+    throw new UsageError(block.code === 'token' ? ErrorCode.TOKEN_NOT_HELD : ErrorCode.INVALID_STATE, block.message);
   }
 
   // ---------------------------------------------------------------- helpers

@@ -10,7 +10,10 @@ import { AbortCode, InternalError, ProtocolError } from '../errors.js';
 import { NONCE_BYTES, PROOF_BYTES, SESSION_ID_BYTES } from '../recovery/proof.js';
 import {
   ABORT_MESSAGE_BYTES_MAX,
+  ACTIVITY_ID_BYTES_MAX,
   CONNECTION_CHANNEL,
+  type DialogueFrame,
+  type DialogueFrameType,
   EXPEDITED_BYTES_MAX,
   type Extension,
   FLAG_ACK_SOON,
@@ -72,6 +75,29 @@ export function writeFrame(w: FrameWriter, f: Frame): void {
     case FrameType.EXPEDITED:
       w.beginFrame(f.type, 0, f.channel);
       w.bytes(f.payload);
+      break;
+    case FrameType.GIVE_TOKENS:
+    case FrameType.PLEASE_TOKENS:
+    case FrameType.GIVE_CONTROL:
+    case FrameType.MINOR_SYNC:
+    case FrameType.MINOR_SYNC_ACK:
+    case FrameType.MAJOR_SYNC:
+    case FrameType.MAJOR_SYNC_ACK:
+    case FrameType.RESYNC:
+    case FrameType.RESYNC_ACK:
+    case FrameType.EXCEPTION_REPORT:
+    case FrameType.EXCEPTION_DATA:
+    case FrameType.ACTIVITY_START:
+    case FrameType.ACTIVITY_RESUME:
+    case FrameType.ACTIVITY_INTERRUPT:
+    case FrameType.ACTIVITY_INTERRUPT_ACK:
+    case FrameType.ACTIVITY_DISCARD:
+    case FrameType.ACTIVITY_DISCARD_ACK:
+    case FrameType.ACTIVITY_END:
+    case FrameType.CAPABILITY_DATA:
+    case FrameType.CAPABILITY_DATA_ACK:
+      w.beginFrame(f.type, 0, f.channel);
+      writeDialogueFields(w, f);
       break;
     case FrameType.ACK:
       w.beginFrame(f.type, 0, f.channel);
@@ -280,6 +306,28 @@ export function decodePayload(
     case FrameType.ACK:
       f = { type, channel, received: r.u53(), windowLimit: r.u53() };
       break;
+    case FrameType.GIVE_TOKENS:
+    case FrameType.PLEASE_TOKENS:
+    case FrameType.GIVE_CONTROL:
+    case FrameType.MINOR_SYNC:
+    case FrameType.MINOR_SYNC_ACK:
+    case FrameType.MAJOR_SYNC:
+    case FrameType.MAJOR_SYNC_ACK:
+    case FrameType.RESYNC:
+    case FrameType.RESYNC_ACK:
+    case FrameType.EXCEPTION_REPORT:
+    case FrameType.EXCEPTION_DATA:
+    case FrameType.ACTIVITY_START:
+    case FrameType.ACTIVITY_RESUME:
+    case FrameType.ACTIVITY_INTERRUPT:
+    case FrameType.ACTIVITY_INTERRUPT_ACK:
+    case FrameType.ACTIVITY_DISCARD:
+    case FrameType.ACTIVITY_DISCARD_ACK:
+    case FrameType.ACTIVITY_END:
+    case FrameType.CAPABILITY_DATA:
+    case FrameType.CAPABILITY_DATA_ACK:
+      f = readDialogueFields(r, type, channel, userDataBytesMax);
+      break;
     case FrameType.PING:
     case FrameType.PONG:
       f = { type, channel: CONNECTION_CHANNEL, stamp: r.f64() };
@@ -322,6 +370,48 @@ export function decodePayload(
   }
   r.end();
   return f;
+}
+
+/** tokens u8, code u8, serial u32, id (u8 length, bytes), old id (u8 length, bytes), user data (u16 length, bytes). */
+function writeDialogueFields(w: FrameWriter, f: DialogueFrame): void {
+  if (f.id.byteLength > ACTIVITY_ID_BYTES_MAX || f.oldId.byteLength > ACTIVITY_ID_BYTES_MAX) {
+    throw new InternalError('activity id too long');
+  }
+  w.u8(f.tokens);
+  w.u8(f.code);
+  w.u32(f.serial);
+  w.u8(f.id.byteLength);
+  w.bytes(f.id);
+  w.u8(f.oldId.byteLength);
+  w.bytes(f.oldId);
+  w.shortBytes(f.userData);
+}
+
+function readDialogueFields(
+  r: PayloadReader,
+  type: DialogueFrameType,
+  channel: number,
+  userDataBytesMax: number,
+): DialogueFrame {
+  const tokens = r.u8();
+  if ((tokens & ~0x0f) !== 0) {
+    throw new ProtocolError(
+      AbortCode.MALFORMED_FRAME,
+      `${frameTypeName(type)} with unknown token bits 0x${tokens.toString(16)}`,
+    );
+  }
+  const code = r.u8();
+  const serial = r.u32();
+  const id = r.bytes(activityIdLength(r.u8()));
+  const oldId = r.bytes(activityIdLength(r.u8()));
+  return { type, channel, tokens, code, serial, id, oldId, userData: r.shortBytes(userDataBytesMax, 'user data') };
+}
+
+function activityIdLength(n: number): number {
+  if (n > ACTIVITY_ID_BYTES_MAX) {
+    throw new ProtocolError(AbortCode.MALFORMED_FRAME, `activity id of ${n} bytes exceeds ${ACTIVITY_ID_BYTES_MAX}`);
+  }
+  return n;
 }
 
 interface Limits {

@@ -28,15 +28,33 @@ export const FrameType = {
   RESUME: 0x08,
   RESUMED: 0x09,
   RESUME_REFUSE: 0x0a,
-  // Authentication (native): credentials renewed inside a live session (docs/PROTOCOL.md 5.18)
-  /** Initiator to responder: new credentials (a fresh JWT) for this session. */
-  RENEW_CREDENTIALS: 0x58,
-  /** Responder to initiator: the answer to a RENEW_CREDENTIALS. */
-  CREDENTIALS_RENEWED: 0x59,
   // Data transfer (X.225 DT, EX, TD)
   DATA: 0x10,
   EXPEDITED: 0x11,
   TYPED_DATA: 0x12,
+  // Dialogue control, synchronization and activities (X.225 GT, PT, GTC, MIP, MIA, MAP, MAA, RS,
+  // RA, ER, ED, AS, AR, AI, AIA, AD, ADA, AE): one payload layout, see dialogue-frame.ts
+  GIVE_TOKENS: 0x20,
+  PLEASE_TOKENS: 0x21,
+  GIVE_CONTROL: 0x22,
+  MINOR_SYNC: 0x23,
+  MINOR_SYNC_ACK: 0x24,
+  MAJOR_SYNC: 0x25,
+  MAJOR_SYNC_ACK: 0x26,
+  RESYNC: 0x27,
+  RESYNC_ACK: 0x28,
+  EXCEPTION_REPORT: 0x29,
+  EXCEPTION_DATA: 0x2a,
+  ACTIVITY_START: 0x2b,
+  ACTIVITY_RESUME: 0x2c,
+  ACTIVITY_INTERRUPT: 0x2d,
+  ACTIVITY_INTERRUPT_ACK: 0x2e,
+  ACTIVITY_DISCARD: 0x2f,
+  ACTIVITY_DISCARD_ACK: 0x30,
+  ACTIVITY_END: 0x31,
+  // Capability data (X.225 CD, CDA): outside activities, with activity management
+  CAPABILITY_DATA: 0x32,
+  CAPABILITY_DATA_ACK: 0x33,
   // Maintenance and flow control, native to liaison
   ACK: 0x40,
   PING: 0x41,
@@ -46,6 +64,11 @@ export const FrameType = {
   CHALLENGE: 0x44,
   /** Connection-level flow control: the absolute charged-byte offset the peer may send up to. */
   WINDOW: 0x45,
+  // Authentication (native): credentials renewed inside a live session (docs/PROTOCOL.md 5.18)
+  /** Initiator to responder: new credentials (a fresh JWT) for this session. */
+  RENEW_CREDENTIALS: 0x58,
+  /** Responder to initiator: the answer to a RENEW_CREDENTIALS. */
+  CREDENTIALS_RENEWED: 0x59,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
@@ -90,6 +113,10 @@ export const ExtensionId = {
   RESUME_WINDOW: 0x03,
   /** CONNECT: the initiator's retransmit budget (u32 bytes); ACCEPT: the agreed one (the smaller). */
   RETRANSMIT_BUFFER: 0x04,
+  /** CONNECT: tokens the responder gets (u8 mask), tokens it may choose (u8 mask); ACCEPT: tokens it holds (u8). */
+  INITIAL_TOKENS: 0x05,
+  /** CONNECT: the initial synchronization point serial number (u32); ACCEPT: the one agreed. */
+  INITIAL_SERIAL: 0x06,
   /** CONNECT only: a bearer token or a JWT (UTF-8), for the responder's authentication hook. */
   AUTH_TOKEN: 0x18,
   /** CONNECT only: a pre-shared key's identity and its proof over the connection's CHALLENGE (session/credentials.ts). */
@@ -168,6 +195,52 @@ export interface DataFrame {
   ackSoon?: true;
   payload: Uint8Array;
 }
+
+/**
+ * Every dialogue frame (0x20-0x33) has the same fields; each type gives some of them meaning and
+ * senders write zero or empty in the others (docs/PROTOCOL.md lists which).
+ */
+export interface DialogueFrame {
+  type: DialogueFrameType;
+  channel: number;
+  /** Token mask: data 0x01, minor 0x02, major/activity 0x04, release 0x08. */
+  tokens: number;
+  /** A small per-type code: resync kind, reason, confirm-requested flag. */
+  code: number;
+  serial: number;
+  /** Activity id (start, resume), at most ACTIVITY_ID_BYTES_MAX bytes. */
+  id: Uint8Array;
+  /** The resumed activity's old id (resume only). */
+  oldId: Uint8Array;
+  userData: Uint8Array;
+}
+export type DialogueFrameType = (typeof FrameType)[
+  | 'GIVE_TOKENS'
+  | 'PLEASE_TOKENS'
+  | 'GIVE_CONTROL'
+  | 'MINOR_SYNC'
+  | 'MINOR_SYNC_ACK'
+  | 'MAJOR_SYNC'
+  | 'MAJOR_SYNC_ACK'
+  | 'RESYNC'
+  | 'RESYNC_ACK'
+  | 'EXCEPTION_REPORT'
+  | 'EXCEPTION_DATA'
+  | 'ACTIVITY_START'
+  | 'ACTIVITY_RESUME'
+  | 'ACTIVITY_INTERRUPT'
+  | 'ACTIVITY_INTERRUPT_ACK'
+  | 'ACTIVITY_DISCARD'
+  | 'ACTIVITY_DISCARD_ACK'
+  | 'ACTIVITY_END'
+  | 'CAPABILITY_DATA'
+  | 'CAPABILITY_DATA_ACK'];
+
+/** Dialogue frame types are this contiguous range. */
+export function isDialogueFrame(type: number): type is DialogueFrameType {
+  return type >= FrameType.GIVE_TOKENS && type <= FrameType.CAPABILITY_DATA_ACK;
+}
+export const ACTIVITY_ID_BYTES_MAX = 64;
 
 export interface ExpeditedFrame {
   type: typeof FrameType.EXPEDITED;
@@ -253,6 +326,7 @@ export type Frame =
   | AbortFrame
   | DataFrame
   | ExpeditedFrame
+  | DialogueFrame
   | AckFrame
   | PingFrame
   | ConnectionCloseFrame
@@ -293,7 +367,8 @@ export function isSequenced(type: FrameType): boolean {
     type === FrameType.EXPEDITED ||
     type === FrameType.FINISH ||
     type === FrameType.DISCONNECT ||
-    type === FrameType.NOT_FINISHED
+    type === FrameType.NOT_FINISHED ||
+    isDialogueFrame(type)
   );
 }
 
