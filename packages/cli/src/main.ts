@@ -60,7 +60,7 @@ function program(): Command {
 
   const sendCmd = root
     .command('send')
-    .argument('<file...>', 'the files to send, then the receiver, tcp://HOST:PORT')
+    .argument('<file...>', 'the files to send, then the receiver, tcp://HOST:PORT or tls://HOST:PORT')
     .description('send files to `liaison serve --receive-dir DIR`, resumably, each checked by SHA-256')
     .option('--json', 'events as JSON lines on stderr (also when stderr is not a terminal)')
     .addOption(
@@ -83,6 +83,7 @@ function program(): Command {
       process.exitCode = await sendCommand(args, flags);
     });
   for (const o of limitOptions()) if (o.long !== '--units') sendCmd.addOption(o);
+  for (const o of connectSecurityOptions()) sendCmd.addOption(o);
   return root;
 }
 

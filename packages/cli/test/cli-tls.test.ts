@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, type TestContext, test } from 'node:test';
@@ -190,6 +190,39 @@ describe('liaison with mutual TLS and pre-shared keys', () => {
     }
     assert.match(serverLog, /"principal":"alice"/);
     assert.match(serverLog, /"principal":"bob","expiresAt":"/);
+  });
+
+  test('send over TLS with a token: serve --receive-dir --cert --key --auth-token receives the file, verified', {
+    timeout: 30_000,
+  }, async (t) => {
+    const src = join(pki.dir, 'payload.bin');
+    const payload = randomBytes(3 * 1024 * 1024);
+    writeFileSync(src, payload);
+    const dir = join(pki.dir, 'received');
+    const server = start(t, CLI, [
+      'serve',
+      '--listen',
+      'tls://127.0.0.1:0',
+      '--cert',
+      pki.files.serverCert,
+      '--key',
+      pki.files.serverKey,
+      '--auth-token',
+      'send-token',
+      '--receive-dir',
+      dir,
+      '--json',
+    ]);
+    const url = (await within(firstLine(server), 10_000, 'listening')).slice('listening '.length);
+    const send = start(t, CLI, ['send', src, url, '--ca', pki.files.ca, '--token', 'send-token', '--json']);
+    let stderr = '';
+    send.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const [code] = await within(once(send, 'exit'), 25_000, 'send');
+    assert.equal(code, 0, stderr.slice(-800));
+    assert.ok(readFileSync(join(dir, 'payload.bin')).equals(payload));
+    const refused = start(t, CLI, ['send', src, url, '--ca', pki.files.ca, '--token', 'nope', '--retry-for-ms', '0']);
+    const [refusedCode] = await within(once(refused, 'exit'), 15_000, 'refused send');
+    assert.equal(refusedCode, 3);
   });
 
   test('bad security options are usage errors (exit 2) naming the problem', async (t) => {
