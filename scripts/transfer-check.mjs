@@ -28,6 +28,9 @@ const { values: opts } = parseArgs({
     'sync-every': { type: 'string', default: '4MiB' },
     'cut-ms': { type: 'string', default: '1000' },
     'delay-ms': { type: 'string', default: '0' },
+    // A bandwidth limit, so the transfer lasts long enough for the cuts to hit it many times
+    // (unlimited, loopback moves 200 MiB in a few seconds: two or three cuts in all).
+    'rate-mib': { type: 'string', default: '16' },
     'timeout-s': { type: 'string', default: '600' },
     keep: { type: 'boolean', default: false },
   },
@@ -37,6 +40,7 @@ const size = Number(opts['size-mib']) * MiB;
 const syncEvery = parseByteSize(opts['sync-every']);
 const cutMs = Number(opts['cut-ms']);
 const delayMs = Number(opts['delay-ms']);
+const rateMiB = Number(opts['rate-mib']);
 const deadline = Date.now() + Number(opts['timeout-s']) * 1000;
 const children = new Set();
 const figures = [];
@@ -65,11 +69,17 @@ async function main() {
   const dir = join(work, 'received');
   const sha256 = await makeFile(src, size);
   figures.push(
-    `file: ${formatBytes(size)}, SHA-256 ${sha256}; sync every ${formatBytes(syncEvery)}; proxy cuts every connection after ${cutMs} ms${delayMs ? `, delays ${delayMs} ms each way` : ''}`,
+    `file: ${formatBytes(size)}, SHA-256 ${sha256}; sync every ${formatBytes(syncEvery)}; proxy cuts every connection after ${cutMs} ms${delayMs ? `, delays ${delayMs} ms each way` : ''}${rateMiB > 0 ? `, carries ${rateMiB} MiB/s each way` : ''}`,
   );
 
   let receiver = await serve('tcp://127.0.0.1:0', dir);
-  const proxy = new FaultProxy({ target: endpoint(receiver.url), cutAfterMs: [cutMs, cutMs], delayMs, seed: 1 });
+  const proxy = new FaultProxy({
+    target: endpoint(receiver.url),
+    cutAfterMs: [cutMs, cutMs],
+    delayMs,
+    rateBytesPerSec: rateMiB > 0 ? rateMiB * MiB : null,
+    seed: 1,
+  });
   await proxy.start();
   try {
     const sendArgs = ['send', src, proxy.url, '--json', '--sync-every', opts['sync-every'], '--retry-for-ms', '60000'];

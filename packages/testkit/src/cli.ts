@@ -18,6 +18,8 @@ const USAGE = `usage: node packages/testkit/dist/cli.js --listen HOST:PORT --tar
   --cut-ms MIN-MAX       cut every connection a random MIN..MAX ms after it was accepted
   --cut-bytes MIN-MAX    cut every connection once MIN..MAX bytes went one way
   --delay-ms N[,M]       one-way delay: N both ways, or N to the target and M to the client
+  --rate SIZE            bandwidth of each direction of each connection, per second
+                         (bytes, or with KiB/MiB: 20MiB)
   --cut-style reset|close  how a cut looks to both sides (default reset)
   --seed N               seed of the random choices (printed at start; replays a run)
   --quiet                no line per cut on stderr
@@ -32,6 +34,7 @@ function options(argv: string[]): FaultProxyOptions & { quiet: boolean } {
       'cut-ms': { type: 'string' },
       'cut-bytes': { type: 'string' },
       'delay-ms': { type: 'string' },
+      rate: { type: 'string' },
       'cut-style': { type: 'string', default: 'reset' },
       seed: { type: 'string' },
       quiet: { type: 'boolean', default: false },
@@ -61,10 +64,20 @@ function options(argv: string[]): FaultProxyOptions & { quiet: boolean } {
     cutAfterMs: values['cut-ms'] ? parseRange(values['cut-ms']) : null,
     cutAtBytes: values['cut-bytes'] ? parseRange(values['cut-bytes']) : null,
     delayMs,
+    rateBytesPerSec: values.rate === undefined ? null : parseRate(values.rate),
     cutStyle: style,
     seed,
     quiet: values.quiet,
   };
+}
+
+/** "1048576", "512KiB", "20MiB" → bytes per second. */
+function parseRate(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(KiB|MiB)?$/i.exec(text.trim());
+  const unit = m?.[2]?.toLowerCase();
+  const value = m ? Number(m[1]) * (unit === 'kib' ? 1024 : unit === 'mib' ? 1024 * 1024 : 1) : Number.NaN;
+  if (!(value > 0)) throw new RangeError(`--rate is a positive size per second (e.g. 20MiB), got "${text}"`);
+  return value;
 }
 
 async function main(): Promise<void> {

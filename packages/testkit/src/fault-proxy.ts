@@ -13,6 +13,9 @@
  *   FIN, `cutStyle: 'close'`); bytes still in the proxy are lost, as on a broken path.
  * - One-way delay per direction (`delayMs`): each chunk leaves `delay` ms after it arrived, in
  *   order, so a fixed delay of d each way gives a round trip of 2d on top of loopback.
+ * - A bandwidth limit per direction of each connection (`rateBytesPerSec`): a chunk leaves no
+ *   sooner than the previous one plus its own serialization time, as on a slow link, so a bulk
+ *   transfer lasts long enough for time-based cuts to hit it many times.
  * - `down('refuse')` stops listening (new connections get ECONNREFUSED); `down('blackhole')`
  *   accepts them and lets nothing through, as a partition where SYNs go unanswered; `up()` listens
  *   again and lets held connections through (their bytes were kept, as TCP would retransmit them).
@@ -53,6 +56,8 @@ export interface FaultProxyOptions {
   cutAtBytes?: Range | null;
   /** One-way delay: a number for both directions, or per direction. */
   delayMs?: number | Partial<Record<Direction, number>>;
+  /** Bandwidth of each direction of each connection, in bytes per second (default: unlimited). */
+  rateBytesPerSec?: number | null;
   /** 'reset' (default): both sockets see a connection reset; 'close': an orderly FIN. */
   cutStyle?: 'reset' | 'close';
   /** Seed of the random choices (default: random); `seed` tells it, to replay a run. */
@@ -64,7 +69,10 @@ export interface FaultProxyOptions {
 }
 
 /** What can be changed on a running proxy; cut settings apply to connections accepted later. */
-export type FaultSettings = Pick<FaultProxyOptions, 'cutAfterMs' | 'cutAtBytes' | 'delayMs' | 'cutStyle'>;
+export type FaultSettings = Pick<
+  FaultProxyOptions,
+  'cutAfterMs' | 'cutAtBytes' | 'delayMs' | 'cutStyle' | 'rateBytesPerSec'
+>;
 
 export interface FaultProxyCounters {
   /** Connections accepted (including those held while black-holed). */
@@ -102,6 +110,7 @@ export class FaultProxy extends EventEmitter<ProxyEventMap> {
     cutAtBytes: null,
     cutStyle: 'reset',
     delayMs: { 'to-target': 0, 'to-client': 0 },
+    rateBytesPerSec: null,
   };
   readonly #context: ProxyContext;
   readonly #random: () => number;
@@ -196,6 +205,12 @@ export class FaultProxy extends EventEmitter<ProxyEventMap> {
     if (settings.cutAfterMs !== undefined) this.#settings.cutAfterMs = checkRange('cutAfterMs', settings.cutAfterMs);
     if (settings.cutAtBytes !== undefined) this.#settings.cutAtBytes = checkRange('cutAtBytes', settings.cutAtBytes);
     if (settings.cutStyle !== undefined) this.#settings.cutStyle = settings.cutStyle;
+    const rate = settings.rateBytesPerSec;
+    if (rate !== undefined) {
+      if (rate !== null && !(rate > 0 && Number.isFinite(rate)))
+        throw new RangeError(`rateBytesPerSec must be > 0, got ${rate}`);
+      this.#settings.rateBytesPerSec = rate;
+    }
     const d = settings.delayMs;
     if (d !== undefined) {
       const both = typeof d === 'number' ? { 'to-target': d, 'to-client': d } : { ...this.#settings.delayMs, ...d };
@@ -303,6 +318,7 @@ interface ResolvedSettings {
   cutAtBytes: Range | null;
   cutStyle: 'reset' | 'close';
   delayMs: Record<Direction, number>;
+  rateBytesPerSec: number | null;
 }
 
 /** What links and pipes may use of their proxy. */
@@ -472,6 +488,8 @@ class Pipe {
   #blocked = false;
   #stopped = false;
   #finishing = false;
+  /** When the link is free again under the bandwidth limit (performance.now() time). */
+  #linkFreeAt = 0;
 
   constructor(proxy: ProxyContext, link: Link, direction: Direction, src: Socket, dst: Socket, cutAtByte: number) {
     this.#proxy = proxy;
@@ -509,11 +527,16 @@ class Pipe {
       this.#src.pause();
     }
     this.#bytesLeft -= part.byteLength;
-    this.#enqueue({ due: this.#due(), chunk: part, cutAfter });
+    this.#enqueue({ due: this.#due(part.byteLength), chunk: part, cutAfter });
   }
 
-  #due(): number {
-    return performance.now() + this.#proxy.settings.delayMs[this.#direction];
+  /** When a chunk of `bytes` that arrives now may leave: after the delay and, if limited, its turn on the link. */
+  #due(bytes = 0): number {
+    const arrival = performance.now() + this.#proxy.settings.delayMs[this.#direction];
+    const rate = this.#proxy.settings.rateBytesPerSec;
+    if (rate === null) return arrival;
+    this.#linkFreeAt = Math.max(arrival, this.#linkFreeAt) + (bytes * 1000) / rate;
+    return this.#linkFreeAt;
   }
 
   #enqueue(item: Item): void {

@@ -90,6 +90,29 @@ describe('fault proxy', { timeout: 30_000 }, () => {
     assert.ok(delayed >= 119 && delayed < 400, `40 + 80 ms one-way delays: round trip ${delayed} ms`);
   });
 
+  test('limits each direction to its bandwidth: 1 MiB at 4 MiB/s takes at least 250 ms', async (t) => {
+    const received: Buffer[] = [];
+    let bytes = 0;
+    const sink = await server(t, (s) => {
+      s.on('data', (d: Buffer) => {
+        received.push(d);
+        bytes += d.length;
+      });
+      s.on('error', () => {});
+    });
+    const proxy = await startProxy(t, { target: sink, rateBytesPerSec: 4 * 1024 * 1024 });
+    const socket = await dial(t, proxy.address.port);
+    const payload = Buffer.alloc(1024 * 1024, 3);
+    const started = performance.now();
+    socket.write(payload);
+    await until(() => bytes === payload.length, 5_000, 'the whole MiB');
+    const ms = performance.now() - started;
+    // A lower bound only: a loaded machine can make it slower, never faster than the link.
+    assert.ok(ms >= 240, `1 MiB at 4 MiB/s arrived in ${ms.toFixed(0)} ms`);
+    assert.ok(Buffer.concat(received).equals(payload), 'every byte, in order');
+    assert.throws(() => proxy.setFaults({ rateBytesPerSec: 0 }), RangeError);
+  });
+
   test('down: refuses new connections, then serves them again after up()', async (t) => {
     const target = await echoServer(t);
     const proxy = await startProxy(t, { target });
