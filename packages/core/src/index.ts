@@ -45,6 +45,22 @@ export {
 } from './recovery/proof.js';
 export { SessionTable, type SessionTableOptions } from './recovery/table.js';
 export {
+  AUTH_EXTENSION_ID_MAX,
+  AUTH_EXTENSION_ID_MIN,
+  type Credentials,
+  checkCredentials,
+  credentialsOf,
+  decodePskCredential,
+  encodePskCredential,
+  extensionValue,
+  PSK_PROOF_BYTES,
+  type PskBinding,
+  type PskOffer,
+  pskAnswerInput,
+  pskOfferOf,
+  pskProofInput,
+} from './session/credentials.js';
+export {
   type ActivityInfo,
   availableTokens,
   Dialogue,

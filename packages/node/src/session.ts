@@ -23,6 +23,7 @@
  */
 import { EventEmitter } from 'node:events';
 import {
+  AbortCode,
   type ActivityInfo,
   type AgreedParameters,
   type CloseReason,
@@ -30,9 +31,11 @@ import {
   type Dialogue,
   type DialogueEvent,
   ErrorCode,
+  type Extension,
   LiaisonError,
   type MessageKind,
   NamedTokenRefusedError,
+  type PskBinding,
   type ResumeStats,
   type ResyncKind,
   type RttEstimate,
@@ -42,16 +45,20 @@ import {
   TOKEN_NAMES,
   type TokenName,
   TokenRefuseCode,
+  TransportError,
   tokenMask,
   tokenNames,
   Unit,
   UsageError,
 } from '@liaison/core';
+import { type Authenticator, type Principal, tokenCredentials } from './auth.js';
 import { Confirmations, type DialogueEventMap, type SyncResult } from './dialogue.js';
 import { type ConnectionDriver, now } from './driver.js';
 import type { ServerTokens } from './named-tokens.js';
 import type { Parking } from './parking.js';
 import { registerSession, type SessionListener, type SessionListenerEvent } from './registry.js';
+import { type RenewalGuard, renewalVerdict } from './renewal.js';
+import { type PeerCertificateInfo, TlsTransport } from './tls-transport.js';
 
 export interface SessionEventMap extends DialogueEventMap {
   /**
@@ -73,6 +80,8 @@ export interface SessionEventMap extends DialogueEventMap {
   resumed: [stats: ResumeStats];
   /** The server's registry granted a named token this session asked for (acquire() resolves too). */
   'named-token-granted': [name: string];
+  /** Server: the client renewed its credentials; the principal (and its expiry) is updated. */
+  'credentials-renewed': [principal: Principal];
   close: [reason: CloseReason];
 }
 
@@ -85,6 +94,8 @@ export interface SessionInit {
   parking?: Parking | null;
   /** Server side: the registry this session's named-token requests go to. */
   tokens?: ServerTokens | null;
+  /** Client with a PSK: checks the server's answer in ACCEPT; false aborts (AUTHENTICATION_FAILED). */
+  checkAccept?: ((credentials: Extension[], agreed: AgreedParameters, binding: PskBinding) => boolean) | null;
 }
 
 interface TokenWaiter {
@@ -114,11 +125,20 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
   readonly #core: CoreSession;
   readonly #onReleaseRequest: ReleaseDecider | undefined;
   readonly #parking: Parking | null;
+  readonly #checkAccept: ((credentials: Extension[], agreed: AgreedParameters, binding: PskBinding) => boolean) | null;
   #resolveReady: (() => void) | null = null;
   #rejectReady: ((e: Error) => void) | null = null;
   #resolveClosed: ((r: CloseReason) => void) | null = null;
   #reason: CloseReason | null = null;
   #peerUserData: Uint8Array = EMPTY;
+  #principal: Principal | null = null;
+  /** Server: the hook that let this session in, asked again for renewals. */
+  #authenticate: Authenticator | null = null;
+  /** Server: the per-address rate limit renewals count against. */
+  #renewalGuard: RenewalGuard | null = null;
+  /** Client: renewals sent and not answered yet, by request id. */
+  readonly #renewals = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  #nextRenewal = 1;
 
   readonly #inbox: InboxItem[] = [];
   #inboxHead = 0;
@@ -144,6 +164,7 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
     this.#onReleaseRequest = init.onReleaseRequest;
     this.#parking = init.parking ?? null;
     this.#serverTokens = init.tokens ?? null;
+    this.#checkAccept = init.checkAccept ?? null;
     registerSession(core, this);
   }
 
@@ -224,6 +245,25 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
 
   get remotePort(): number {
     return this.#driver.transport.remotePort;
+  }
+
+  /** What carries the session now: 'tcp' or 'tls'. */
+  get transport(): 'tcp' | 'tls' {
+    return this.#driver.transport.kind;
+  }
+
+  /**
+   * The peer's TLS certificate on the current connection: on a server, the client's when mutual
+   * TLS is used; on a client, the server's. null over TCP or when the peer sent none.
+   */
+  get peerCertificate(): PeerCertificateInfo | null {
+    const t = this.#driver.transport;
+    return t instanceof TlsTransport ? t.peerCertificate : null;
+  }
+
+  /** Server: who the `authenticate` hook let in (renewals update it); null without authentication. */
+  get principal(): Principal | null {
+    return this.#principal;
   }
 
   get rtt(): RttEstimate | null {
@@ -768,7 +808,18 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
   handleEvent(e: SessionListenerEvent, driver: ConnectionDriver | null): void {
     switch (e.type) {
       case 'suspended':
+        this.#failRenewals(new TransportError('the connection was lost before the renewal was answered; renew again'));
         this.emit('suspended', e.reason);
+        return;
+      case 'renewal-answered': {
+        const pending = this.#renewals.get(e.requestId);
+        this.#renewals.delete(e.requestId);
+        if (e.code === 0) pending?.resolve();
+        else pending?.reject(new LiaisonError(ErrorCode.RENEWAL_REFUSED, `renewal refused: ${e.message}`));
+        return;
+      }
+      case 'renewal-requested':
+        void this.#answerRenewal(e.requestId, e.credentials);
         return;
       case 'resumed':
         if (driver) this.#driver = driver;
@@ -776,6 +827,16 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
         this.#pump();
         return;
       case 'accepted':
+        if (this.#checkAccept && !this.#checkAccept(e.credentials, e.agreed, e.binding)) {
+          // Whoever answered does not hold the key, or changed the agreement: never open.
+          this.#core.providerAbort(
+            now(),
+            AbortCode.AUTHENTICATION_FAILED,
+            'the server did not prove the pre-shared key',
+          );
+          this.#driver.scheduleFlush();
+          return;
+        }
         this.#peerUserData = e.userData;
         this.#opened();
         return;
@@ -828,6 +889,43 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
         // Its tokens pass to the next waiters (a suspended session never gets here until it expires).
         this.#serverTokens?.handleEvent(e);
         return;
+    }
+  }
+
+  /**
+   * @internal The server authenticated this session: its principal, and the credentials' expiry
+   * as a core deadline (the wall-clock expiry moved to the driver's monotonic clock).
+   */
+  authenticated(principal: Principal, authenticate: Authenticator | null, guard: RenewalGuard | null = null): void {
+    this.#principal = principal;
+    this.#authenticate = authenticate;
+    this.#renewalGuard = guard;
+    this.#core.credentialsExpireAt = expiryDeadline(principal);
+    this.#driver.scheduleFlush();
+  }
+
+  /**
+   * Client: sends a new token (a fresh JWT) for this session. Resolves when the server accepted
+   * it (the server's principal and expiry are then updated); rejects with RENEWAL_REFUSED when it
+   * did not (the session goes on until the old credentials expire), with a TransportError when
+   * the connection broke before the answer (renew again once resumed), or with the close reason.
+   */
+  renewCredentials(token: string): Promise<void> {
+    if (this.#reason) return Promise.reject(new SessionClosedError(this.#reason));
+    if (!this.#isOpen || this.#core.link !== 'attached') {
+      return Promise.reject(
+        new UsageError(ErrorCode.INVALID_STATE, 'renew credentials once the session is open and attached'),
+      );
+    }
+    try {
+      const credentials = tokenCredentials(token);
+      const id = this.#nextRenewal++;
+      this.#core.renewCredentials(now(), id, credentials);
+      const answer = new Promise<void>((resolve, reject) => this.#renewals.set(id, { resolve, reject }));
+      this.#driver.scheduleFlush();
+      return answer;
+    } catch (e) {
+      return Promise.reject(e);
     }
   }
 
@@ -1024,10 +1122,42 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
       );
   }
 
+  /** Server: checks renewed credentials with the hook that let the session in, then answers. */
+  async #answerRenewal(requestId: number, credentials: Extension[]): Promise<void> {
+    const t = this.#driver.transport;
+    const guard = this.#renewalGuard;
+    const driver = this.#driver;
+    const verdict = await renewalVerdict(this.#authenticate, this.#principal, credentials, {
+      mayTry: guard ? () => guard.mayTry(driver) : () => true,
+      failed: () => guard?.failed(driver),
+      remoteAddress: t.remoteAddress,
+      remotePort: t.remotePort,
+      transport: t.kind,
+      peerCertificate: this.peerCertificate,
+      agreed: this.#core.agreed,
+      channel: this.#core.channel,
+    });
+    if (this.#core.state === 'closed' || this.#core.link !== 'attached') return; // the client renews again
+    if (verdict.principal) {
+      this.#principal = verdict.principal;
+      this.#core.credentialsExpireAt = expiryDeadline(verdict.principal);
+    }
+    this.#core.answerRenewal(now(), requestId, verdict.code, verdict.message);
+    this.#driver.scheduleFlush();
+    if (verdict.principal) this.emit('credentials-renewed', verdict.principal);
+  }
+
+  #failRenewals(error: Error): void {
+    const pending = [...this.#renewals.values()];
+    this.#renewals.clear();
+    for (const p of pending) p.reject(error);
+  }
+
   #ended(reason: CloseReason): void {
     if (this.#reason) return;
     this.#reason = reason;
     const error = new SessionClosedError(reason);
+    this.#failRenewals(error);
     if (!this.#isOpen) this.#readyError = error;
     this.#rejectReady?.(error);
     for (let i = this.#opsHead; i < this.#ops.length; i++) {
@@ -1073,4 +1203,9 @@ function toBytes(data: Uint8Array | string): Uint8Array {
   if (typeof data === 'string') return UTF8.encode(data);
   if (data instanceof Uint8Array) return data;
   throw new UsageError(ErrorCode.INVALID_ARGUMENT, 'data must be a Uint8Array or a string');
+}
+
+/** A principal's wall-clock expiry as a deadline on the driver's monotonic clock (the core has no clock). */
+function expiryDeadline(principal: Principal): number {
+  return principal.expiresAt === undefined ? Number.POSITIVE_INFINITY : now() + (principal.expiresAt - Date.now());
 }

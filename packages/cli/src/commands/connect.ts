@@ -8,8 +8,9 @@ import { connect, describeCloseReason, SessionClosedError } from '@liaison/node'
 import { Exit, exitCodeFor } from '../exit-codes.js';
 import { type LimitFlags, limitsFrom, unitsFrom } from '../options.js';
 import { LineWriter, makeReporter, reasonJson, unitsJson } from '../output.js';
+import { type ConnectSecurityFlags, clientAuth, clientTls } from '../security-options.js';
 
-export interface ConnectFlags extends LimitFlags {
+export interface ConnectFlags extends LimitFlags, ConnectSecurityFlags {
   json?: boolean;
   userData?: string;
 }
@@ -21,6 +22,8 @@ export async function connectCommand(url: string, flags: ConnectFlags): Promise<
     units: unitsFrom(flags),
     userData: flags.userData,
     resume: flags.resume !== false,
+    tls: clientTls(url, flags),
+    auth: clientAuth(flags),
   });
   const out = new LineWriter(process.stdout);
 

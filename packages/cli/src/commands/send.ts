@@ -10,8 +10,9 @@ import { Exit, exitCodeFor } from '../exit-codes.js';
 import { type LimitFlags, limitsFrom } from '../options.js';
 import { makeReporter } from '../output.js';
 import { makeProgress } from '../progress.js';
+import { type ConnectSecurityFlags, clientAuth, clientTls } from '../security-options.js';
 
-export interface SendFlags extends LimitFlags {
+export interface SendFlags extends LimitFlags, ConnectSecurityFlags {
   json?: boolean;
   syncEvery: number;
   retryForMs?: number;
@@ -20,6 +21,7 @@ export interface SendFlags extends LimitFlags {
 export async function sendCommand(args: string[], flags: SendFlags): Promise<number> {
   const url = args.at(-1) as string;
   const paths = args.slice(0, -1);
+  const security = { tls: clientTls(url, flags), auth: clientAuth(flags) };
   const bar = !flags.json && process.stderr.isTTY === true;
   const report = makeReporter(!bar, bar);
   const progress = makeProgress(bar, (fields) =>
@@ -69,7 +71,7 @@ export async function sendCommand(args: string[], flags: SendFlags): Promise<num
     const result = await sendFiles(url, paths, {
       syncEveryBytes: flags.syncEvery,
       retryForMs: flags.retryForMs,
-      connection: { limits: limitsFrom(flags), resume: flags.resume !== false },
+      connection: { limits: limitsFrom(flags), resume: flags.resume !== false, ...security },
       onEvent,
     });
     progress.end();

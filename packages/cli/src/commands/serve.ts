@@ -8,8 +8,9 @@ import { type CloseReason, describeCloseReason, listen, type Session } from '@li
 import { Receiver, type ReceiverEvent } from '@liaison/transfer';
 import { type LimitFlags, limitsFrom, unitsFrom } from '../options.js';
 import { LineWriter, makeReporter, type Reporter, reasonJson, unitsJson } from '../output.js';
+import { type ServeSecurityFlags, serverAttackLimits, serverAuthenticator, serverTls } from '../security-options.js';
 
-export interface ServeFlags extends LimitFlags {
+export interface ServeFlags extends LimitFlags, ServeSecurityFlags {
   listen: string;
   echo?: boolean;
   json?: boolean;
@@ -19,10 +20,15 @@ export interface ServeFlags extends LimitFlags {
 
 export async function serve(flags: ServeFlags): Promise<number> {
   const report = makeReporter(flags.json ?? false, flags.quiet);
+  const limits = limitsFrom(flags);
+  if (flags.maxSessionsPerConnection !== undefined) limits.sessionsPerConnectionMax = flags.maxSessionsPerConnection;
   const server = await listen(flags.listen, {
-    limits: limitsFrom(flags),
+    limits,
     units: unitsFrom(flags),
     resume: flags.resume !== false,
+    tls: serverTls(flags.listen, flags),
+    authenticate: serverAuthenticator(flags),
+    attackLimits: serverAttackLimits(flags),
   });
   const out = new LineWriter(process.stdout);
   const receiver = flags.receiveDir ? await openReceiver(flags.receiveDir, report) : null;
@@ -47,6 +53,20 @@ export async function serve(flags: ServeFlags): Promise<number> {
     `listening on ${server.url}${flags.echo ? ' (echo)' : ''}`,
   );
   server.on('connection-error', (e) => report.error(`connection error: ${e.message}`));
+  server.on('auth-failed', (f) =>
+    report.event(
+      'auth-failed',
+      { remote: `${f.remoteAddress}:${f.remotePort}`, code: f.code, reason: f.reason },
+      `authentication failed from ${f.remoteAddress}:${f.remotePort}: ${f.reason}`,
+    ),
+  );
+  server.on('connection-refused', (f) =>
+    report.event(
+      'connection-refused',
+      { remote: f.remoteAddress, code: f.code, reason: f.reason },
+      `connection from ${f.remoteAddress} turned away: ${f.reason}`,
+    ),
+  );
 
   for await (const session of server) void handle(session);
   return 0;
@@ -54,10 +74,20 @@ export async function serve(flags: ServeFlags): Promise<number> {
   async function handle(session: Session): Promise<void> {
     const id = `${session.remoteAddress}:${session.remotePort}/${session.channel}`;
     const agreed = session.agreed;
+    const principal = session.principal;
+    const cert = session.peerCertificate;
     report.event(
       'session-open',
-      { session: id, units: agreed ? unitsJson(agreed.units) : [], version: agreed?.version },
-      `session ${id} open`,
+      {
+        session: id,
+        units: agreed ? unitsJson(agreed.units) : [],
+        version: agreed?.version,
+        transport: session.transport,
+        ...(principal ? { principal: principal.id } : {}),
+        ...(principal?.expiresAt !== undefined ? { expiresAt: new Date(principal.expiresAt).toISOString() } : {}),
+        ...(cert ? { peerCertificate: { subject: cert.subject, fingerprint256: cert.fingerprint256 } } : {}),
+      },
+      `session ${id} open${principal ? ` for ${principal.id}` : ''}${cert ? ` (certificate ${String(cert.subject.CN ?? cert.fingerprint256)})` : ''}`,
     );
     session.on('suspended', (why) =>
       report.event('session-suspended', { session: id, reason: why }, `session ${id} suspended: ${why}`),

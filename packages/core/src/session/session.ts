@@ -41,6 +41,7 @@ import {
 import {
   type AbortFrame,
   type ConnectFrame,
+  type CredentialsRenewedFrame,
   type DialogueFrame,
   type DialogueFrameType,
   EXPEDITED_BYTES_MAX,
@@ -57,9 +58,11 @@ import {
   NAMED_TOKEN_NAME_BYTES_CEILING,
   type NamedTokenFrame,
   type NamedTokenRefuseFrame,
+  type RenewCredentialsFrame,
   type ResumeFrame,
 } from '../wire/frame.js';
 import type { FrameWriter } from '../wire/writer.js';
+import { checkCredentials, credentialsOf, extensionValue, type PskBinding } from './credentials.js';
 import { Dialogue, type DialogueEvent } from './dialogue.js';
 import { acceptedDialogue, dialogueAcceptExtensions } from './dialogue-setup.js';
 import type { AgreedParameters, ConnectRequest, MessageKind, ResumeStats, SessionEvent } from './events.js';
@@ -226,6 +229,9 @@ export class Session {
   #reportedCredit = 0;
   /** When the current suspension must have ended (set by the table that parks the session). */
   #resumeDeadline = Number.POSITIVE_INFINITY;
+  #credentialsExpireAt = Number.POSITIVE_INFINITY;
+  /** Opened by this side (credentials are renewed by the initiator, answered by the responder). */
+  #initiator = false;
   #disconnectSeq = -1;
 
   // Receiving
@@ -280,6 +286,7 @@ export class Session {
   ): Session {
     const s = new Session(connect.channel, host, limits, { name: 'connecting', since: now, connect });
     s.#keyShare = keyShare;
+    s.#initiator = true;
     host.sendControl(connect);
     host.timer(s);
     return s;
@@ -328,6 +335,19 @@ export class Session {
   /** Whether a transport break suspends this session (instead of aborting it). */
   get resumable(): boolean {
     return this.#recovery !== null && this.#isEstablished();
+  }
+
+  /**
+   * When this session's credentials expire (same clock as `now`; Infinity: never). Past it an
+   * established session is aborted with CREDENTIALS_EXPIRED and a resume is refused, so a resume
+   * never outlives the credentials. The application moves it when the credentials are renewed.
+   */
+  get credentialsExpireAt(): number {
+    return this.#credentialsExpireAt;
+  }
+  set credentialsExpireAt(at: number) {
+    this.#credentialsExpireAt = at;
+    this.#host.timer(this);
   }
 
   /** @internal The session table's deadline for this suspension, enforced during resume attempts too. */
@@ -392,18 +412,30 @@ export class Session {
 
   // ---------------------------------------------------------------- commands from the application
 
-  /** @throws UsageError unless awaiting a response. */
+  /**
+   * `wantedTokens`: tokens the responder takes among those the initiator let it choose (dialogue).
+   * `options.namedTokens`: this side answers the initiator's named-token requests (a registry).
+   * `options.credentials`: authentication extensions for the initiator to check (ids 0x18-0x2F, e.g. a
+   * PSK answer), or a function of what the ACCEPT binds (its KEY_SHARE and SESSION_ID) making
+   * them; appended after everything else.
+   * @throws UsageError unless awaiting a response.
+   */
   accept(
     now: number,
     userData: Uint8Array,
     extensions: Extension[] = [],
     wantedTokens = 0,
-    options: { namedTokens?: NamedTokenOffer } = {},
+    options: {
+      namedTokens?: NamedTokenOffer;
+      credentials?: Extension[] | ((binding: PskBinding) => Extension[]);
+    } = {},
   ): void {
     const s = this.#state;
     if (s.name !== 'awaiting-response') throw this.#invalid('accept');
     this.#checkUserData(userData);
     checkExtensions(extensions);
+    const credentials = options.credentials ?? [];
+    if (Array.isArray(credentials)) checkCredentials(credentials);
     const all = [...extensions];
     const proposal = s.request.dialogue;
     const responderTokens = proposal.assign | (proposal.choose & wantedTokens);
@@ -430,10 +462,44 @@ export class Session {
       }
       this.#offer = null;
     }
+    if (typeof credentials === 'function') {
+      const made = credentials({
+        keyShare: extensionValue(all, ExtensionId.KEY_SHARE),
+        sessionId: extensionValue(all, ExtensionId.SESSION_ID),
+      });
+      checkCredentials(made);
+      all.push(...made);
+    } else {
+      all.push(...credentials);
+    }
     this.#establish(s.request.agreed);
     this.#startDialogue(false, responderTokens, proposal.serial);
     this.#host.sendControl(buildAccept(this.channel, s.request.agreed, this.#limits, userData, all));
     this.#state = OPEN;
+    void now;
+  }
+
+  /**
+   * Initiator: sends new credentials (RENEW_CREDENTIALS); the answer is a `renewal-answered` event.
+   * @throws UsageError unless this side opened the session and it is established, or for
+   * credentials outside the auth range.
+   */
+  renewCredentials(now: number, requestId: number, credentials: Extension[]): void {
+    if (!this.#initiator || !this.#isEstablished()) throw this.#invalid('renew credentials');
+    checkCredentials(credentials);
+    this.#host.sendControl({ type: FrameType.RENEW_CREDENTIALS, channel: this.channel, requestId, credentials });
+    this.#host.wake(this);
+    void now;
+  }
+
+  /**
+   * Responder: answers a `renewal-requested` event (code 0 accepts; set `credentialsExpireAt` first).
+   * @throws UsageError unless this side accepted the session and it is established.
+   */
+  answerRenewal(now: number, requestId: number, code: number, message: string): void {
+    if (this.#initiator || !this.#isEstablished()) throw this.#invalid('answer a renewal');
+    this.#host.sendControl({ type: FrameType.CREDENTIALS_RENEWED, channel: this.channel, requestId, code, message });
+    this.#host.wake(this);
     void now;
   }
 
@@ -683,6 +749,7 @@ export class Session {
     }
     const s = this.#state;
     if (f.type === FrameType.ABORT) return this.#peerAborted(now, f);
+    if (f.type === FrameType.RENEW_CREDENTIALS || f.type === FrameType.CREDENTIALS_RENEWED) return this.#renewal(f);
     switch (s.name) {
       case 'connecting':
         if (f.type === FrameType.ACCEPT) {
@@ -702,6 +769,11 @@ export class Session {
             agreed: this.#agreed as AgreedParameters,
             extensions: f.extensions.filter((e) => e.id >= APPLICATION_EXTENSION_ID_MIN),
             userData: f.userData,
+            credentials: credentialsOf(f.extensions),
+            binding: {
+              keyShare: extensionValue(f.extensions, ExtensionId.KEY_SHARE),
+              sessionId: extensionValue(f.extensions, ExtensionId.SESSION_ID),
+            },
           });
           return;
         }
@@ -1060,6 +1132,7 @@ export class Session {
       resendFrom: f.resendFrom,
     });
     if (!constantTimeEqual(expected, f.proof)) return false;
+    if (now >= this.#credentialsExpireAt) return false; // a resume does not outlive the credentials
     // The initiator cannot have received more than was sent, nor less than it acknowledged;
     // and it must resend from no later than the first frame this side lacks.
     if (f.received > this.#sentSeq || f.received < this.#peerReceived) return false;
@@ -1203,6 +1276,10 @@ export class Session {
       return;
     }
     if (this.#link.name === 'suspended') return; // the session table keeps its deadline
+    if (this.#isEstablished() && now >= this.#credentialsExpireAt) {
+      this.providerAbort(now, AbortCode.CREDENTIALS_EXPIRED, 'credentials expired and were not renewed');
+      return;
+    }
     if (this.#ackDueAt !== null && now >= this.#ackDueAt) {
       this.#ackNow = true;
       this.#host.wake(this);
@@ -1218,6 +1295,25 @@ export class Session {
       now - s.since >= this.#limits.releaseTimeoutMs
     ) {
       this.providerAbort(now, AbortCode.RELEASE_TIMEOUT, 'orderly release did not complete in time');
+    }
+  }
+
+  /** RENEW_CREDENTIALS reaches the responder, CREDENTIALS_RENEWED the initiator, on an established session. */
+  #renewal(f: RenewCredentialsFrame | CredentialsRenewedFrame): void {
+    const toInitiator = f.type === FrameType.CREDENTIALS_RENEWED;
+    if (!this.#isEstablished() || toInitiator !== this.#initiator) throw this.#unexpected(f);
+    if (f.type === FrameType.RENEW_CREDENTIALS) {
+      const credentials = credentialsOf(f.credentials);
+      this.#host.emit({
+        type: 'renewal-requested',
+        channel: this.channel,
+        session: this,
+        requestId: f.requestId,
+        credentials,
+      });
+    } else {
+      const { requestId, code, message } = f;
+      this.#host.emit({ type: 'renewal-answered', channel: this.channel, session: this, requestId, code, message });
     }
   }
 
@@ -1244,6 +1340,8 @@ export class Session {
       stateDeadline = s.since + this.#limits.releaseTimeoutMs;
     }
     if (stateDeadline !== null && (next === null || stateDeadline < next)) next = stateDeadline;
+    const expiry = this.#credentialsExpireAt;
+    if (expiry !== Number.POSITIVE_INFINITY && this.#isEstablished() && (next === null || expiry < next)) next = expiry;
     return next;
   }
 

@@ -152,6 +152,17 @@ export function writeFrame(w: FrameWriter, f: Frame): void {
       w.beginFrame(f.type, 0, f.channel);
       w.bytes(namedTokenPayload(f));
       break;
+    case FrameType.RENEW_CREDENTIALS:
+      w.beginFrame(f.type, 0, f.channel);
+      w.u32(f.requestId);
+      writeExtensions(w, f.credentials);
+      break;
+    case FrameType.CREDENTIALS_RENEWED:
+      w.beginFrame(f.type, 0, f.channel);
+      w.u32(f.requestId);
+      w.u16(f.code);
+      w.utf8(truncateUtf8(f.message, ABORT_MESSAGE_BYTES_MAX));
+      break;
     default:
       return assertNever(f);
   }
@@ -395,6 +406,12 @@ export function decodePayload(
       f = { type, channel, code, name: readTokenName(r) };
       break;
     }
+    case FrameType.RENEW_CREDENTIALS:
+      f = { type, channel, requestId: r.u32(), credentials: readExtensions(r) };
+      break;
+    case FrameType.CREDENTIALS_RENEWED:
+      f = { type, channel, requestId: r.u32(), code: r.u16(), message: r.utf8(ABORT_MESSAGE_BYTES_MAX, 'message') };
+      break;
     default:
       throw new ProtocolError(AbortCode.UNKNOWN_FRAME_TYPE, `unknown frame type ${frameTypeName(type)}`);
   }

@@ -69,6 +69,11 @@ export const FrameType = {
   CHALLENGE: 0x44,
   /** Connection-level flow control: the absolute charged-byte offset the peer may send up to. */
   WINDOW: 0x45,
+  // Authentication (native): credentials renewed inside a live session (docs/PROTOCOL.md 5.19)
+  /** Initiator to responder: new credentials (a fresh JWT) for this session. */
+  RENEW_CREDENTIALS: 0x58,
+  /** Responder to initiator: the answer to a RENEW_CREDENTIALS. */
+  CREDENTIALS_RENEWED: 0x59,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
@@ -121,6 +126,12 @@ export const ExtensionId = {
   INITIAL_SERIAL: 0x06,
   /** ACCEPT only: the responder arbitrates named tokens (u16 name bytes max, u16 tokens per session max). */
   NAMED_TOKENS: 0x08,
+  /** CONNECT only: a bearer token or a JWT (UTF-8), for the responder's authentication hook. */
+  AUTH_TOKEN: 0x18,
+  /** CONNECT only: a pre-shared key's identity and its proof over the connection's CHALLENGE (session/credentials.ts). */
+  AUTH_PSK: 0x19,
+  /** ACCEPT only: the responder's proof that it holds the same pre-shared key, over the agreed version and units. */
+  AUTH_PSK_ANSWER: 0x1a,
 } as const;
 
 /** Opaque parameters carried by connect and accept for later extensions (auth, resume, crypto). */
@@ -351,7 +362,27 @@ export type Frame =
   | ChallengeFrame
   | WindowFrame
   | NamedTokenFrame
-  | NamedTokenRefuseFrame;
+  | NamedTokenRefuseFrame
+  | RenewCredentialsFrame
+  | CredentialsRenewedFrame;
+
+export interface RenewCredentialsFrame {
+  type: typeof FrameType.RENEW_CREDENTIALS;
+  channel: number;
+  /** Chosen by the initiator; the answer carries it back. */
+  requestId: number;
+  /** Credential extensions (ids 0x18-0x2F), as in CONNECT. */
+  credentials: Extension[];
+}
+
+export interface CredentialsRenewedFrame {
+  type: typeof FrameType.CREDENTIALS_RENEWED;
+  channel: number;
+  requestId: number;
+  /** 0: accepted (the new expiry applies); otherwise a RefuseCode saying why not (the old expiry stays). */
+  code: number;
+  message: string;
+}
 
 /**
  * Frames that take a sequence number in their session's reliable stream: the receiver counts
