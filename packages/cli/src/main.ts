@@ -12,12 +12,13 @@ import { serve } from './commands/serve.js';
 import { EXIT_CODES_HELP, Exit } from './exit-codes.js';
 import { noiseConnectOptions, noiseServeOptions } from './noise-options.js';
 import { byteSize, integer, limitOptions } from './options.js';
+import { connectSecurityOptions, serveSecurityOptions } from './security-options.js';
 
 const VERSION = '0.1.0';
 
 function program(): Command {
   const root = new Command('liaison')
-    .description('Session layer (ISO 8327 / X.225 session services) over TCP: servers and clients.')
+    .description('Session layer (ISO 8327 / X.225 session services) over TCP and TLS: servers and clients.')
     .version(VERSION)
     .exitOverride()
     .addHelpText('after', EXIT_CODES_HELP);
@@ -25,39 +26,45 @@ function program(): Command {
   const serveCmd = root
     .command('serve')
     .description('accept sessions and log them; print received messages, or echo them back')
-    .requiredOption('--listen <url>', 'where to listen, tcp://HOST:PORT (port 0 picks a free port, printed on stdout)')
+    .requiredOption(
+      '--listen <url>',
+      'where to listen, tcp://HOST:PORT or tls://HOST:PORT (port 0 picks a free port, printed on stdout)',
+    )
     .option('--echo', 'send every message back on the session it came from')
     .option('--json', 'events as JSON lines on stderr')
     .option('--quiet', 'no human-readable log lines')
     .option('--receive-dir <dir>', 'receive files sent with `liaison send` into DIR (resumable; see README)')
-    .addHelpText('after', `\nExample:\n  liaison serve --listen tcp://127.0.0.1:7000 --echo\n${EXIT_CODES_HELP}`)
+    .addHelpText(
+      'after',
+      `\nExamples:\n  liaison serve --listen tcp://127.0.0.1:7000 --echo\n  liaison serve --listen tls://127.0.0.1:7443 --cert server.pem --key server.key --auth-token s3cret --echo\n${EXIT_CODES_HELP}`,
+    )
     .exitOverride()
     .action(async (flags) => {
       process.exitCode = await serve(flags);
     });
-  for (const o of limitOptions()) serveCmd.addOption(o);
+  for (const o of [...limitOptions(), ...serveSecurityOptions()]) serveCmd.addOption(o);
   for (const o of noiseServeOptions()) serveCmd.addOption(o);
 
   const connectCmd = root
     .command('connect')
-    .argument('<url>', 'the server, tcp://HOST:PORT')
+    .argument('<url>', 'the server, tcp://HOST:PORT or tls://HOST:PORT')
     .description('send each line of stdin as a message; print each message received as a line')
     .option('--json', 'events as JSON lines on stderr')
     .addOption(new Option('--user-data <text>', 'user data for the connect request (the server may use it to decide)'))
     .addHelpText(
       'after',
-      `\nAt the end of input the session is released in order; the command exits 0 once the release\ncompleted and every message from the peer was printed.\n\nExample:\n  printf 'hello\\nworld\\n' | liaison connect tcp://127.0.0.1:7000\n${EXIT_CODES_HELP}`,
+      `\nAt the end of input the session is released in order; the command exits 0 once the release\ncompleted and every message from the peer was printed.\n\nExample:\n  printf 'hello\\nworld\\n' | liaison connect tcp://127.0.0.1:7000\n  echo hi | liaison connect tls://127.0.0.1:7443 --ca ca.pem --token s3cret\n${EXIT_CODES_HELP}`,
     )
     .exitOverride()
     .action(async (url, flags) => {
       process.exitCode = await connectCommand(url, flags);
     });
-  for (const o of limitOptions()) connectCmd.addOption(o);
+  for (const o of [...limitOptions(), ...connectSecurityOptions()]) connectCmd.addOption(o);
   for (const o of noiseConnectOptions()) connectCmd.addOption(o);
 
   const sendCmd = root
     .command('send')
-    .argument('<file...>', 'the files to send, then the receiver, tcp://HOST:PORT')
+    .argument('<file...>', 'the files to send, then the receiver, tcp://HOST:PORT or tls://HOST:PORT')
     .description('send files to `liaison serve --receive-dir DIR`, resumably, each checked by SHA-256')
     .option('--json', 'events as JSON lines on stderr (also when stderr is not a terminal)')
     .addOption(
@@ -80,6 +87,7 @@ function program(): Command {
       process.exitCode = await sendCommand(args, flags);
     });
   for (const o of limitOptions()) if (o.long !== '--units') sendCmd.addOption(o);
+  for (const o of connectSecurityOptions()) sendCmd.addOption(o);
   for (const o of noiseConnectOptions()) sendCmd.addOption(o);
 
   root

@@ -40,6 +40,8 @@ export const AbortCode = {
   TOKEN_VIOLATION: 21,
   /** A sync, resynchronize or activity frame not allowed now (wrong serial, nothing pending, wrong state). */
   SYNC_VIOLATION: 22,
+  /** The peer broke the named-token protocol (a grant or refusal nobody asked for, tokens not offered). */
+  NAMED_TOKEN_VIOLATION: 30,
   // Session-level encryption (Noise), 35-44
   /** A Noise handshake message was malformed or failed to authenticate. */
   NOISE_HANDSHAKE_FAILED: 35,
@@ -53,6 +55,14 @@ export const AbortCode = {
   NOISE_PEER_KEY_MISMATCH: 39,
   /** The peer asked for Noise and this side has no Noise configuration. */
   NOISE_UNAVAILABLE: 40,
+  /** The session's credentials (a JWT) expired and were not renewed in time. */
+  CREDENTIALS_EXPIRED: 45,
+  /** Too many connections from this remote address at once (the server's connectionsPerAddressMax). */
+  TOO_MANY_CONNECTIONS: 46,
+  /** Too many failed logins or resumes from this remote address lately: try again later. */
+  RATE_LIMITED: 47,
+  /** The peer did not prove the pre-shared key, or the agreement its proof covers was changed on the way. */
+  AUTHENTICATION_FAILED: 48,
 } as const;
 export type AbortCode = (typeof AbortCode)[keyof typeof AbortCode];
 
@@ -72,6 +82,10 @@ export const RefuseCode = {
   UNAUTHENTICATED: 5,
   /** The server is shutting down. */
   SHUTTING_DOWN: 6,
+  /** Authenticated, but this principal may not open this session. */
+  FORBIDDEN: 7,
+  /** Too many failed logins from this remote address lately: try again later. */
+  RATE_LIMITED: 8,
 } as const;
 export type RefuseCode = (typeof RefuseCode)[keyof typeof RefuseCode];
 
@@ -98,6 +112,14 @@ export const ErrorCode = {
   TIMEOUT: 'ERR_LIAISON_TIMEOUT',
   TRANSPORT: 'ERR_LIAISON_TRANSPORT',
   INTERNAL: 'ERR_LIAISON_INTERNAL',
+  /** A named-token request was refused (limits, cancelled); `refuseCode` says why. */
+  NAMED_TOKEN_REFUSED: 'ERR_LIAISON_NAMED_TOKEN_REFUSED',
+  /** The peer offers no named tokens (its ACCEPT had no NAMED_TOKENS extension), or this side is not the initiator. */
+  NAMED_TOKENS_UNAVAILABLE: 'ERR_LIAISON_NAMED_TOKENS_UNAVAILABLE',
+  /** releaseToken() of a name neither held nor requested. */
+  NAMED_TOKEN_NOT_HELD: 'ERR_LIAISON_NAMED_TOKEN_NOT_HELD',
+  /** The server did not accept renewed credentials (the session goes on until the old ones expire). */
+  RENEWAL_REFUSED: 'ERR_LIAISON_RENEWAL_REFUSED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

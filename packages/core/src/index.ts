@@ -57,6 +57,22 @@ export {
 } from './recovery/proof.js';
 export { SessionTable, type SessionTableOptions } from './recovery/table.js';
 export {
+  AUTH_EXTENSION_ID_MAX,
+  AUTH_EXTENSION_ID_MIN,
+  type Credentials,
+  checkCredentials,
+  credentialsOf,
+  decodePskCredential,
+  encodePskCredential,
+  extensionValue,
+  PSK_PROOF_BYTES,
+  type PskBinding,
+  type PskOffer,
+  pskAnswerInput,
+  pskOfferOf,
+  pskProofInput,
+} from './session/credentials.js';
+export {
   type ActivityInfo,
   availableTokens,
   Dialogue,
@@ -78,6 +94,20 @@ export type {
   ResumeStats,
   SessionEvent,
 } from './session/events.js';
+export { type AnswerOutcome, type NamedTokenOffer, NamedTokenRequests } from './session/named-token-requests.js';
+export { NamedTokenService } from './session/named-token-service.js';
+export {
+  checkTokenName,
+  DEFAULT_NAMED_TOKEN_LIMITS,
+  type NamedTokenLimits,
+  NamedTokenRefusedError,
+  resolveNamedTokenLimits,
+  type TokenGrant,
+  TokenRefuseCode,
+  TokenRegistry,
+  type TokenRelease,
+  tokenRefuseCodeName,
+} from './session/named-tokens.js';
 export { agreedFromAccept, buildAccept, buildConnect, evaluateConnect } from './session/negotiation.js';
 export { Session, type SessionState, type SessionStateName, type SessionStats } from './session/session.js';
 export {
@@ -91,7 +121,7 @@ export {
   unitsFromNames,
 } from './units.js';
 export { concatBytes } from './wire/bytes.js';
-export { decodePayload, encodeFrame, writeFrame } from './wire/codec.js';
+export { decodePayload, encodeFrame, namedTokenPayload, writeFrame } from './wire/codec.js';
 export { type DecoderLimits, FrameDecoder } from './wire/decoder.js';
 export * from './wire/frame.js';
 export { FrameWriter } from './wire/writer.js';

@@ -35,6 +35,8 @@ type SessionFrameName = Exclude<keyof typeof FrameType, (typeof CONNECTION_FRAME
 
 /** `abort`: provider abort, UNEXPECTED_FRAME sent to the peer. `ignored`: no change, no output. */
 type FrameOutcome = SessionStateName | 'abort' | 'violation' | 'ignored' | 'connection-closed';
+/** Frames with one direction (credential renewal: initiator to responder and back) differ by role. */
+type RoleOutcome = { initiator: FrameOutcome; responder: FrameOutcome };
 
 /** Dialogue frames (tokens, sync points, activities): the walk sends them with empty fields. */
 const DIALOGUE_FRAMES = [
@@ -71,7 +73,14 @@ function dialogueRow(outcome: FrameOutcome): Record<DialogueFrameName, FrameOutc
   return Object.fromEntries(DIALOGUE_FRAMES.map((n) => [n, outcome])) as Record<DialogueFrameName, FrameOutcome>;
 }
 
-const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcome>> = {
+/** RENEW_CREDENTIALS reaches the responder of an established session, CREDENTIALS_RENEWED its initiator. */
+const renewal = (state: SessionStateName) => ({
+  RENEW_CREDENTIALS: { initiator: 'abort', responder: state } as RoleOutcome,
+  CREDENTIALS_RENEWED: { initiator: state, responder: 'abort' } as RoleOutcome,
+});
+const NO_RENEWAL = { RENEW_CREDENTIALS: 'abort', CREDENTIALS_RENEWED: 'abort' } as const;
+
+const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcome | RoleOutcome>> = {
   connecting: {
     CONNECT: 'abort',
     ACCEPT: 'open',
@@ -87,6 +96,11 @@ const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcom
     RESUME: 'abort',
     RESUMED: 'abort',
     RESUME_REFUSE: 'abort',
+    NAMED_TOKEN_ACQUIRE: 'abort',
+    NAMED_TOKEN_RELEASE: 'abort',
+    NAMED_TOKEN_GRANT: 'abort',
+    NAMED_TOKEN_REFUSE: 'abort',
+    ...NO_RENEWAL,
     ...dialogueRow('abort'),
   },
   'awaiting-response': {
@@ -104,6 +118,11 @@ const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcom
     RESUME: 'abort',
     RESUMED: 'abort',
     RESUME_REFUSE: 'abort',
+    NAMED_TOKEN_ACQUIRE: 'abort',
+    NAMED_TOKEN_RELEASE: 'abort',
+    NAMED_TOKEN_GRANT: 'abort',
+    NAMED_TOKEN_REFUSE: 'abort',
+    ...NO_RENEWAL,
     ...dialogueRow('abort'),
   },
   open: {
@@ -121,6 +140,11 @@ const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcom
     RESUME: 'abort',
     RESUMED: 'abort',
     RESUME_REFUSE: 'abort',
+    NAMED_TOKEN_ACQUIRE: 'abort',
+    NAMED_TOKEN_RELEASE: 'abort',
+    NAMED_TOKEN_GRANT: 'abort',
+    NAMED_TOKEN_REFUSE: 'abort',
+    ...renewal('open'),
     ...dialogueRow('violation'),
   },
   releasing: {
@@ -140,6 +164,11 @@ const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcom
     RESUME: 'abort',
     RESUMED: 'abort',
     RESUME_REFUSE: 'abort',
+    NAMED_TOKEN_ACQUIRE: 'abort',
+    NAMED_TOKEN_RELEASE: 'abort',
+    NAMED_TOKEN_GRANT: 'abort',
+    NAMED_TOKEN_REFUSE: 'abort',
+    ...renewal('releasing'),
     ...dialogueRow('violation'),
   },
   'release-requested': {
@@ -157,6 +186,11 @@ const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcom
     RESUME: 'abort',
     RESUMED: 'abort',
     RESUME_REFUSE: 'abort',
+    NAMED_TOKEN_ACQUIRE: 'abort',
+    NAMED_TOKEN_RELEASE: 'abort',
+    NAMED_TOKEN_GRANT: 'abort',
+    NAMED_TOKEN_REFUSE: 'abort',
+    ...renewal('release-requested'),
     ...dialogueRow('abort'),
   },
   disconnecting: {
@@ -174,6 +208,11 @@ const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcom
     RESUME: 'abort',
     RESUMED: 'abort',
     RESUME_REFUSE: 'abort',
+    NAMED_TOKEN_ACQUIRE: 'abort',
+    NAMED_TOKEN_RELEASE: 'abort',
+    NAMED_TOKEN_GRANT: 'abort',
+    NAMED_TOKEN_REFUSE: 'abort',
+    ...renewal('disconnecting'),
     ...dialogueRow('abort'),
   },
   // A closed channel is never reused: its late frames are dropped, but a CONNECT or RESUME reusing
@@ -193,6 +232,12 @@ const FRAME_TABLE: Record<SessionStateName, Record<SessionFrameName, FrameOutcom
     RESUME: 'connection-closed',
     RESUMED: 'ignored',
     RESUME_REFUSE: 'ignored',
+    NAMED_TOKEN_ACQUIRE: 'ignored',
+    NAMED_TOKEN_RELEASE: 'ignored',
+    NAMED_TOKEN_GRANT: 'ignored',
+    NAMED_TOKEN_REFUSE: 'ignored',
+    RENEW_CREDENTIALS: 'ignored',
+    CREDENTIALS_RENEWED: 'ignored',
     ...dialogueRow('ignored'),
   },
 };
@@ -430,6 +475,17 @@ function frameOf(name: SessionFrameName, channel: number): Frame {
       return { type: FrameType.RESUMED, channel, received: 0, replaying: 0, proof: new Uint8Array(32) };
     case 'RESUME_REFUSE':
       return { type: FrameType.RESUME_REFUSE, channel, code: AbortCode.RESUME_REFUSED, message: '' };
+    // Named tokens on a session that was offered none (named-token-session.test.ts covers the offered case).
+    case 'NAMED_TOKEN_ACQUIRE':
+    case 'NAMED_TOKEN_RELEASE':
+    case 'NAMED_TOKEN_GRANT':
+      return { type: FrameType[name], channel, name: 'printer' };
+    case 'NAMED_TOKEN_REFUSE':
+      return { type: FrameType.NAMED_TOKEN_REFUSE, channel, code: 1, name: 'printer' };
+    case 'RENEW_CREDENTIALS':
+      return { type: FrameType.RENEW_CREDENTIALS, channel, requestId: 1, credentials: [] };
+    case 'CREDENTIALS_RENEWED':
+      return { type: FrameType.CREDENTIALS_RENEWED, channel, requestId: 1, code: 0, message: '' };
     case 'GIVE_TOKENS':
     case 'PLEASE_TOKENS':
     case 'GIVE_CONTROL':
@@ -499,7 +555,8 @@ for (const state of STATES) {
       for (const name of FRAMES) {
         const f = reach(state, who)!;
         const { p, subject, peer, session, channel } = f;
-        const expected = FRAME_TABLE[state][name];
+        const cell = FRAME_TABLE[state][name];
+        const expected = typeof cell === 'string' ? cell : cell[who];
         const eventsBefore = subject.events.length;
         const what = `${name} in ${state} (${who}) -> ${expected}`;
         subject.conn.handleBytes(p.now, encodeFrame(frameOf(name, channel)));

@@ -12,8 +12,8 @@
  *   longer knows it, and `undeliveredMessages()` lists what never arrived.
  * - A connection whose last session ended closes its transport; a pool then forgets it.
  */
-
-import { connect as netConnect } from 'node:net';
+import { isIP, connect as netConnect } from 'node:net';
+import { type ConnectionOptions as TlsConnectionOptions, connect as tlsConnect } from 'node:tls';
 import {
   type BackoffOptions,
   backoffDelay,
@@ -26,6 +26,7 @@ import {
   type NoiseConfig,
   UsageError,
 } from '@liaison/core';
+import { type ClientAuth, credentialsFor } from './auth.js';
 import { nativeKeyAgreement, random } from './clock.js';
 import { connectDialogue, type InitialTokens } from './dialogue.js';
 import { ConnectionDriver, now } from './driver.js';
@@ -33,7 +34,8 @@ import { type NoiseOptions, noisePoolKey, resolveNoise, secureIfConfigured } fro
 import { Parking } from './parking.js';
 import { parseUnits } from './server.js';
 import { type ReleaseDecider, Session } from './session.js';
-import { TcpTransport } from './transport.js';
+import { TlsTransport } from './tls-transport.js';
+import { TcpTransport, type Transport } from './transport.js';
 import { type Endpoint, formatEndpoint, parseEndpoint } from './url.js';
 
 /** Options of the transport connection (for a pooled session: of the connection it creates, if any). */
@@ -45,6 +47,12 @@ export interface ConnectionOptions {
   backoff?: Partial<BackoffOptions>;
   /** Session-level encryption with Noise (XX, or IK with the server's key); never falls back to plaintext. */
   noise?: NoiseOptions;
+  /**
+   * TLS for a `tls://` URL, with tls.connect's option names: `ca` (trust this CA instead of the
+   * system's), `cert` and `key` (mutual TLS), `servername` (default: the URL's host name),
+   * `rejectUnauthorized` (default true; false is for tests only, it lets anyone in the middle).
+   */
+  tls?: TlsConnectionOptions;
 }
 
 /** Options of one session. */
@@ -55,6 +63,8 @@ export interface SessionOptions {
   userData?: Uint8Array | string;
   extensions?: Extension[];
   onReleaseRequest?: ReleaseDecider;
+  /** Credentials for the server's authenticate hook: `{ token }` (bearer or JWT) or `{ psk: { identity, key } }`. */
+  auth?: ClientAuth;
   /** Initial token holders (default: the initiator holds every token the agreed units make available). */
   initialTokens?: InitialTokens;
   /** The first synchronization point serial number (default 0). */
@@ -138,6 +148,7 @@ const defaultPool = new Pool();
 class ClientConnection {
   readonly #endpoint: Endpoint;
   readonly #limits: Partial<Limits> | undefined;
+  readonly #tls: TlsConnectionOptions | undefined;
   readonly #parking: Parking | null;
   readonly #backoff: BackoffOptions;
   readonly #onGone: () => void;
@@ -152,6 +163,7 @@ class ClientConnection {
   constructor(endpoint: Endpoint, options: ConnectionOptions, onGone: () => void = () => {}) {
     this.#endpoint = endpoint;
     this.#limits = options.limits;
+    this.#tls = options.tls;
     this.#backoff = resolveBackoff(options.backoff);
     const probe = new Connection({ role: 'initiator', limits: options.limits }); // validates the limits now
     this.#parking = options.resume === false ? null : new Parking(probe.limits);
@@ -173,15 +185,18 @@ class ClientConnection {
     if (userData && userData.byteLength > this.#conn.limits.userDataBytesMax) {
       throw new UsageError(ErrorCode.INVALID_ARGUMENT, `user data exceeds ${this.#conn.limits.userDataBytesMax} bytes`);
     }
+    const plan = options.auth ? credentialsFor(options.auth) : null;
     const core = this.#conn.openSession(now(), {
       units,
       userData,
       extensions: options.extensions,
+      credentials: plan?.credentials,
       dialogue: connectDialogue(options.initialTokens, options.initialSerial),
     });
     const session = new Session(this.#driver, core, {
       onReleaseRequest: options.onReleaseRequest,
       parking: this.#parking,
+      checkAccept: plan?.checkAccept ?? null,
     });
     this.#sessions.set(core, session);
     session.on('resumed', () => {
@@ -212,13 +227,20 @@ class ClientConnection {
   }
 
   #newDriver(conn: Connection): ConnectionDriver {
-    const socket = netConnect({ host: this.#endpoint.host, port: this.#endpoint.port });
-    const driver = new ConnectionDriver(new TcpTransport(socket), secureIfConfigured(conn, this.#noise), {
+    const driver = new ConnectionDriver(this.#transport(), secureIfConfigured(conn, this.#noise), {
       onParkingChanged: () => this.#parking?.update(),
       onClosed: () => this.#transportClosed(driver),
     });
     driver.endWhenIdle = true;
     return driver;
+  }
+
+  #transport(): Transport {
+    const { host, port, scheme } = this.#endpoint;
+    if (scheme === 'tcp') return new TcpTransport(netConnect({ host, port }));
+    // SNI carries names only; an IP address is checked against the certificate's IP entries.
+    const servername = isIP(host) === 0 ? host : undefined;
+    return new TlsTransport(tlsConnect({ host, port, servername, ...this.#tls }), true);
   }
 
   #suspended(): CoreSession[] {

@@ -33,6 +33,8 @@ export interface DriverHooks {
   onClosed?(): void;
   /** The engine closed the connection itself: a protocol error of the peer, a timeout, or shutdown. */
   onConnectionClosed?(origin: 'local' | 'peer' | 'transport', code: number, message: string): void;
+  /** Responder: a RESUME was refused on this connection (counted against the peer's address). */
+  onResumeRefused?(): void;
 }
 
 export { now };
@@ -55,6 +57,7 @@ export class ConnectionDriver {
   #parkingChanged = false;
   #wroteThisTurn = false;
   #closeCode: number | null = null;
+  #resumesRefused = 0;
   /** Close the transport once no session remains (a client's own connection). */
   endWhenIdle = false;
 
@@ -76,6 +79,10 @@ export class ConnectionDriver {
       },
       onData: (bytes) => {
         this.io.handleBytes(now(), bytes);
+        while (this.#resumesRefused < this.conn.resumesRefused) {
+          this.#resumesRefused++;
+          this.#hooks.onResumeRefused?.();
+        }
         // Events go to the application now; the answer (acknowledgements, replies written by
         // synchronous handlers) is flushed once per turn, so the reads of one turn share a write.
         this.#drainEvents();

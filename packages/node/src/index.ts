@@ -10,6 +10,20 @@
  *   await session.close();
  */
 export * from '@liaison/core';
+export {
+  type Authenticator,
+  type AuthResult,
+  anyOf,
+  bearerTokens,
+  type ClientAuth,
+  type ClientCredentials,
+  type ConnectionFacts,
+  type JwtOptions,
+  jwtVerifier,
+  type Principal,
+  preSharedKeys,
+  type Refusal,
+} from './auth.js';
 export { type ConnectionOptions, type ConnectOptions, connect, Pool, type SessionOptions } from './client.js';
 export { nativeKeyAgreement } from './clock.js';
 export {
@@ -19,6 +33,7 @@ export {
   type SyncResult,
   type TokenOwner,
 } from './dialogue.js';
+export { ServerTokens, type ServerTokensEventMap, type TokenHolder } from './named-tokens.js';
 export {
   generateNoiseKeyPair,
   keyBytes,
@@ -27,6 +42,7 @@ export {
   readNoiseKeyFile,
   writeNoiseKeyFile,
 } from './noise.js';
+export { AddressGuard, type AttackLimits, DEFAULT_ATTACK_LIMITS } from './rate-limit.js';
 export {
   type AcceptDecision,
   type IncomingRequest,
@@ -36,5 +52,6 @@ export {
   type ServerEventMap,
 } from './server.js';
 export { type ReleaseDecider, Session, type SessionEventMap } from './session.js';
+export { type PeerCertificateInfo, TlsTransport } from './tls-transport.js';
 export { TcpTransport, type Transport, type TransportHandlers } from './transport.js';
 export { type Endpoint, formatEndpoint, parseEndpoint } from './url.js';

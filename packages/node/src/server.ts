@@ -6,6 +6,7 @@
 
 import { EventEmitter } from 'node:events';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
 import {
   AbortCode,
   Connection,
@@ -13,27 +14,43 @@ import {
   type Session as CoreSession,
   ErrorCode,
   type Limits,
+  type NamedTokenLimits,
   type NoiseConfig,
   ProtocolError,
   RefuseCode,
   TimeoutError,
   TransportError,
   UsageError,
+  unitNames,
   unitsFromNames,
 } from '@liaison/core';
+import {
+  type Authenticator,
+  acceptCredentials,
+  type ConnectionFacts,
+  isRefusal,
+  type Principal,
+  type Refusal,
+  readCredentials,
+} from './auth.js';
 import { nativeKeyAgreement, random } from './clock.js';
 import { type InitialTokens, wantedTokens } from './dialogue.js';
 import { ConnectionDriver, now } from './driver.js';
+import { ServerTokens } from './named-tokens.js';
 import { type NoiseOptions, resolveNoise, secureIfConfigured } from './noise.js';
 import { Parking } from './parking.js';
+import { AddressGuard, type AttackLimits, DEFAULT_ATTACK_LIMITS } from './rate-limit.js';
 import { type ReleaseDecider, Session } from './session.js';
-import { TcpTransport } from './transport.js';
+import { TlsTransport } from './tls-transport.js';
+import { TcpTransport, type Transport } from './transport.js';
 import { type Endpoint, formatEndpoint, parseEndpoint } from './url.js';
 
 /** What the server learns about a connect request before deciding. */
 export interface IncomingRequest extends ConnectRequest {
   remoteAddress: string;
   remotePort: number;
+  /** Who `authenticate` let in; null without an authenticate hook. */
+  principal: Principal | null;
 }
 
 export type AcceptDecision =
@@ -54,6 +71,24 @@ export interface ListenOptions {
    * window and memory budget are `limits.resumeWindowMs` and `limits.suspendedBytesMax`.
    */
   resume?: boolean;
+  /**
+   * Application-named tokens: the limits of the server's registry (`server.tokens`), or false to
+   * offer none. Default: offered, with DEFAULT_NAMED_TOKEN_LIMITS.
+   */
+  namedTokens?: Partial<NamedTokenLimits> | false;
+  /**
+   * TLS for a `tls://` URL, with tls.createServer's option names: `cert` and `key` (required),
+   * `ca`, `requestCert` and `rejectUnauthorized` for mutual TLS, and the rest.
+   */
+  tls?: TlsOptions;
+  /**
+   * Checks each connect request's credentials before anything else decides on it (auth.ts).
+   * Without it every request is let in with principal null. A refusal answers REFUSE
+   * (UNAUTHENTICATED unless the hook names another code) and keeps nothing of the request.
+   */
+  authenticate?: Authenticator;
+  /** Per remote address: connections held at once, and failed logins/resumes (a token bucket). */
+  attackLimits?: Partial<AttackLimits>;
   /** Tokens this server takes at the start when the client leaves them to it (see ConnectOptions.initialTokens). */
   initialTokens?: InitialTokens;
   /**
@@ -67,6 +102,10 @@ export interface ServerEventMap {
   session: [session: Session];
   /** A transport connection failed or sent bytes that are not liaison; others are unaffected. */
   'connection-error': [error: Error];
+  /** A connect request was refused by `authenticate` (the reason is for logs, never sent). */
+  'auth-failed': [info: { remoteAddress: string; remotePort: number; code: RefuseCode; reason: string }];
+  /** A connection was turned away at once: too many from its address, or too many failures. */
+  'connection-refused': [info: { remoteAddress: string; code: AbortCode; reason: string }];
   close: [];
 }
 
@@ -82,6 +121,8 @@ export class Server extends EventEmitter<ServerEventMap> {
   readonly #options: ListenOptions;
   readonly #requested: Endpoint;
   readonly #net: NetServer;
+  readonly #guard: AddressGuard;
+  readonly #resumeRefusals = new WeakMap<ConnectionDriver, number>();
   readonly #drivers = new Set<ConnectionDriver>();
   readonly #waiting: Session[] = [];
   #readers: ((r: IteratorResult<Session>) => void)[] = [];
@@ -90,6 +131,11 @@ export class Server extends EventEmitter<ServerEventMap> {
   readonly #acceptableUnits: number | undefined;
   readonly #parking: Parking | null;
   readonly #noise: NoiseConfig | null;
+  /**
+   * The named-token registry shared by all the server's sessions and local code (holder,
+   * waiting, acquire, release; 'grant' events); null when `namedTokens: false`.
+   */
+  readonly tokens: ServerTokens | null;
 
   /** @internal use listen() */
   constructor(endpoint: Endpoint, options: ListenOptions) {
@@ -100,7 +146,32 @@ export class Server extends EventEmitter<ServerEventMap> {
     const probe = new Connection({ role: 'responder', limits: options.limits }); // validates the limits now
     this.#parking = options.resume === false ? null : new Parking(probe.limits);
     this.#noise = resolveNoise(options.noise, 'responder');
-    this.#net = createServer((socket) => this.#onSocket(socket));
+    this.tokens = options.namedTokens === false ? null : new ServerTokens(options.namedTokens ?? {});
+    this.#guard = new AddressGuard(resolveAttackLimits(options.attackLimits));
+    if (endpoint.scheme === 'tls') {
+      if (!options.tls?.cert || !options.tls.key) {
+        throw new UsageError(ErrorCode.INVALID_ARGUMENT, 'a tls:// server needs tls.cert and tls.key');
+      }
+      // The TLS handshake gets a deadline as long as the liaison handshake that follows it.
+      const tlsServer = createTlsServer({ handshakeTimeout: probe.limits.handshakeTimeoutMs, ...options.tls });
+      // The door is checked on the raw socket, before any TLS work is spent on it.
+      tlsServer.on('connection', (raw: Socket) => {
+        if (!this.#admit(raw, null)) raw.destroy();
+      });
+      tlsServer.on('secureConnection', (socket: TLSSocket) => this.#onSocket(new TlsTransport(socket, false)));
+      tlsServer.on('tlsClientError', (e, socket) => {
+        const from = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+        this.emit(
+          'connection-error',
+          new TransportError(`TLS handshake with ${from} failed: ${e.message}`, { cause: e }),
+        );
+      });
+      this.#net = tlsServer;
+    } else {
+      this.#net = createServer((socket) => {
+        if (this.#admit(socket, socket)) this.#onSocket(new TcpTransport(socket));
+      });
+    }
   }
 
   /** @internal */
@@ -125,7 +196,15 @@ export class Server extends EventEmitter<ServerEventMap> {
   }
 
   get url(): string {
-    return formatEndpoint({ scheme: 'tcp', ...this.address });
+    return formatEndpoint({ scheme: this.#requested.scheme, ...this.address });
+  }
+
+  /**
+   * Sessions the server keeps state for, for resume: established ones and suspended ones. A
+   * refused or unauthenticated request never counts here.
+   */
+  get resumableSessions(): number {
+    return this.#parking?.table.registeredCount ?? 0;
   }
 
   /** Transport connections currently open. */
@@ -142,6 +221,7 @@ export class Server extends EventEmitter<ServerEventMap> {
     // 'close' event that was already emitted.
     if (this.#closed) return this.#closed;
     this.#closing = true;
+    this.tokens?.close();
     for (const d of this.#drivers) d.close();
     // Sessions waiting to be resumed end too, so every `closed` promise resolves.
     this.#parking?.table.expireAll(now(), AbortCode.SHUTDOWN, 'server closed');
@@ -170,9 +250,42 @@ export class Server extends EventEmitter<ServerEventMap> {
     };
   }
 
-  #onSocket(socket: Socket): void {
-    if (this.#closing) {
+  /**
+   * Counts a new socket against its address; a socket over a limit is turned away at once: on TCP
+   * (`plain`) with a preface and CONNECTION_CLOSE saying why, on TLS by closing it before the handshake.
+   */
+  #admit(socket: Socket, plain: Socket | null): boolean {
+    const address = socket.remoteAddress ?? '';
+    const verdict = this.#closing ? 'closing' : this.#guard.admit(address, Date.now());
+    if (verdict === null) {
+      socket.once('close', () => this.#guard.release(address));
+      return true;
+    }
+    if (verdict === 'closing') {
       socket.destroy();
+      return false;
+    }
+    const code = verdict === 'rate-limited' ? AbortCode.RATE_LIMITED : AbortCode.TOO_MANY_CONNECTIONS;
+    const reason =
+      verdict === 'rate-limited'
+        ? 'too many failed attempts from this address; try again later'
+        : `at most ${this.#guard.limits.connectionsPerAddressMax} connections per address`;
+    this.emit('connection-refused', { remoteAddress: address, code, reason });
+    if (plain) {
+      const refusal = new Connection({ role: 'responder' });
+      refusal.handleTransportUp(now());
+      refusal.close(now(), code, reason);
+      const bytes = refusal.pollTransmit();
+      if (bytes) plain.end(bytes);
+      else plain.destroy();
+      setTimeout(() => plain.destroy(), 1_000).unref();
+    }
+    return false;
+  }
+
+  #onSocket(transport: Transport): void {
+    if (this.#closing) {
+      transport.destroy();
       return;
     }
     const conn = new Connection({
@@ -183,8 +296,15 @@ export class Server extends EventEmitter<ServerEventMap> {
       keyAgreement: nativeKeyAgreement,
       table: this.#parking?.table,
     });
-    const transport = new TcpTransport(socket);
     const driver: ConnectionDriver = new ConnectionDriver(transport, secureIfConfigured(conn, this.#noise), {
+      onResumeRefused: () => {
+        // A pool whose server restarted legitimately sees every one of its resumes refused on one
+        // connection: the first refusal costs a token, the others 1/256 each. Guessing ids or
+        // proofs at scale then needs new connections, each counted.
+        const n = (this.#resumeRefusals.get(driver) ?? 0) + 1;
+        this.#resumeRefusals.set(driver, n);
+        this.#failed(driver, n === 1 ? 1 : 1 / 256);
+      },
       onConnectRequest: (core, request) => this.#decide(driver, core, request),
       onParkingChanged: () => this.#parking?.update(),
       onClosed: () => this.#drivers.delete(driver),
@@ -203,15 +323,94 @@ export class Server extends EventEmitter<ServerEventMap> {
     driver.start();
   }
 
+  /**
+   * A failed login or resume from the driver's address; once the address used its burst the
+   * connection is closed (RATE_LIMITED) and new ones from there are turned away at the door.
+   */
+  #failed(driver: ConnectionDriver, weight = 1): void {
+    if (!this.#guard.fail(driver.transport.remoteAddress, Date.now(), weight)) {
+      driver.close(AbortCode.RATE_LIMITED, 'too many failed attempts from this address; try again later');
+    }
+  }
+
   #decide(driver: ConnectionDriver, core: CoreSession, request: ConnectRequest): void {
+    const authenticate = this.#options.authenticate;
+    if (!authenticate) return this.#decideAuthenticated(driver, core, request, null);
+    const transport = driver.transport;
+    if (!this.#guard.mayTry(transport.remoteAddress, Date.now())) {
+      // Out of attempts: refused without verifying anything.
+      this.#refuseUnauthenticated(driver, core, {
+        refuse: true,
+        code: RefuseCode.RATE_LIMITED,
+        reason: 'rate limited',
+      });
+      return;
+    }
+    const facts: ConnectionFacts = {
+      remoteAddress: transport.remoteAddress,
+      remotePort: transport.remotePort,
+      transport: transport.kind,
+      peerCertificate: transport instanceof TlsTransport ? transport.peerCertificate : null,
+      requestedUnits: unitNames(request.proposedUnits),
+      versionMin: request.versionMin,
+      versionMax: request.versionMax,
+      channel: core.channel,
+      proposedUnits: request.proposedUnits,
+      challenge: request.challenge,
+      keyShare: request.keyShare,
+      renewal: false,
+    };
+    const credentials = readCredentials(request.credentials);
+    const settle = (r: Principal | Refusal | null) => {
+      if (core.state !== 'awaiting-response') return; // timed out or aborted meanwhile
+      if (isRefusal(r)) return this.#refuseUnauthenticated(driver, core, r);
+      this.#decideAuthenticated(driver, core, request, r);
+    };
+    const fail = (e: unknown) => settle({ refuse: true, reason: `authenticate threw: ${(e as Error)?.message ?? e}` });
+    try {
+      Promise.resolve(authenticate(credentials, facts)).then(settle, fail);
+    } catch (e) {
+      fail(e);
+    }
+  }
+
+  /** Refuses a request that did not authenticate: REFUSE, a failure counted, nothing kept. */
+  #refuseUnauthenticated(driver: ConnectionDriver, core: CoreSession, r: Refusal | null): void {
+    const code = r?.code ?? RefuseCode.UNAUTHENTICATED;
+    const transport = driver.transport;
+    core.refuse(now(), code, EMPTY);
+    driver.scheduleFlush();
+    this.emit('auth-failed', {
+      remoteAddress: transport.remoteAddress,
+      remotePort: transport.remotePort,
+      code,
+      reason: r?.reason ?? 'credentials missing or not accepted',
+    });
+    if (code !== RefuseCode.FORBIDDEN) this.#failed(driver);
+  }
+
+  #decideAuthenticated(
+    driver: ConnectionDriver,
+    core: CoreSession,
+    request: ConnectRequest,
+    principal: Principal | null,
+  ): void {
     const session = new Session(driver, core, {
       onReleaseRequest: this.#options.onReleaseRequest,
       parking: this.#parking,
+      tokens: this.tokens,
     });
+    if (principal) {
+      session.authenticated(principal, this.#options.authenticate ?? null, {
+        mayTry: (d) => this.#guard.mayTry(d.transport.remoteAddress, Date.now()),
+        failed: (d) => this.#failed(d),
+      });
+    }
     const incoming: IncomingRequest = {
       ...request,
       remoteAddress: driver.transport.remoteAddress,
       remotePort: driver.transport.remotePort,
+      principal,
     };
     const finish = (d: AcceptDecision) => {
       if (core.state !== 'awaiting-response') return; // timed out or aborted meanwhile
@@ -219,7 +418,10 @@ export class Server extends EventEmitter<ServerEventMap> {
         typeof d === 'boolean' ? { accept: d } : d;
       try {
         if (decision.accept) {
-          core.accept(now(), decision.userData ?? EMPTY, [], wantedTokens(this.#options.initialTokens));
+          core.accept(now(), decision.userData ?? EMPTY, [], wantedTokens(this.#options.initialTokens), {
+            ...(this.tokens ? { namedTokens: this.tokens.offer } : {}),
+            credentials: acceptCredentials(principal, request.agreed),
+          });
           session.opened(request.userData);
           this.#deliver(session);
         } else {
@@ -265,5 +467,20 @@ function parseUnits(names: readonly string[]): number {
 }
 
 const EMPTY = new Uint8Array(0);
+
+function resolveAttackLimits(partial: Partial<AttackLimits> = {}): AttackLimits {
+  const l = { ...DEFAULT_ATTACK_LIMITS, ...partial };
+  const positive = (n: number) => Number.isFinite(n) && n > 0;
+  if (!Number.isInteger(l.connectionsPerAddressMax) || l.connectionsPerAddressMax < 1) {
+    throw new UsageError(
+      ErrorCode.INVALID_ARGUMENT,
+      'attackLimits.connectionsPerAddressMax must be a positive integer',
+    );
+  }
+  if (!(l.failuresBurst >= 1) || !positive(l.failuresPerSecond)) {
+    throw new UsageError(ErrorCode.INVALID_ARGUMENT, 'attackLimits: failuresBurst must be ≥ 1, failuresPerSecond > 0');
+  }
+  return l;
+}
 
 export { parseUnits };

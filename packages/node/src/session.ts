@@ -16,9 +16,14 @@
  *   negotiated-release unit was selected.
  * - Nothing is dropped silently: when the session ends, waiting sends reject with a
  *   SessionClosedError whose reason counts what was not delivered.
+ * - Named tokens (client side): acquire() asks the server's registry and resolves on the grant;
+ *   across a transport break the request and its answer are replayed like data, so a grant is
+ *   neither lost nor doubled. On the server side the session feeds `server.tokens` its requests
+ *   and its close, which hands its tokens to the next waiters.
  */
 import { EventEmitter } from 'node:events';
 import {
+  AbortCode,
   type ActivityInfo,
   type AgreedParameters,
   type CloseReason,
@@ -26,8 +31,11 @@ import {
   type Dialogue,
   type DialogueEvent,
   ErrorCode,
+  type Extension,
   LiaisonError,
   type MessageKind,
+  NamedTokenRefusedError,
+  type PskBinding,
   type ResumeStats,
   type ResyncKind,
   type RttEstimate,
@@ -36,15 +44,21 @@ import {
   type SessionStats,
   TOKEN_NAMES,
   type TokenName,
+  TokenRefuseCode,
+  TransportError,
   tokenMask,
   tokenNames,
   Unit,
   UsageError,
 } from '@liaison/core';
+import { type Authenticator, type Principal, tokenCredentials } from './auth.js';
 import { Confirmations, type DialogueEventMap, type SyncResult } from './dialogue.js';
 import { type ConnectionDriver, now } from './driver.js';
+import type { ServerTokens } from './named-tokens.js';
 import type { Parking } from './parking.js';
 import { registerSession, type SessionListener, type SessionListenerEvent } from './registry.js';
+import { type RenewalGuard, renewalVerdict } from './renewal.js';
+import { type PeerCertificateInfo, TlsTransport } from './tls-transport.js';
 
 export interface SessionEventMap extends DialogueEventMap {
   /**
@@ -64,6 +78,10 @@ export interface SessionEventMap extends DialogueEventMap {
   suspended: [reason: string];
   /** The session resumed on a new transport connection: what it cost, in numbers. */
   resumed: [stats: ResumeStats];
+  /** The server's registry granted a named token this session asked for (acquire() resolves too). */
+  'named-token-granted': [name: string];
+  /** Server: the client renewed its credentials; the principal (and its expiry) is updated. */
+  'credentials-renewed': [principal: Principal];
   close: [reason: CloseReason];
 }
 
@@ -74,6 +92,16 @@ export interface SessionInit {
   onReleaseRequest?: ReleaseDecider;
   /** Where the session waits while suspended: its events come from there then. */
   parking?: Parking | null;
+  /** Server side: the registry this session's named-token requests go to. */
+  tokens?: ServerTokens | null;
+  /** Client with a PSK: checks the server's answer in ACCEPT; false aborts (AUTHENTICATION_FAILED). */
+  checkAccept?: ((credentials: Extension[], agreed: AgreedParameters, binding: PskBinding) => boolean) | null;
+}
+
+interface TokenWaiter {
+  resolve: () => void;
+  reject: (e: unknown) => void;
+  cleanup: () => void;
 }
 
 type InboxItem =
@@ -97,11 +125,20 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
   readonly #core: CoreSession;
   readonly #onReleaseRequest: ReleaseDecider | undefined;
   readonly #parking: Parking | null;
+  readonly #checkAccept: ((credentials: Extension[], agreed: AgreedParameters, binding: PskBinding) => boolean) | null;
   #resolveReady: (() => void) | null = null;
   #rejectReady: ((e: Error) => void) | null = null;
   #resolveClosed: ((r: CloseReason) => void) | null = null;
   #reason: CloseReason | null = null;
   #peerUserData: Uint8Array = EMPTY;
+  #principal: Principal | null = null;
+  /** Server: the hook that let this session in, asked again for renewals. */
+  #authenticate: Authenticator | null = null;
+  /** Server: the per-address rate limit renewals count against. */
+  #renewalGuard: RenewalGuard | null = null;
+  /** Client: renewals sent and not answered yet, by request id. */
+  readonly #renewals = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  #nextRenewal = 1;
 
   readonly #inbox: InboxItem[] = [];
   #inboxHead = 0;
@@ -115,6 +152,10 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
   /** Messages received and dropped before the application took them (resynchronize, activity stop purge them). */
   #purgedInbox = 0;
 
+  readonly #serverTokens: ServerTokens | null;
+  /** acquire() calls waiting for their grant, by name (client side). */
+  readonly #tokenWaiters = new Map<string, TokenWaiter>();
+
   /** @internal Created by connect() and by a server; applications do not construct sessions. */
   constructor(driver: ConnectionDriver, core: CoreSession, init: SessionInit = {}) {
     super();
@@ -122,6 +163,8 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
     this.#core = core;
     this.#onReleaseRequest = init.onReleaseRequest;
     this.#parking = init.parking ?? null;
+    this.#serverTokens = init.tokens ?? null;
+    this.#checkAccept = init.checkAccept ?? null;
     registerSession(core, this);
   }
 
@@ -217,6 +260,25 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
     return this.#driver.secure?.pattern ?? null;
   }
 
+  /** What carries the session now: 'tcp' or 'tls'. */
+  get transport(): 'tcp' | 'tls' {
+    return this.#driver.transport.kind;
+  }
+
+  /**
+   * The peer's TLS certificate on the current connection: on a server, the client's when mutual
+   * TLS is used; on a client, the server's. null over TCP or when the peer sent none.
+   */
+  get peerCertificate(): PeerCertificateInfo | null {
+    const t = this.#driver.transport;
+    return t instanceof TlsTransport ? t.peerCertificate : null;
+  }
+
+  /** Server: who the `authenticate` hook let in (renewals update it); null without authentication. */
+  get principal(): Principal | null {
+    return this.#principal;
+  }
+
   get rtt(): RttEstimate | null {
     return this.#driver.conn.rtt;
   }
@@ -307,6 +369,91 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
         return { done: true, value: undefined };
       },
     };
+  }
+
+  // ---------------------------------------------------------------- named tokens
+
+  /**
+   * Asks the server's registry for the named token `name` (exclusive, granted in request order
+   * among all the server's sessions). Resolves when granted. Rejects with a SessionClosedError
+   * if the session ends first, with the signal's reason if `signal` aborts first (the request is
+   * withdrawn), with a NamedTokenRefusedError if the registry refuses it (or releaseToken()
+   * withdrew it: CANCELLED), or a UsageError (NAMED_TOKENS_UNAVAILABLE when the server offers
+   * none or on a server-side session; INVALID_ARGUMENT for a bad name) and nothing is sent.
+   */
+  acquire(name: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    const { signal } = options;
+    const reason = this.#reason ?? this.#core.closeReason;
+    if (reason) return Promise.reject(new SessionClosedError(reason));
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    // The offer comes with the server's acceptance.
+    if (this.#core.state === 'connecting') return this.ready.then(() => this.acquire(name, options));
+    try {
+      this.#core.acquireNamedToken(now(), name);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    this.#driver.commandFlush();
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        if (this.#tokenWaiters.get(name)?.reject !== reject) return;
+        this.#tokenWaiters.delete(name);
+        this.#withdraw(name);
+        reject(signal?.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#tokenWaiters.set(name, { resolve, reject, cleanup: () => signal?.removeEventListener('abort', onAbort) });
+    });
+  }
+
+  /**
+   * Gives the named token back to the server's registry (the next waiter is granted), or
+   * withdraws a request still waiting (its acquire() rejects with CANCELLED).
+   * @throws UsageError NAMED_TOKEN_NOT_HELD when neither held nor requested.
+   */
+  releaseToken(name: string): void {
+    const waiter = this.#tokenWaiters.get(name);
+    if (waiter) {
+      this.#tokenWaiters.delete(name);
+      waiter.cleanup();
+      if (!this.#core.heldNamedTokens.includes(name)) {
+        this.#withdraw(name);
+        waiter.reject(
+          new NamedTokenRefusedError(
+            name,
+            TokenRefuseCode.CANCELLED,
+            `named token "${name}" withdrawn by releaseToken()`,
+          ),
+        );
+        return;
+      }
+      waiter.resolve(); // granted in this very turn, its event not yet dispatched: it was held
+    }
+    if (this.#reason) return; // the session's end released everything already
+    this.#core.releaseNamedToken(now(), name);
+    this.#driver.commandFlush();
+  }
+
+  /** Named tokens this session holds: granted to this client (client side), or held by its client (server side). */
+  get heldTokens(): readonly string[] {
+    if (this.#serverTokens) return this.#serverTokens.heldBy(this.#core);
+    return this.#core.heldNamedTokens;
+  }
+
+  /** @internal The server's registry gave this session a frame to send. */
+  flushSoon(): void {
+    this.#driver.scheduleFlush();
+  }
+
+  #withdraw(name: string): void {
+    if (this.#core.state === 'closed') return;
+    try {
+      this.#core.releaseNamedToken(now(), name);
+    } catch (e) {
+      // Already answered and released in this turn: nothing left to withdraw.
+      if (!(e instanceof UsageError)) throw e;
+    }
+    this.#driver.commandFlush();
   }
 
   // ---------------------------------------------------------------- tokens, sync points, activities
@@ -674,7 +821,18 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
   handleEvent(e: SessionListenerEvent, driver: ConnectionDriver | null): void {
     switch (e.type) {
       case 'suspended':
+        this.#failRenewals(new TransportError('the connection was lost before the renewal was answered; renew again'));
         this.emit('suspended', e.reason);
+        return;
+      case 'renewal-answered': {
+        const pending = this.#renewals.get(e.requestId);
+        this.#renewals.delete(e.requestId);
+        if (e.code === 0) pending?.resolve();
+        else pending?.reject(new LiaisonError(ErrorCode.RENEWAL_REFUSED, `renewal refused: ${e.message}`));
+        return;
+      }
+      case 'renewal-requested':
+        void this.#answerRenewal(e.requestId, e.credentials);
         return;
       case 'resumed':
         if (driver) this.#driver = driver;
@@ -682,6 +840,16 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
         this.#pump();
         return;
       case 'accepted':
+        if (this.#checkAccept && !this.#checkAccept(e.credentials, e.agreed, e.binding)) {
+          // Whoever answered does not hold the key, or changed the agreement: never open.
+          this.#core.providerAbort(
+            now(),
+            AbortCode.AUTHENTICATION_FAILED,
+            'the server did not prove the pre-shared key',
+          );
+          this.#driver.scheduleFlush();
+          return;
+        }
         this.#peerUserData = e.userData;
         this.#opened();
         return;
@@ -705,12 +873,72 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
       case 'release-refused':
         this.emit('release-refused', e.userData);
         return;
+      case 'named-token-acquire':
+      case 'named-token-release':
+        this.#serverTokens?.handleEvent(e);
+        return;
+      case 'named-token-granted': {
+        // A grant withdrawn meanwhile (signal, releaseToken) is no longer held: nothing to report.
+        if (!this.#core.heldNamedTokens.includes(e.name)) return;
+        const waiter = this.#tokenWaiters.get(e.name);
+        this.#tokenWaiters.delete(e.name);
+        waiter?.cleanup();
+        waiter?.resolve();
+        this.emit('named-token-granted', e.name);
+        return;
+      }
+      case 'named-token-refused': {
+        const waiter = this.#tokenWaiters.get(e.name);
+        this.#tokenWaiters.delete(e.name);
+        waiter?.cleanup();
+        waiter?.reject(new NamedTokenRefusedError(e.name, e.code));
+        return;
+      }
       case 'dialogue':
         this.#dialogueEvent(e.event);
         return;
       case 'closed':
         this.#ended(e.reason);
+        // Its tokens pass to the next waiters (a suspended session never gets here until it expires).
+        this.#serverTokens?.handleEvent(e);
         return;
+    }
+  }
+
+  /**
+   * @internal The server authenticated this session: its principal, and the credentials' expiry
+   * as a core deadline (the wall-clock expiry moved to the driver's monotonic clock).
+   */
+  authenticated(principal: Principal, authenticate: Authenticator | null, guard: RenewalGuard | null = null): void {
+    this.#principal = principal;
+    this.#authenticate = authenticate;
+    this.#renewalGuard = guard;
+    this.#core.credentialsExpireAt = expiryDeadline(principal);
+    this.#driver.scheduleFlush();
+  }
+
+  /**
+   * Client: sends a new token (a fresh JWT) for this session. Resolves when the server accepted
+   * it (the server's principal and expiry are then updated); rejects with RENEWAL_REFUSED when it
+   * did not (the session goes on until the old credentials expire), with a TransportError when
+   * the connection broke before the answer (renew again once resumed), or with the close reason.
+   */
+  renewCredentials(token: string): Promise<void> {
+    if (this.#reason) return Promise.reject(new SessionClosedError(this.#reason));
+    if (!this.#isOpen || this.#core.link !== 'attached') {
+      return Promise.reject(
+        new UsageError(ErrorCode.INVALID_STATE, 'renew credentials once the session is open and attached'),
+      );
+    }
+    try {
+      const credentials = tokenCredentials(token);
+      const id = this.#nextRenewal++;
+      this.#core.renewCredentials(now(), id, credentials);
+      const answer = new Promise<void>((resolve, reject) => this.#renewals.set(id, { resolve, reject }));
+      this.#driver.scheduleFlush();
+      return answer;
+    } catch (e) {
+      return Promise.reject(e);
     }
   }
 
@@ -907,10 +1135,42 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
       );
   }
 
+  /** Server: checks renewed credentials with the hook that let the session in, then answers. */
+  async #answerRenewal(requestId: number, credentials: Extension[]): Promise<void> {
+    const t = this.#driver.transport;
+    const guard = this.#renewalGuard;
+    const driver = this.#driver;
+    const verdict = await renewalVerdict(this.#authenticate, this.#principal, credentials, {
+      mayTry: guard ? () => guard.mayTry(driver) : () => true,
+      failed: () => guard?.failed(driver),
+      remoteAddress: t.remoteAddress,
+      remotePort: t.remotePort,
+      transport: t.kind,
+      peerCertificate: this.peerCertificate,
+      agreed: this.#core.agreed,
+      channel: this.#core.channel,
+    });
+    if (this.#core.state === 'closed' || this.#core.link !== 'attached') return; // the client renews again
+    if (verdict.principal) {
+      this.#principal = verdict.principal;
+      this.#core.credentialsExpireAt = expiryDeadline(verdict.principal);
+    }
+    this.#core.answerRenewal(now(), requestId, verdict.code, verdict.message);
+    this.#driver.scheduleFlush();
+    if (verdict.principal) this.emit('credentials-renewed', verdict.principal);
+  }
+
+  #failRenewals(error: Error): void {
+    const pending = [...this.#renewals.values()];
+    this.#renewals.clear();
+    for (const p of pending) p.reject(error);
+  }
+
   #ended(reason: CloseReason): void {
     if (this.#reason) return;
     this.#reason = reason;
     const error = new SessionClosedError(reason);
+    this.#failRenewals(error);
     if (!this.#isOpen) this.#readyError = error;
     this.#rejectReady?.(error);
     for (let i = this.#opsHead; i < this.#ops.length; i++) {
@@ -919,6 +1179,11 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
     }
     this.#ops.length = 0;
     this.#opsHead = 0;
+    for (const waiter of this.#tokenWaiters.values()) {
+      waiter.cleanup();
+      waiter.reject(error);
+    }
+    this.#tokenWaiters.clear();
     this.#confirmations.closed(reason);
     // Messages already received stay readable; only then does the iterator end.
     this.#deliver();
@@ -951,4 +1216,9 @@ function toBytes(data: Uint8Array | string): Uint8Array {
   if (typeof data === 'string') return UTF8.encode(data);
   if (data instanceof Uint8Array) return data;
   throw new UsageError(ErrorCode.INVALID_ARGUMENT, 'data must be a Uint8Array or a string');
+}
+
+/** A principal's wall-clock expiry as a deadline on the driver's monotonic clock (the core has no clock). */
+function expiryDeadline(principal: Principal): number {
+  return principal.expiresAt === undefined ? Number.POSITIVE_INFINITY : now() + (principal.expiresAt - Date.now());
 }

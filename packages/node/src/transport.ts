@@ -1,6 +1,6 @@
 /**
- * The byte pipe under a connection. TCP implements it today; TLS and WebSocket transports plug
- * in here later without the driver changing. A transport reports bytes, drain and close through
+ * The byte pipe under a connection. TCP and TLS (tls-transport.ts) implement it; a WebSocket
+ * transport plugs in here later without the driver changing. A transport reports bytes, drain and close through
  * the handlers the driver installs, and never interprets the bytes.
  */
 import type { Socket } from 'node:net';
@@ -16,6 +16,8 @@ export interface TransportHandlers {
 }
 
 export interface Transport {
+  /** What carries the bytes: the authentication hook and the logs see it. */
+  readonly kind: 'tcp' | 'tls';
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly localAddress: string;
@@ -34,11 +36,18 @@ export interface Transport {
 /** A connected TCP socket as a transport. */
 export class TcpTransport implements Transport {
   readonly #socket: Socket;
+  readonly #openEvent: string;
   #closed = false;
 
-  constructor(socket: Socket) {
+  /** `openEvent`: what a connecting socket emits once it can carry liaison bytes. */
+  constructor(socket: Socket, openEvent = 'connect') {
     this.#socket = socket;
+    this.#openEvent = openEvent;
     socket.setNoDelay(true);
+  }
+
+  get kind(): 'tcp' | 'tls' {
+    return 'tcp';
   }
 
   get remoteAddress(): string {
@@ -56,7 +65,7 @@ export class TcpTransport implements Transport {
 
   start(h: TransportHandlers): void {
     let failure: Error | undefined;
-    if (this.#socket.connecting) this.#socket.once('connect', () => h.onOpen());
+    if (this.#socket.connecting || this.#openEvent !== 'connect') this.#socket.once(this.#openEvent, () => h.onOpen());
     else queueMicrotask(() => h.onOpen());
     this.#socket.on('data', (chunk: Buffer) => h.onData(chunk));
     this.#socket.on('drain', () => h.onDrain());

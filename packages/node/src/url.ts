@@ -1,8 +1,8 @@
-/** Endpoint URLs: `tcp://host:port` today; `tls://` and `ws://` join them in later issues. */
+/** Endpoint URLs: `tcp://host:port` and `tls://host:port`; `ws://` joins them in a later issue. */
 import { ErrorCode, UsageError } from '@liaison/core';
 
 export interface Endpoint {
-  scheme: 'tcp';
+  scheme: 'tcp' | 'tls';
   host: string;
   port: number;
 }
@@ -13,23 +13,31 @@ export function parseEndpoint(input: string | URL): Endpoint {
   try {
     url = typeof input === 'string' ? new URL(input) : input;
   } catch (cause) {
-    throw new UsageError(ErrorCode.INVALID_ARGUMENT, `not a URL: ${String(input)} (expected tcp://HOST:PORT)`, {
-      cause,
-    });
+    throw new UsageError(
+      ErrorCode.INVALID_ARGUMENT,
+      `not a URL: ${String(input)} (expected tcp://HOST:PORT or tls://HOST:PORT)`,
+      {
+        cause,
+      },
+    );
   }
-  if (url.protocol !== 'tcp:') {
-    throw new UsageError(ErrorCode.INVALID_ARGUMENT, `unsupported scheme "${url.protocol}" (supported: tcp://)`);
+  if (url.protocol !== 'tcp:' && url.protocol !== 'tls:') {
+    throw new UsageError(
+      ErrorCode.INVALID_ARGUMENT,
+      `unsupported scheme "${url.protocol}" (supported: tcp://, tls://)`,
+    );
   }
+  const scheme = url.protocol === 'tls:' ? 'tls' : 'tcp';
   const port = url.port === '' ? Number.NaN : Number(url.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new UsageError(
       ErrorCode.INVALID_ARGUMENT,
-      `missing or invalid port in ${url.href} (expected tcp://HOST:PORT)`,
+      `missing or invalid port in ${url.href} (expected ${scheme}://HOST:PORT)`,
     );
   }
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   if (host === '') throw new UsageError(ErrorCode.INVALID_ARGUMENT, `missing host in ${url.href}`);
-  return { scheme: 'tcp', host, port };
+  return { scheme, host, port };
 }
 
 export function formatEndpoint(e: Endpoint): string {

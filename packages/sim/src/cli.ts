@@ -87,6 +87,18 @@ console.log(
   `dialogue: ${s.dialogueSessions} half-duplex sessions passing tokens, ${s.syncPoints} sync points taken or seen, ` +
     `${s.resyncs} resynchronizations, ${s.messagesPurged} messages purged unsent`,
 );
+const tokens = { sessions: 0, acquires: 0, queued: 0, grants: 0, handovers: 0 };
+for (const r of reports) {
+  tokens.sessions += r.tokens.tokenSessions;
+  tokens.acquires += r.tokens.tokenAcquires;
+  tokens.queued += r.tokens.tokenQueued;
+  tokens.grants += r.tokens.tokenGrants;
+  tokens.handovers += r.tokens.tokenHandovers;
+}
+console.log(
+  `named tokens: ${tokens.sessions} sessions, ${tokens.acquires} requests (${tokens.queued} queued), ` +
+    `${tokens.grants} grants (${tokens.handovers} handed over by a release or a session's end)`,
+);
 if (firstFailure) {
   const v = firstFailure.violation;
   console.error(`\nFAILED seed ${firstFailure.seed}: ${v?.message}`);

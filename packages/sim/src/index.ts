@@ -4,6 +4,7 @@
  * the invariants. See cli.ts for the seed runner.
  */
 export { checkInvariants } from './invariants.js';
+export { NamedTokenScenario, type NamedTokenStats, TOKEN_NAMES } from './named-tokens.js';
 export { DEFAULT_NETWORK, type Endpoint, Network, type NetworkOptions, type NetworkStats, SimLink } from './network.js';
 export { Rng } from './random.js';
 export { type RunOptions, type RunReport, runSeed, type Summary, summarize } from './run.js';

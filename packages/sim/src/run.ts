@@ -2,7 +2,9 @@
  * Runs one seed: draws a world from it, runs it to the end, checks the invariants, and reports.
  * The report carries the trace hash, so a replay can prove it did exactly the same.
  */
+
 import { checkInvariants } from './invariants.js';
+import type { NamedTokenStats } from './named-tokens.js';
 import type { NetworkStats } from './network.js';
 import { Rng } from './random.js';
 import { InvariantViolation, World, type WorldOptions, type WorldStats, worldOptionsFor } from './world.js';
@@ -26,6 +28,8 @@ export interface RunReport {
   traceHash: string;
   stats: WorldStats;
   network: NetworkStats;
+  /** Named tokens: sessions contending, requests, grants, handovers, releases. */
+  tokens: NamedTokenStats;
   world: { clients: number; sessionsPerClient: number; multiplexShare: number; faultEveryMs: number };
 }
 
@@ -61,6 +65,7 @@ export function runSeed(seed: number, options: RunOptions = {}): RunReport {
     traceHash: world.traceHash,
     stats: world.stats,
     network: world.network.stats,
+    tokens: world.tokens.stats,
     world: {
       clients: worldOptions.clients,
       sessionsPerClient: worldOptions.sessionsPerClient,

@@ -61,6 +61,7 @@ import {
   holderTurn,
   onDialogueEvent,
 } from './dialogue.js';
+import { NamedTokenScenario } from './named-tokens.js';
 import { type Endpoint, Network, type NetworkOptions, type SimLink } from './network.js';
 import { Rng } from './random.js';
 import { WindowMeter, type WindowStats } from './wire-meter.js';
@@ -117,6 +118,10 @@ export interface WorldOptions {
   dialogueShare: number;
   /** Broken on purpose (checker tests only): the client application forgets one delivered message. */
   forgetMessage: boolean;
+  /** Share of sessions that contend for named tokens (named-tokens.ts). */
+  namedTokenShare: number;
+  /** Broken on purpose (checker tests only): the server grants a held name to a second session. */
+  doubleGrant: boolean;
   /** Called with every trace record (the CLI's --verbose). */
   onTrace?: (line: string) => void;
 }
@@ -173,6 +178,8 @@ export function worldOptionsFor(rng: Rng, overrides: Partial<WorldOptions> = {})
     noiseShare: 0,
     dialogueShare: 0.15,
     forgetMessage: false,
+    namedTokenShare: 0.5,
+    doubleGrant: false,
     ...overrides,
   };
 }
@@ -360,6 +367,8 @@ export class World {
   readonly limits: Readonly<Limits>;
   readonly network: Network;
   readonly serverTable: SessionTable;
+  /** The server's named-token registry and the sessions contending for it. */
+  readonly tokens: NamedTokenScenario;
   readonly clients: Client[] = [];
   readonly plans: SessionPlan[] = [];
   readonly stats: WorldStats = {
@@ -448,6 +457,12 @@ export class World {
     };
     this.network.tracer = (now, what) => this.trace(now, what);
     this.network.acceptor = (now, link) => this.#accept(now, link);
+    this.tokens = new NamedTokenScenario(root.fork('tokens'), options.namedTokenShare, {
+      now: () => this.now,
+      schedule: (at, fn) => this.network.schedule(at, fn),
+      trace: (now, what) => this.trace(now, what),
+      doubleGrant: options.doubleGrant,
+    });
     this.serverTable = new SessionTable({
       resumeWindowMs: this.limits.resumeWindowMs,
       suspendedBytesMax: this.limits.suspendedBytesMax,
@@ -532,6 +547,7 @@ export class World {
     for (;;) {
       this.#settle();
       this.#checkBounds();
+      this.tokens.check();
       const t = this.#nextTime();
       if (t === null) break;
       if (t > this.options.timeLimitMs) {
@@ -566,6 +582,7 @@ export class World {
           `server=${p.server?.session?.state ?? 'none'}/${p.server?.session?.link ?? '-'}`,
       );
     }
+    this.tokens.checkEnd();
   }
 
   #tableTimeout(table: SessionTable): void {
@@ -959,6 +976,8 @@ export class World {
   #onEvent(side: EndRole, clientId: number, e: ConnectionEvent, d: Driven | null): void {
     const now = this.now;
     if (e.type === 'rtt') return;
+    if (side === 'server') this.tokens.onServerEvent(now, e);
+    else this.tokens.onClientEvent(now, e);
     if (e.type === 'connection-closed') {
       this.trace(now, `${side} ${clientId} connection closed (${e.origin} ${e.code} ${e.message})`);
       if (side === 'client') {
@@ -984,7 +1003,7 @@ export class World {
       this.trace(now, `server accepts session ${plan.id} on channel ${e.channel}`);
       // The transport may have died since the request was queued: the closed event follows.
       if (e.session.state !== 'awaiting-response') return;
-      e.session.accept(now, EMPTY);
+      e.session.accept(now, EMPTY, [], 0, { namedTokens: this.tokens.offer });
       this.#pumpSends(end);
       this.#armAbort(end);
       return;
@@ -995,6 +1014,7 @@ export class World {
     switch (e.type) {
       case 'accepted':
         this.trace(now, `${tag} accepted`);
+        this.tokens.opened(end.plan);
         if (end.role === 'client' && end.plan.stuckRole === 'client') this.#stick(end);
         this.#pumpSends(end);
         return;

@@ -16,5 +16,6 @@ export {
   parseRange,
   type Range,
 } from './fault-proxy.js';
+export { makePki, type TestPki } from './pki.js';
 export { closedPort } from './ports.js';
 export { within } from './within.js';

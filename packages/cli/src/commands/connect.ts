@@ -9,8 +9,9 @@ import { Exit, exitCodeFor } from '../exit-codes.js';
 import { hex, type NoiseConnectFlags, noiseForConnect } from '../noise-options.js';
 import { type LimitFlags, limitsFrom, unitsFrom } from '../options.js';
 import { LineWriter, makeReporter, reasonJson, unitsJson } from '../output.js';
+import { type ConnectSecurityFlags, clientAuth, clientTls } from '../security-options.js';
 
-export interface ConnectFlags extends LimitFlags, NoiseConnectFlags {
+export interface ConnectFlags extends LimitFlags, ConnectSecurityFlags, NoiseConnectFlags {
   json?: boolean;
   userData?: string;
 }
@@ -22,6 +23,8 @@ export async function connectCommand(url: string, flags: ConnectFlags): Promise<
     units: unitsFrom(flags),
     userData: flags.userData,
     resume: flags.resume !== false,
+    tls: clientTls(url, flags),
+    auth: clientAuth(flags),
     noise: noiseForConnect(flags),
   });
   const out = new LineWriter(process.stdout);

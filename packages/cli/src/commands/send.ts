@@ -11,8 +11,9 @@ import { type NoiseConnectFlags, noiseForConnect } from '../noise-options.js';
 import { type LimitFlags, limitsFrom } from '../options.js';
 import { makeReporter } from '../output.js';
 import { makeProgress } from '../progress.js';
+import { type ConnectSecurityFlags, clientAuth, clientTls } from '../security-options.js';
 
-export interface SendFlags extends LimitFlags, NoiseConnectFlags {
+export interface SendFlags extends LimitFlags, ConnectSecurityFlags, NoiseConnectFlags {
   json?: boolean;
   syncEvery: number;
   retryForMs?: number;
@@ -21,6 +22,7 @@ export interface SendFlags extends LimitFlags, NoiseConnectFlags {
 export async function sendCommand(args: string[], flags: SendFlags): Promise<number> {
   const url = args.at(-1) as string;
   const paths = args.slice(0, -1);
+  const security = { tls: clientTls(url, flags), auth: clientAuth(flags) };
   const bar = !flags.json && process.stderr.isTTY === true;
   const report = makeReporter(!bar, bar);
   const progress = makeProgress(bar, (fields) =>
@@ -74,6 +76,7 @@ export async function sendCommand(args: string[], flags: SendFlags): Promise<num
         limits: { ...limitsFrom(flags), ...(flags.noiseRekeyBytes ? { noiseRekeyBytes: flags.noiseRekeyBytes } : {}) },
         resume: flags.resume !== false,
         noise: noiseForConnect(flags),
+        ...security,
       },
       onEvent,
     });

@@ -9,8 +9,9 @@ import { Receiver, type ReceiverEvent } from '@liaison/transfer';
 import { hex, type NoiseServeFlags, noiseForServe } from '../noise-options.js';
 import { type LimitFlags, limitsFrom, unitsFrom } from '../options.js';
 import { LineWriter, makeReporter, type Reporter, reasonJson, unitsJson } from '../output.js';
+import { type ServeSecurityFlags, serverAttackLimits, serverAuthenticator, serverTls } from '../security-options.js';
 
-export interface ServeFlags extends LimitFlags, NoiseServeFlags {
+export interface ServeFlags extends LimitFlags, ServeSecurityFlags, NoiseServeFlags {
   listen: string;
   echo?: boolean;
   json?: boolean;
@@ -20,10 +21,16 @@ export interface ServeFlags extends LimitFlags, NoiseServeFlags {
 
 export async function serve(flags: ServeFlags): Promise<number> {
   const report = makeReporter(flags.json ?? false, flags.quiet);
+  const limits = limitsFrom(flags);
+  if (flags.maxSessionsPerConnection !== undefined) limits.sessionsPerConnectionMax = flags.maxSessionsPerConnection;
+  if (flags.noiseRekeyBytes !== undefined) limits.noiseRekeyBytes = flags.noiseRekeyBytes;
   const server = await listen(flags.listen, {
-    limits: { ...limitsFrom(flags), ...(flags.noiseRekeyBytes ? { noiseRekeyBytes: flags.noiseRekeyBytes } : {}) },
+    limits,
     units: unitsFrom(flags),
     resume: flags.resume !== false,
+    tls: serverTls(flags.listen, flags),
+    authenticate: serverAuthenticator(flags),
+    attackLimits: serverAttackLimits(flags),
     noise: noiseForServe(flags),
   });
   const noiseKey = flags.noiseKey ? hex(readNoiseKeyFile(flags.noiseKey).publicKey) : null;
@@ -50,6 +57,20 @@ export async function serve(flags: ServeFlags): Promise<number> {
     `listening on ${server.url}${flags.echo ? ' (echo)' : ''}${noiseKey ? `, noise key ${noiseKey}` : ''}`,
   );
   server.on('connection-error', (e) => report.error(`connection error: ${e.message}`));
+  server.on('auth-failed', (f) =>
+    report.event(
+      'auth-failed',
+      { remote: `${f.remoteAddress}:${f.remotePort}`, code: f.code, reason: f.reason },
+      `authentication failed from ${f.remoteAddress}:${f.remotePort}: ${f.reason}`,
+    ),
+  );
+  server.on('connection-refused', (f) =>
+    report.event(
+      'connection-refused',
+      { remote: f.remoteAddress, code: f.code, reason: f.reason },
+      `connection from ${f.remoteAddress} turned away: ${f.reason}`,
+    ),
+  );
 
   for await (const session of server) void handle(session);
   return 0;
@@ -57,6 +78,8 @@ export async function serve(flags: ServeFlags): Promise<number> {
   async function handle(session: Session): Promise<void> {
     const id = `${session.remoteAddress}:${session.remotePort}/${session.channel}`;
     const agreed = session.agreed;
+    const principal = session.principal;
+    const cert = session.peerCertificate;
     report.event(
       'session-open',
       {
@@ -65,8 +88,12 @@ export async function serve(flags: ServeFlags): Promise<number> {
         version: agreed?.version,
         noise: session.noisePattern,
         peerKey: session.peerStaticKey ? hex(session.peerStaticKey) : null,
+        transport: session.transport,
+        ...(principal ? { principal: principal.id } : {}),
+        ...(principal?.expiresAt !== undefined ? { expiresAt: new Date(principal.expiresAt).toISOString() } : {}),
+        ...(cert ? { peerCertificate: { subject: cert.subject, fingerprint256: cert.fingerprint256 } } : {}),
       },
-      `session ${id} open${session.noisePattern ? ` (noise ${session.noisePattern})` : ''}`,
+      `session ${id} open${session.noisePattern ? ` (noise ${session.noisePattern})` : ''}${principal ? ` for ${principal.id}` : ''}${cert ? ` (certificate ${String(cert.subject.CN ?? cert.fingerprint256)})` : ''}`,
     );
     session.on('suspended', (why) =>
       report.event('session-suspended', { session: id, reason: why }, `session ${id} suspended: ${why}`),

@@ -30,9 +30,11 @@ import {
   NONCE_BYTES,
   nobleKeyAgreement,
   type RandomSource,
+  resumeProof,
   SESSION_ID_BYTES,
 } from '../recovery/proof.js';
 import type { SessionTable } from '../recovery/table.js';
+import { type Credentials, checkCredentials, credentialsOf, extensionValue } from '../session/credentials.js';
 import { type DialogueOptions, dialogueConnectExtensions, dialogueProposal } from '../session/dialogue-setup.js';
 import type { AgreedParameters, ConnectionEvent, SessionEvent } from '../session/events.js';
 import {
@@ -48,6 +50,7 @@ import { USER_DATA_BYTES_CEILING, writeFrame } from '../wire/codec.js';
 import { FrameDecoder } from '../wire/decoder.js';
 import {
   CONNECTION_CHANNEL,
+  type ConnectFrame,
   type Extension,
   ExtensionId,
   FRAME_CHARGE_BYTES,
@@ -94,6 +97,11 @@ export interface OpenSessionOptions {
   units?: number;
   userData?: Uint8Array;
   extensions?: Extension[];
+  /**
+   * Authentication for the responder (session/credentials.ts): extensions in the auth range, or a
+   * function of the connection's CHALLENGE (a PSK proof), in which case the CONNECT waits for it.
+   */
+  credentials?: Credentials;
   /** Initial token assignment and serial number (dialogue units); default: initiator holds all, serial 0. */
   dialogue?: DialogueOptions;
 }
@@ -146,6 +154,9 @@ export class Connection {
   readonly #heldConnects = new Map<Session, Frame>();
   /** A session was adopted for resume before the challenge arrived (its RESUME waits for it). */
   #resumesWaiting = false;
+  /** Held CONNECTs whose credentials are computed from the CHALLENGE once it arrives. */
+  readonly #credentialsDue = new Map<Session, (challenge: Uint8Array, connect: ConnectFrame) => Extension[]>();
+  #resumesRefused = 0;
   #ready: Session[] = [];
   readonly #readySet = new Set<Session>();
   readonly #events: ConnectionEvent[] = [];
@@ -202,6 +213,11 @@ export class Connection {
 
   get sessionCount(): number {
     return this.#sessions.size;
+  }
+
+  /** Responder: RESUMEs refused on this connection so far (a driver rate-limits on it). */
+  get resumesRefused(): number {
+    return this.#resumesRefused;
   }
 
   get rtt(): RttEstimate | null {
@@ -338,10 +354,24 @@ export class Connection {
     checkExtensions(options.extensions ?? []);
     const keyShare = this.#random && this.#table ? this.#ownKeyShare() : null;
     if (keyShare) extensions.push({ id: ExtensionId.KEY_SHARE, value: keyShare.publicKey });
+    const credentials = options.credentials;
+    if (Array.isArray(credentials)) {
+      checkCredentials(credentials);
+      extensions.push(...credentials);
+    }
     extensions.push(...dialogueConnectExtensions(options.dialogue ?? {}));
     const connect = buildConnect(channel, this.limits, units, userData, extensions);
+    const proveLater = typeof credentials === 'function' && this.#challenge === null;
+    if (typeof credentials === 'function' && this.#challenge !== null) {
+      connect.extensions.push(...provenCredentials(credentials, this.#challenge, connect));
+    }
     const session = Session.initiate(now, this.#host, this.limits, connect, keyShare);
-    if (this.#resumesWaiting && [...this.#sessions.values()].some((s) => s.link === 'resuming')) {
+    if (proveLater) this.#credentialsDue.set(session, credentials);
+    if (
+      proveLater ||
+      this.#heldConnects.size > 0 ||
+      (this.#resumesWaiting && [...this.#sessions.values()].some((s) => s.link === 'resuming'))
+    ) {
       // Sessions resuming here wait for the challenge to send RESUME on their lower channels: a
       // CONNECT sent now would overtake them, and the responder refuses a channel below one it saw.
       this.#control.splice(this.#control.indexOf(connect), 1);
@@ -533,9 +563,22 @@ export class Connection {
             s.sendResume(now, bindChallenge(this.#challenge, this.#channelBinding), this.#random(NONCE_BYTES));
           }
           const held = this.#heldConnects.get(s);
-          if (held) this.#control.push(held);
+          if (!held) continue;
+          const prove = this.#credentialsDue.get(s);
+          if (prove && held.type === FrameType.CONNECT) {
+            try {
+              held.extensions.push(...provenCredentials(prove, this.#challenge, held));
+            } catch (e) {
+              // Credentials that cannot be made: the peer never hears of this session.
+              this.#heldConnects.delete(s);
+              s.providerAbort(now, AbortCode.INTERNAL, `credentials: ${(e as Error).message}`, { notifyPeer: false });
+              continue;
+            }
+          }
+          this.#control.push(held);
         }
         this.#heldConnects.clear();
+        this.#credentialsDue.clear();
         this.#resumesWaiting = false;
         return;
       default:
@@ -580,6 +623,9 @@ export class Connection {
       // The protocol's own extensions (ids below 0x30) are not the application's business.
       extensions: f.extensions.filter((e) => e.id >= APPLICATION_EXTENSION_ID_MIN),
       userData: f.userData,
+      credentials: credentialsOf(f.extensions),
+      challenge: this.#challenge,
+      keyShare: extensionValue(f.extensions, ExtensionId.KEY_SHARE),
       dialogue: dialogueProposal(f.extensions),
     };
     const offer = this.#recoveryOffer(f.extensions);
@@ -617,9 +663,15 @@ export class Connection {
         this.#sessions.set(f.channel, session);
         return;
       }
+    } else {
+      // No session to check against: the same HMAC and comparison are spent all the same, so an
+      // unknown id takes the path (and the time) of a wrong proof.
+      const decoy = resumeProof(DECOY_RESUME_KEY, 'initiator', { ...f, challenge: challenge ?? f.clientNonce });
+      constantTimeEqual(decoy, f.proof);
     }
     // Unknown, expired and unproven look the same from outside. What the initiator sends next on
     // this channel (its replay) is dropped as traffic of a closed channel.
+    this.#resumesRefused++;
     this.#queueControl(now, {
       type: FrameType.RESUME_REFUSE,
       channel: f.channel,
@@ -640,6 +692,7 @@ export class Connection {
   }
 
   #released(s: Session): void {
+    this.#credentialsDue.delete(s);
     if (this.#heldConnects.delete(s)) {
       // Closed before its CONNECT left: the peer never hears of this channel.
       for (let i = this.#control.length - 1; i >= 0; i--) {
@@ -761,7 +814,19 @@ export class Connection {
   }
 }
 
+/** The credentials a function makes from the challenge, checked like fixed ones. */
+function provenCredentials(
+  prove: (challenge: Uint8Array, connect: ConnectFrame) => Extension[],
+  challenge: Uint8Array,
+  connect: ConnectFrame,
+): Extension[] {
+  const made = prove(challenge, connect);
+  checkCredentials(made);
+  return made;
+}
+
 const EMPTY = new Uint8Array(0);
+const DECOY_RESUME_KEY = new Uint8Array(32);
 /** Answers (pongs, refusals) that may wait unread before the peer is cut off. */
 const CONTROL_QUEUE_MAX = 1024;
 /** Bytes one session may write per round-robin turn (one frame at least). */

@@ -1,5 +1,5 @@
 /**
- * Records: how Noise messages travel on a byte stream (docs/PROTOCOL.md, 19.2).
+ * Records: how Noise messages travel on a byte stream (docs/PROTOCOL.md, 20.2).
  *
  * Every Noise message, handshake or transport, is a record: a 2-byte big-endian length, then that
  * many bytes. After the handshake a record's body is a Noise transport message (ChaCha20-Poly1305)

@@ -5,6 +5,7 @@
  */
 import type { CloseReason } from '../errors.js';
 import type { Extension } from '../wire/frame.js';
+import type { PskBinding } from './credentials.js';
 import type { DialogueEvent } from './dialogue.js';
 import type { DialogueProposal } from './dialogue-setup.js';
 import type { Session } from './session.js';
@@ -38,6 +39,12 @@ export interface ConnectRequest {
   agreed: AgreedParameters;
   extensions: Extension[];
   userData: Uint8Array;
+  /** Credential extensions (ids 0x18-0x2F: AUTH_TOKEN, AUTH_PSK), for the application to verify. */
+  credentials: Extension[];
+  /** This connection's CHALLENGE nonce (PSK proofs are bound to it), or null when none was sent. */
+  challenge: Uint8Array | null;
+  /** The CONNECT's KEY_SHARE (a PSK proof covers it), or null. */
+  keyShare: Uint8Array | null;
   /** Initial tokens and serial number the initiator proposed (dialogue units). */
   dialogue: DialogueProposal;
 }
@@ -71,6 +78,10 @@ export type SessionEvent =
       agreed: AgreedParameters;
       extensions: Extension[];
       userData: Uint8Array;
+      /** The ACCEPT's authentication extensions (ids 0x18-0x2F: AUTH_PSK_ANSWER), for the application to check. */
+      credentials: Extension[];
+      /** The ACCEPT's KEY_SHARE and SESSION_ID as received, which a PSK answer covers. */
+      binding: PskBinding;
     }
   /** `credit`: what to pass to Session.consume() once the application has taken the message. */
   | { type: 'message'; channel: number; session: Session; kind: MessageKind; data: Uint8Array; credit: number }
@@ -81,7 +92,17 @@ export type SessionEvent =
   | { type: 'release-refused'; channel: number; session: Session; userData: Uint8Array }
   | { type: 'suspended'; channel: number; session: Session; reason: string }
   | { type: 'resumed'; channel: number; session: Session; stats: ResumeStats }
-  | { type: 'closed'; channel: number; session: Session; reason: CloseReason };
+  | { type: 'closed'; channel: number; session: Session; reason: CloseReason }
+  /** Responder: the peer asks its registry for a named token, or releases (or withdraws) one. */
+  | { type: 'named-token-acquire' | 'named-token-release'; channel: number; session: Session; name: string }
+  /** Initiator: the responder's registry granted a named token this side asked for. */
+  | { type: 'named-token-granted'; channel: number; session: Session; name: string }
+  /** Initiator: the responder's registry refused a request (`code`: a TokenRefuseCode). */
+  | { type: 'named-token-refused'; channel: number; session: Session; name: string; code: number }
+  /** Responder: the initiator sent new credentials; answer with `Session.answerRenewal`. */
+  | { type: 'renewal-requested'; channel: number; session: Session; requestId: number; credentials: Extension[] }
+  /** Initiator: the responder answered a renewal (code 0: accepted, else a RefuseCode). */
+  | { type: 'renewal-answered'; channel: number; session: Session; requestId: number; code: number; message: string };
 
 export type ConnectionEvent =
   | SessionEvent

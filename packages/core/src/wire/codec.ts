@@ -21,6 +21,9 @@ import {
   type Frame,
   FrameType,
   frameTypeName,
+  NAMED_TOKEN_NAME_BYTES_CEILING,
+  type NamedTokenFrame,
+  type NamedTokenRefuseFrame,
 } from './frame.js';
 import { PayloadReader } from './reader.js';
 import { FrameWriter } from './writer.js';
@@ -142,6 +145,24 @@ export function writeFrame(w: FrameWriter, f: Frame): void {
       w.beginFrame(f.type, 0, CONNECTION_CHANNEL);
       w.u53(f.windowLimit);
       break;
+    case FrameType.NAMED_TOKEN_ACQUIRE:
+    case FrameType.NAMED_TOKEN_RELEASE:
+    case FrameType.NAMED_TOKEN_GRANT:
+    case FrameType.NAMED_TOKEN_REFUSE:
+      w.beginFrame(f.type, 0, f.channel);
+      w.bytes(namedTokenPayload(f));
+      break;
+    case FrameType.RENEW_CREDENTIALS:
+      w.beginFrame(f.type, 0, f.channel);
+      w.u32(f.requestId);
+      writeExtensions(w, f.credentials);
+      break;
+    case FrameType.CREDENTIALS_RENEWED:
+      w.beginFrame(f.type, 0, f.channel);
+      w.u32(f.requestId);
+      w.u16(f.code);
+      w.utf8(truncateUtf8(f.message, ABORT_MESSAGE_BYTES_MAX));
+      break;
     default:
       return assertNever(f);
   }
@@ -166,6 +187,33 @@ export function writeDataFrame(
   w.bytes(payload);
   w.endFrame();
 }
+
+/**
+ * The payload of a named-token frame: [u16 code, REFUSE only] u16 name length, UTF-8 name. The
+ * session keeps it as the frame's body in its retransmit buffer.
+ */
+export function namedTokenPayload(f: NamedTokenFrame | NamedTokenRefuseFrame): Uint8Array {
+  const name = UTF8.encode(f.name);
+  if (name.byteLength === 0 || name.byteLength > NAMED_TOKEN_NAME_BYTES_CEILING) {
+    throw new InternalError(`named token name of ${name.byteLength} bytes`);
+  }
+  const head = f.type === FrameType.NAMED_TOKEN_REFUSE ? 2 : 0;
+  const out = new Uint8Array(head + 2 + name.byteLength);
+  const view = new DataView(out.buffer);
+  if (f.type === FrameType.NAMED_TOKEN_REFUSE) view.setUint16(0, f.code);
+  view.setUint16(head, name.byteLength);
+  out.set(name, head + 2);
+  return out;
+}
+
+/** A sequenced frame whose payload was encoded before (a named-token frame from the retransmit buffer). */
+export function writeEncodedFrame(w: FrameWriter, type: number, channel: number, payload: Uint8Array): void {
+  w.beginFrame(type, 0, channel);
+  w.bytes(payload);
+  w.endFrame();
+}
+
+const UTF8 = new TextEncoder();
 
 /** Payloads at least this large are written by reference (vectored write), not copied. */
 const PAYLOAD_REF_MIN_BYTES = 16 * 1024;
@@ -348,6 +396,22 @@ export function decodePayload(
     case FrameType.WINDOW:
       f = { type, channel: CONNECTION_CHANNEL, windowLimit: r.u53() };
       break;
+    case FrameType.NAMED_TOKEN_ACQUIRE:
+    case FrameType.NAMED_TOKEN_RELEASE:
+    case FrameType.NAMED_TOKEN_GRANT:
+      f = { type, channel, name: readTokenName(r) };
+      break;
+    case FrameType.NAMED_TOKEN_REFUSE: {
+      const code = r.u16();
+      f = { type, channel, code, name: readTokenName(r) };
+      break;
+    }
+    case FrameType.RENEW_CREDENTIALS:
+      f = { type, channel, requestId: r.u32(), credentials: readExtensions(r) };
+      break;
+    case FrameType.CREDENTIALS_RENEWED:
+      f = { type, channel, requestId: r.u32(), code: r.u16(), message: r.utf8(ABORT_MESSAGE_BYTES_MAX, 'message') };
+      break;
     default:
       throw new ProtocolError(AbortCode.UNKNOWN_FRAME_TYPE, `unknown frame type ${frameTypeName(type)}`);
   }
@@ -440,6 +504,12 @@ function readExtensions(r: PayloadReader): Extension[] {
   const out: Extension[] = [];
   for (let i = 0; i < count; i++) out.push({ id: r.u8(), value: r.shortBytes(USER_DATA_BYTES_CEILING, 'extension') });
   return out;
+}
+
+function readTokenName(r: PayloadReader): string {
+  const name = r.utf8(NAMED_TOKEN_NAME_BYTES_CEILING, 'token name');
+  if (name.length === 0) throw new ProtocolError(AbortCode.MALFORMED_FRAME, 'empty token name');
+  return name;
 }
 
 /** A big-endian u64 that must be a safe integer; anything else is left to the full decoder's error. */

@@ -55,6 +55,11 @@ export const FrameType = {
   // Capability data (X.225 CD, CDA): outside activities, with activity management
   CAPABILITY_DATA: 0x32,
   CAPABILITY_DATA_ACK: 0x33,
+  // Application-named tokens (native): initiator asks the responder's registry, responder answers
+  NAMED_TOKEN_ACQUIRE: 0x38,
+  NAMED_TOKEN_RELEASE: 0x39,
+  NAMED_TOKEN_GRANT: 0x3a,
+  NAMED_TOKEN_REFUSE: 0x3b,
   // Maintenance and flow control, native to liaison
   ACK: 0x40,
   PING: 0x41,
@@ -64,6 +69,11 @@ export const FrameType = {
   CHALLENGE: 0x44,
   /** Connection-level flow control: the absolute charged-byte offset the peer may send up to. */
   WINDOW: 0x45,
+  // Authentication (native): credentials renewed inside a live session (docs/PROTOCOL.md 5.19)
+  /** Initiator to responder: new credentials (a fresh JWT) for this session. */
+  RENEW_CREDENTIALS: 0x58,
+  /** Responder to initiator: the answer to a RENEW_CREDENTIALS. */
+  CREDENTIALS_RENEWED: 0x59,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
@@ -97,6 +107,8 @@ export const ABORT_MESSAGE_BYTES_MAX = 256;
  * frameBytesMax, so user data and extensions never depend on the data-frame limit.
  */
 export const CONTROL_FRAME_BYTES_MAX = 192 * 1024;
+/** The longest named-token name any frame may carry, in UTF-8 bytes (a responder may announce less). */
+export const NAMED_TOKEN_NAME_BYTES_CEILING = 1024;
 
 /** Extension ids carried by CONNECT and ACCEPT (0x01-0x0F recovery; 0x10-0x2F security; 0x80+ applications). */
 export const ExtensionId = {
@@ -112,6 +124,14 @@ export const ExtensionId = {
   INITIAL_TOKENS: 0x05,
   /** CONNECT: the initial synchronization point serial number (u32); ACCEPT: the one agreed. */
   INITIAL_SERIAL: 0x06,
+  /** ACCEPT only: the responder arbitrates named tokens (u16 name bytes max, u16 tokens per session max). */
+  NAMED_TOKENS: 0x08,
+  /** CONNECT only: a bearer token or a JWT (UTF-8), for the responder's authentication hook. */
+  AUTH_TOKEN: 0x18,
+  /** CONNECT only: a pre-shared key's identity and its proof over the connection's CHALLENGE (session/credentials.ts). */
+  AUTH_PSK: 0x19,
+  /** ACCEPT only: the responder's proof that it holds the same pre-shared key, over the agreed version and units. */
+  AUTH_PSK_ANSWER: 0x1a,
 } as const;
 
 /** Opaque parameters carried by connect and accept for later extensions (auth, resume, crypto). */
@@ -230,6 +250,23 @@ export function isDialogueFrame(type: number): type is DialogueFrameType {
   return type >= FrameType.GIVE_TOKENS && type <= FrameType.CAPABILITY_DATA_ACK;
 }
 export const ACTIVITY_ID_BYTES_MAX = 64;
+/** Named-token requests and grants; `name` is 1..1024 UTF-8 bytes. */
+export interface NamedTokenFrame {
+  type:
+    | typeof FrameType.NAMED_TOKEN_ACQUIRE
+    | typeof FrameType.NAMED_TOKEN_RELEASE
+    | typeof FrameType.NAMED_TOKEN_GRANT;
+  channel: number;
+  name: string;
+}
+
+export interface NamedTokenRefuseFrame {
+  type: typeof FrameType.NAMED_TOKEN_REFUSE;
+  channel: number;
+  /** A TokenRefuseCode. */
+  code: number;
+  name: string;
+}
 
 export interface ExpeditedFrame {
   type: typeof FrameType.EXPEDITED;
@@ -323,7 +360,29 @@ export type Frame =
   | ResumedFrame
   | ResumeRefuseFrame
   | ChallengeFrame
-  | WindowFrame;
+  | WindowFrame
+  | NamedTokenFrame
+  | NamedTokenRefuseFrame
+  | RenewCredentialsFrame
+  | CredentialsRenewedFrame;
+
+export interface RenewCredentialsFrame {
+  type: typeof FrameType.RENEW_CREDENTIALS;
+  channel: number;
+  /** Chosen by the initiator; the answer carries it back. */
+  requestId: number;
+  /** Credential extensions (ids 0x18-0x2F), as in CONNECT. */
+  credentials: Extension[];
+}
+
+export interface CredentialsRenewedFrame {
+  type: typeof FrameType.CREDENTIALS_RENEWED;
+  channel: number;
+  requestId: number;
+  /** 0: accepted (the new expiry applies); otherwise a RefuseCode saying why not (the old expiry stays). */
+  code: number;
+  message: string;
+}
 
 /**
  * Frames that take a sequence number in their session's reliable stream: the receiver counts
@@ -337,8 +396,14 @@ export function isSequenced(type: FrameType): boolean {
     type === FrameType.FINISH ||
     type === FrameType.DISCONNECT ||
     type === FrameType.NOT_FINISHED ||
-    isDialogueFrame(type)
+    isDialogueFrame(type) ||
+    isNamedTokenFrame(type)
   );
+}
+
+/** The four named-token frames: sequenced, so a resume delivers each exactly once. */
+export function isNamedTokenFrame(type: number): boolean {
+  return type >= FrameType.NAMED_TOKEN_ACQUIRE && type <= FrameType.NAMED_TOKEN_REFUSE;
 }
 
 export function frameTypeName(type: number): string {
