@@ -52,6 +52,7 @@ import {
   FrameType,
   frameTypeName,
   HEADER_BYTES,
+  isDialogue,
   isDialogueFrame,
   isNamedTokenFrame,
   isSequenced,
@@ -846,6 +847,12 @@ export class Session {
 
   /** Data, typed data, expedited data and acknowledgements; true when `f` was one of them. */
   #receiveData(now: number, f: Frame): boolean {
+    if (isDialogue(f)) {
+      this.#countReceived(now);
+      (this.#dialogue as Dialogue).receive(f);
+      this.#host.wake(this);
+      return true;
+    }
     switch (f.type) {
       case FrameType.ACK:
         this.#receiveAck(now, f.received, f.windowLimit);
@@ -913,30 +920,6 @@ export class Session {
         this.#deliver(kind, data, credit);
         return true;
       }
-      case FrameType.GIVE_TOKENS:
-      case FrameType.PLEASE_TOKENS:
-      case FrameType.GIVE_CONTROL:
-      case FrameType.MINOR_SYNC:
-      case FrameType.MINOR_SYNC_ACK:
-      case FrameType.MAJOR_SYNC:
-      case FrameType.MAJOR_SYNC_ACK:
-      case FrameType.RESYNC:
-      case FrameType.RESYNC_ACK:
-      case FrameType.EXCEPTION_REPORT:
-      case FrameType.EXCEPTION_DATA:
-      case FrameType.ACTIVITY_START:
-      case FrameType.ACTIVITY_RESUME:
-      case FrameType.ACTIVITY_INTERRUPT:
-      case FrameType.ACTIVITY_INTERRUPT_ACK:
-      case FrameType.ACTIVITY_DISCARD:
-      case FrameType.ACTIVITY_DISCARD_ACK:
-      case FrameType.ACTIVITY_END:
-      case FrameType.CAPABILITY_DATA:
-      case FrameType.CAPABILITY_DATA_ACK:
-        this.#countReceived(now);
-        (this.#dialogue as Dialogue).receive(f);
-        this.#host.wake(this);
-        return true;
       case FrameType.NAMED_TOKEN_ACQUIRE:
       case FrameType.NAMED_TOKEN_RELEASE:
       case FrameType.NAMED_TOKEN_GRANT:

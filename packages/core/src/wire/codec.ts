@@ -21,6 +21,8 @@ import {
   type Frame,
   FrameType,
   frameTypeName,
+  isDialogue,
+  isDialogueFrame,
   NAMED_TOKEN_NAME_BYTES_CEILING,
   type NamedTokenFrame,
   type NamedTokenRefuseFrame,
@@ -33,6 +35,12 @@ export const USER_DATA_BYTES_CEILING = 0xffff;
 const EXTENSIONS_MAX = 32;
 
 export function writeFrame(w: FrameWriter, f: Frame): void {
+  if (isDialogue(f)) {
+    w.beginFrame(f.type, 0, f.channel);
+    writeDialogueFields(w, f);
+    w.endFrame();
+    return;
+  }
   switch (f.type) {
     case FrameType.CONNECT:
       w.beginFrame(f.type, 0, f.channel);
@@ -78,29 +86,6 @@ export function writeFrame(w: FrameWriter, f: Frame): void {
     case FrameType.EXPEDITED:
       w.beginFrame(f.type, 0, f.channel);
       w.bytes(f.payload);
-      break;
-    case FrameType.GIVE_TOKENS:
-    case FrameType.PLEASE_TOKENS:
-    case FrameType.GIVE_CONTROL:
-    case FrameType.MINOR_SYNC:
-    case FrameType.MINOR_SYNC_ACK:
-    case FrameType.MAJOR_SYNC:
-    case FrameType.MAJOR_SYNC_ACK:
-    case FrameType.RESYNC:
-    case FrameType.RESYNC_ACK:
-    case FrameType.EXCEPTION_REPORT:
-    case FrameType.EXCEPTION_DATA:
-    case FrameType.ACTIVITY_START:
-    case FrameType.ACTIVITY_RESUME:
-    case FrameType.ACTIVITY_INTERRUPT:
-    case FrameType.ACTIVITY_INTERRUPT_ACK:
-    case FrameType.ACTIVITY_DISCARD:
-    case FrameType.ACTIVITY_DISCARD_ACK:
-    case FrameType.ACTIVITY_END:
-    case FrameType.CAPABILITY_DATA:
-    case FrameType.CAPABILITY_DATA_ACK:
-      w.beginFrame(f.type, 0, f.channel);
-      writeDialogueFields(w, f);
       break;
     case FrameType.ACK:
       w.beginFrame(f.type, 0, f.channel);
@@ -343,28 +328,6 @@ export function decodePayload(
     case FrameType.ACK:
       f = { type, channel, received: r.u53(), windowLimit: r.u53() };
       break;
-    case FrameType.GIVE_TOKENS:
-    case FrameType.PLEASE_TOKENS:
-    case FrameType.GIVE_CONTROL:
-    case FrameType.MINOR_SYNC:
-    case FrameType.MINOR_SYNC_ACK:
-    case FrameType.MAJOR_SYNC:
-    case FrameType.MAJOR_SYNC_ACK:
-    case FrameType.RESYNC:
-    case FrameType.RESYNC_ACK:
-    case FrameType.EXCEPTION_REPORT:
-    case FrameType.EXCEPTION_DATA:
-    case FrameType.ACTIVITY_START:
-    case FrameType.ACTIVITY_RESUME:
-    case FrameType.ACTIVITY_INTERRUPT:
-    case FrameType.ACTIVITY_INTERRUPT_ACK:
-    case FrameType.ACTIVITY_DISCARD:
-    case FrameType.ACTIVITY_DISCARD_ACK:
-    case FrameType.ACTIVITY_END:
-    case FrameType.CAPABILITY_DATA:
-    case FrameType.CAPABILITY_DATA_ACK:
-      f = readDialogueFields(r, type, channel, userDataBytesMax);
-      break;
     case FrameType.PING:
     case FrameType.PONG:
       f = { type, channel: CONNECTION_CHANNEL, stamp: r.f64() };
@@ -413,6 +376,10 @@ export function decodePayload(
       f = { type, channel, requestId: r.u32(), code: r.u16(), message: r.utf8(ABORT_MESSAGE_BYTES_MAX, 'message') };
       break;
     default:
+      if (isDialogueFrame(type)) {
+        f = readDialogueFields(r, type, channel, userDataBytesMax);
+        break;
+      }
       throw new ProtocolError(AbortCode.UNKNOWN_FRAME_TYPE, `unknown frame type ${frameTypeName(type)}`);
   }
   r.end();

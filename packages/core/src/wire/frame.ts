@@ -249,6 +249,10 @@ export type DialogueFrameType = (typeof FrameType)[
 export function isDialogueFrame(type: number): type is DialogueFrameType {
   return type >= FrameType.GIVE_TOKENS && type <= FrameType.CAPABILITY_DATA_ACK;
 }
+/** The same test on a frame, narrowing it. */
+export function isDialogue(f: Frame): f is DialogueFrame {
+  return isDialogueFrame(f.type);
+}
 export const ACTIVITY_ID_BYTES_MAX = 64;
 /** Named-token requests and grants; `name` is 1..1024 UTF-8 bytes. */
 export interface NamedTokenFrame {
