@@ -69,7 +69,7 @@ export interface ConnectionFacts {
   /** The request's channel and proposed unit bits: a PSK proof covers them. */
   channel: number;
   proposedUnits: number;
-  /** This connection's CHALLENGE nonce, or null when the server sent none. */
+  /** This connection's CHALLENGE nonce (then the Noise handshake hash on a Noise connection), or null. */
   challenge: Uint8Array | null;
   /** The request's resume key share (a PSK proof covers it), or null. */
   keyShare: Uint8Array | null;

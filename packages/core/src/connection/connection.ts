@@ -239,6 +239,15 @@ export class Connection {
     this.#channelBinding = binding.slice();
   }
 
+  /**
+   * What proofs made on this connection cover (resume proofs, PSK proofs): the CHALLENGE nonce,
+   * followed on a secure connection by its handshake hash, so a proof relayed from one secure
+   * channel to another fails.
+   */
+  #boundChallenge(challenge: Uint8Array): Uint8Array {
+    return bindChallenge(challenge, this.#channelBinding);
+  }
+
   // ---------------------------------------------------------------- inputs
 
   handleTransportUp(now: number): void {
@@ -363,7 +372,7 @@ export class Connection {
     const connect = buildConnect(channel, this.limits, units, userData, extensions);
     const proveLater = typeof credentials === 'function' && this.#challenge === null;
     if (typeof credentials === 'function' && this.#challenge !== null) {
-      connect.extensions.push(...provenCredentials(credentials, this.#challenge, connect));
+      connect.extensions.push(...provenCredentials(credentials, this.#boundChallenge(this.#challenge), connect));
     }
     const session = Session.initiate(now, this.#host, this.limits, connect, keyShare);
     if (proveLater) this.#credentialsDue.set(session, credentials);
@@ -394,7 +403,7 @@ export class Connection {
     session.attachForResume(now, this.#host, channel);
     this.#sessions.set(channel, session);
     if (this.#challenge && this.#random) {
-      session.sendResume(now, bindChallenge(this.#challenge, this.#channelBinding), this.#random(NONCE_BYTES));
+      session.sendResume(now, this.#boundChallenge(this.#challenge), this.#random(NONCE_BYTES));
     } else this.#resumesWaiting = true;
   }
 
@@ -560,14 +569,14 @@ export class Connection {
         this.#challenge = f.nonce.slice();
         for (const s of this.#sessions.values()) {
           if (s.link === 'resuming' && this.#random) {
-            s.sendResume(now, bindChallenge(this.#challenge, this.#channelBinding), this.#random(NONCE_BYTES));
+            s.sendResume(now, this.#boundChallenge(this.#challenge), this.#random(NONCE_BYTES));
           }
           const held = this.#heldConnects.get(s);
           if (!held) continue;
           const prove = this.#credentialsDue.get(s);
           if (prove && held.type === FrameType.CONNECT) {
             try {
-              held.extensions.push(...provenCredentials(prove, this.#challenge, held));
+              held.extensions.push(...provenCredentials(prove, this.#boundChallenge(this.#challenge), held));
             } catch (e) {
               // Credentials that cannot be made: the peer never hears of this session.
               this.#heldConnects.delete(s);
@@ -624,7 +633,8 @@ export class Connection {
       extensions: f.extensions.filter((e) => e.id >= APPLICATION_EXTENSION_ID_MIN),
       userData: f.userData,
       credentials: credentialsOf(f.extensions),
-      challenge: this.#challenge,
+      // Under Noise the challenge a PSK proof covers includes the handshake hash (channel binding).
+      challenge: this.#challenge && this.#boundChallenge(this.#challenge),
       keyShare: extensionValue(f.extensions, ExtensionId.KEY_SHARE),
       dialogue: dialogueProposal(f.extensions),
     };
@@ -658,7 +668,7 @@ export class Connection {
     const session = this.#table?.find(f.sessionId);
     const challenge = this.#challenge;
     if (session && challenge && this.#sessions.size < this.limits.sessionsPerConnectionMax) {
-      if (session.resumeFrom(now, this.#host, f.channel, f, bindChallenge(challenge, this.#channelBinding))) {
+      if (session.resumeFrom(now, this.#host, f.channel, f, this.#boundChallenge(challenge))) {
         this.#table?.unpark(session);
         this.#sessions.set(f.channel, session);
         return;
@@ -666,7 +676,10 @@ export class Connection {
     } else {
       // No session to check against: the same HMAC and comparison are spent all the same, so an
       // unknown id takes the path (and the time) of a wrong proof.
-      const decoy = resumeProof(DECOY_RESUME_KEY, 'initiator', { ...f, challenge: challenge ?? f.clientNonce });
+      const decoy = resumeProof(DECOY_RESUME_KEY, 'initiator', {
+        ...f,
+        challenge: this.#boundChallenge(challenge ?? f.clientNonce),
+      });
       constantTimeEqual(decoy, f.proof);
     }
     // Unknown, expired and unproven look the same from outside. What the initiator sends next on

@@ -41,7 +41,10 @@ export interface ConnectRequest {
   userData: Uint8Array;
   /** Credential extensions (ids 0x18-0x2F: AUTH_TOKEN, AUTH_PSK), for the application to verify. */
   credentials: Extension[];
-  /** This connection's CHALLENGE nonce (PSK proofs are bound to it), or null when none was sent. */
+  /**
+   * What PSK proofs on this connection are bound to: its CHALLENGE nonce, followed on a Noise
+   * connection by the handshake hash (48 bytes, PROTOCOL.md 5.18); null when no CHALLENGE was sent.
+   */
   challenge: Uint8Array | null;
   /** The CONNECT's KEY_SHARE (a PSK proof covers it), or null. */
   keyShare: Uint8Array | null;
