@@ -22,6 +22,8 @@ export const Exit = {
   CHECKSUM: 7,
   /** send: a local file is missing, unreadable or changed while sent, or the receiver refused its name. */
   FILE: 8,
+  /** The session's credentials (a JWT) expired unrenewed: the server closed it CREDENTIALS_EXPIRED. */
+  CREDENTIALS_EXPIRED: 9,
 } as const;
 
 export function exitCodeFor(reason: CloseReason): number {
@@ -31,6 +33,7 @@ export function exitCodeFor(reason: CloseReason): number {
     case 'refused':
       return Exit.REFUSED;
     case 'aborted':
+      if (reason.code === AbortCode.CREDENTIALS_EXPIRED) return Exit.CREDENTIALS_EXPIRED;
       // The transport broke and could not be re-established in time: a transport failure.
       if (reason.code === AbortCode.TRANSPORT_LOST || reason.code === AbortCode.RESUME_WINDOW_EXPIRED)
         return Exit.TRANSPORT;
@@ -55,4 +58,5 @@ Exit codes:
   5  transport failure (connection refused, reset, or lost and not resumed within the resume window)
   6  timeout (handshake, unresponsive peer, release)
   7  send: SHA-256 mismatch (the receiver's check of a file failed; the partial file was dropped)
-  8  send: a local file is missing, unreadable or changed while sent, or the receiver refused its name`;
+  8  send: a local file is missing, unreadable or changed while sent, or the receiver refused its name
+  9  the credentials expired unrenewed (the server closed the session CREDENTIALS_EXPIRED)`;

@@ -53,7 +53,7 @@ function program(): Command {
     .addOption(new Option('--user-data <text>', 'user data for the connect request (the server may use it to decide)'))
     .addHelpText(
       'after',
-      `\nAt the end of input the session is released in order; the command exits 0 once the release\ncompleted and every message from the peer was printed.\n\nExample:\n  printf 'hello\\nworld\\n' | liaison connect tcp://127.0.0.1:7000\n  echo hi | liaison connect tls://127.0.0.1:7443 --ca ca.pem --token s3cret\n${EXIT_CODES_HELP}`,
+      `\nAt the end of input the session is released in order; the command exits 0 once the release\ncompleted and every message from the peer was printed.\n\nWith --token-file, a token written to FILE while the session is open (a fresh JWT) is sent to\nthe server as a renewal; --json reports "credentials-renewed" or "renewal-refused". A session\nwhose token expires unrenewed is closed by the server with CREDENTIALS_EXPIRED (exit 9).\n\nExample:\n  printf 'hello\\nworld\\n' | liaison connect tcp://127.0.0.1:7000\n  echo hi | liaison connect tls://127.0.0.1:7443 --ca ca.pem --token s3cret\n${EXIT_CODES_HELP}`,
     )
     .exitOverride()
     .action(async (url, flags) => {

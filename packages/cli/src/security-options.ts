@@ -57,7 +57,14 @@ export function connectSecurityOptions(): Option[] {
       'TLS: do not check the server certificate (tests only: anyone in the middle can read everything)',
     ),
     new Option('--token <token>', 'authenticate with this bearer token or JWT'),
-    new Option('--token-file <file>', 'authenticate with the bearer token or JWT in FILE (first line)'),
+    new Option(
+      '--token-file <file>',
+      'authenticate with the bearer token or JWT in FILE (first line); FILE is watched: a new token written there renews the live session (before the old one expires)',
+    ),
+    new Option(
+      '--token-poll-ms <n>',
+      '--token-file: also re-read FILE this often, besides watching it (default 1000)',
+    ).argParser(positive),
     new Option('--psk <id:file>', 'authenticate with a pre-shared key: IDENTITY:FILE, FILE holding the key in hex'),
   ];
 }
@@ -86,6 +93,7 @@ export interface ConnectSecurityFlags {
   insecure?: boolean;
   token?: string;
   tokenFile?: string;
+  tokenPollMs?: number;
   psk?: string;
 }
 

@@ -19,7 +19,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { type FileHandle, open, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { AbortCode, type CloseReason, type ConnectOptions, connect, SessionClosedError } from '@liaison/node';
+import {
+  AbortCode,
+  type CloseReason,
+  type ConnectOptions,
+  connect,
+  type Session,
+  SessionClosedError,
+} from '@liaison/node';
 import { TransferError, TransferErrorCode } from './errors.js';
 import { hashFilePrefix, sha256File } from './hash.js';
 import type { FileIdentity } from './journal.js';
@@ -35,7 +42,8 @@ const CHUNK_BYTES = 64 * 1024;
 
 export type SenderEvent =
   | { type: 'connecting'; attempt: number }
-  | { type: 'session-open'; attempt: number }
+  /** `session` is the open session (an application may renew its credentials on it). */
+  | { type: 'session-open'; attempt: number; session: Session }
   | { type: 'session-lost'; reason: string; retryInMs: number }
   | { type: 'file-start'; file: string; size: number }
   | { type: 'resumed'; file: string; size: number; fromByte: number; serial: number }
@@ -95,7 +103,7 @@ export async function sendFiles(url: string, paths: readonly string[], options: 
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       await session.ready;
-      emit({ type: 'session-open', attempt });
+      emit({ type: 'session-open', attempt, session });
       everOpen = true;
       lostSince = null;
       for (; next < files.length; next++) {

@@ -10,6 +10,7 @@ import { hex, type NoiseConnectFlags, noiseForConnect } from '../noise-options.j
 import { type LimitFlags, limitsFrom, unitsFrom } from '../options.js';
 import { LineWriter, makeReporter, reasonJson, unitsJson } from '../output.js';
 import { type ConnectSecurityFlags, clientAuth, clientTls } from '../security-options.js';
+import { EXPIRED_HINT, renewalReporter, TokenFileWatcher } from '../token-watch.js';
 
 export interface ConnectFlags extends LimitFlags, ConnectSecurityFlags, NoiseConnectFlags {
   json?: boolean;
@@ -18,15 +19,27 @@ export interface ConnectFlags extends LimitFlags, ConnectSecurityFlags, NoiseCon
 
 export async function connectCommand(url: string, flags: ConnectFlags): Promise<number> {
   const report = makeReporter(flags.json ?? false, true);
+  const auth = clientAuth(flags);
+  // --token-file is watched: a new token written there renews the live session's credentials.
+  const watcher =
+    flags.tokenFile !== undefined && auth && 'token' in auth
+      ? new TokenFileWatcher(
+          flags.tokenFile,
+          auth.token,
+          renewalReporter(report.event, flags.json ?? false),
+          flags.tokenPollMs,
+        )
+      : null;
   const session = connect(url, {
     limits: { ...limitsFrom(flags), ...(flags.noiseRekeyBytes ? { noiseRekeyBytes: flags.noiseRekeyBytes } : {}) },
     units: unitsFrom(flags),
     userData: flags.userData,
     resume: flags.resume !== false,
     tls: clientTls(url, flags),
-    auth: clientAuth(flags),
+    auth,
     noise: noiseForConnect(flags),
   });
+  watcher?.attach(session);
   const out = new LineWriter(process.stdout);
 
   session.on('open', () => {
@@ -87,6 +100,7 @@ export async function connectCommand(url: string, flags: ConnectFlags): Promise<
   })();
 
   const reason = await session.closed;
+  watcher?.close();
   await printing;
   await out.end();
   // Stop reading stdin if the session ended first (the peer released or aborted).
@@ -111,7 +125,8 @@ export async function connectCommand(url: string, flags: ConnectFlags): Promise<
     },
     describeCloseReason(reason),
   );
-  if (code !== Exit.OK) report.error(describeCloseReason(reason), { exitCode: code });
+  const expired = code === Exit.CREDENTIALS_EXPIRED ? `: ${EXPIRED_HINT}` : '';
+  if (code !== Exit.OK) report.error(`${describeCloseReason(reason)}${expired}`, { exitCode: code });
   return code;
 }
 

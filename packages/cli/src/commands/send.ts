@@ -12,6 +12,7 @@ import { type LimitFlags, limitsFrom } from '../options.js';
 import { makeReporter } from '../output.js';
 import { makeProgress } from '../progress.js';
 import { type ConnectSecurityFlags, clientAuth, clientTls } from '../security-options.js';
+import { EXPIRED_HINT, renewalReporter, TokenFileWatcher } from '../token-watch.js';
 
 export interface SendFlags extends LimitFlags, ConnectSecurityFlags, NoiseConnectFlags {
   json?: boolean;
@@ -22,9 +23,24 @@ export interface SendFlags extends LimitFlags, ConnectSecurityFlags, NoiseConnec
 export async function sendCommand(args: string[], flags: SendFlags): Promise<number> {
   const url = args.at(-1) as string;
   const paths = args.slice(0, -1);
-  const security = { tls: clientTls(url, flags), auth: clientAuth(flags) };
   const bar = !flags.json && process.stderr.isTTY === true;
   const report = makeReporter(!bar, bar);
+  const auth = clientAuth(flags);
+  // --token-file is watched: a new token renews the live session, and a new session uses it.
+  const watcher =
+    flags.tokenFile !== undefined && auth && 'token' in auth
+      ? new TokenFileWatcher(flags.tokenFile, auth.token, renewalReporter(report.event, !bar), flags.tokenPollMs)
+      : null;
+  const security = {
+    tls: clientTls(url, flags),
+    auth: watcher
+      ? {
+          get token() {
+            return watcher.current;
+          },
+        }
+      : auth,
+  };
   const progress = makeProgress(bar, (fields) =>
     process.stderr.write(`${JSON.stringify({ ...fields, time: new Date().toISOString() })}\n`),
   );
@@ -37,6 +53,7 @@ export async function sendCommand(args: string[], flags: SendFlags): Promise<num
         if (e.attempt > 1) report.event('connecting', { url, attempt: e.attempt }, '');
         return;
       case 'session-open':
+        watcher?.attach(e.session);
         report.event('session-open', { url, attempt: e.attempt }, '');
         return;
       case 'session-lost':
@@ -100,8 +117,11 @@ export async function sendCommand(args: string[], flags: SendFlags): Promise<num
   } catch (e) {
     progress.end();
     const code = exitFor(e);
-    report.error((e as Error).message, { code: (e as LiaisonError).code, exitCode: code });
+    const expired = code === Exit.CREDENTIALS_EXPIRED ? `: ${EXPIRED_HINT}` : '';
+    report.error(`${(e as Error).message}${expired}`, { code: (e as LiaisonError).code, exitCode: code });
     return code;
+  } finally {
+    watcher?.close();
   }
 }
 

@@ -105,6 +105,17 @@ export async function serve(flags: ServeFlags): Promise<number> {
         `session ${id} resumed after ${Math.round(stats.downtimeMs)} ms`,
       ),
     );
+    session.on('credentials-renewed', (p) =>
+      report.event(
+        'credentials-renewed',
+        {
+          session: id,
+          principal: p.id,
+          ...(p.expiresAt !== undefined ? { expiresAt: new Date(p.expiresAt).toISOString() } : {}),
+        },
+        `session ${id}: credentials of ${p.id} renewed`,
+      ),
+    );
     if (receiver) await receiver.handle(session, id);
     else await exchange(session);
     const reason: CloseReason = await session.closed;
