@@ -34,7 +34,11 @@ export function serveSecurityOptions(): Option[] {
     new Option('--psk-file <file>', 'accept pre-shared keys: one per line, "IDENTITY HEXKEY" (key ≥ 16 bytes)'),
     new Option(
       '--max-connections-per-address <n>',
-      'connections one remote address may hold at once (default 256)',
+      'connections one remote address (an IPv6 /64) may hold at once (default 256)',
+    ).argParser(positive),
+    new Option(
+      '--max-connections <n>',
+      'connections the server holds at once, all addresses together (default 10000)',
     ).argParser(positive),
     new Option('--max-sessions-per-connection <n>', 'sessions one connection may carry (default 1024)').argParser(
       positive,
@@ -81,6 +85,7 @@ export interface ServeSecurityFlags {
   jwtAudience?: string;
   pskFile?: string;
   maxConnectionsPerAddress?: number;
+  maxConnections?: number;
   maxSessionsPerConnection?: number;
   maxFailedAttempts?: number;
 }
@@ -146,6 +151,7 @@ export function serverAuthenticator(f: ServeSecurityFlags): Authenticator | unde
 export function serverAttackLimits(f: ServeSecurityFlags): Partial<AttackLimits> {
   const l: Partial<AttackLimits> = {};
   if (f.maxConnectionsPerAddress !== undefined) l.connectionsPerAddressMax = f.maxConnectionsPerAddress;
+  if (f.maxConnections !== undefined) l.connectionsMax = f.maxConnections;
   if (f.maxFailedAttempts !== undefined) l.failuresBurst = f.maxFailedAttempts;
   return l;
 }

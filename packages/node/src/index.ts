@@ -42,7 +42,7 @@ export {
   readNoiseKeyFile,
   writeNoiseKeyFile,
 } from './noise.js';
-export { AddressGuard, type AttackLimits, DEFAULT_ATTACK_LIMITS } from './rate-limit.js';
+export { AddressGuard, type AttackLimits, addressKey, DEFAULT_ATTACK_LIMITS } from './rate-limit.js';
 export {
   type AcceptDecision,
   type IncomingRequest,

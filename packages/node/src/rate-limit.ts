@@ -4,11 +4,17 @@
  * An address whose bucket is empty is turned away at the door (before TLS, before any session
  * work); the bucket refills at a steady rate, so an honest client that mistyped comes back soon.
  * Bounded: at most `addressesMax` addresses are tracked; the stalest full bucket goes first.
+ * An IPv6 client is counted by its /64 prefix (one subscriber typically holds a whole /64, so
+ * rotating through it must not multiply its limits), and the server as a whole holds at most
+ * `connectionsMax` connections, whatever the number of addresses they come from.
  */
+import { isIPv6 } from 'node:net';
 
 export interface AttackLimits {
-  /** Connections one remote address may hold at once (default 256). */
+  /** Connections one remote address (an IPv6 /64) may hold at once (default 256). */
   connectionsPerAddressMax: number;
+  /** Connections the server holds at once, all addresses together (default 10,000). */
+  connectionsMax: number;
   /** Failed attempts an address may make in a burst (default 10). */
   failuresBurst: number;
   /** Failed attempts forgiven per second (default 1). */
@@ -17,6 +23,7 @@ export interface AttackLimits {
 
 export const DEFAULT_ATTACK_LIMITS: Readonly<AttackLimits> = Object.freeze({
   connectionsPerAddressMax: 256,
+  connectionsMax: 10_000,
   failuresBurst: 10,
   failuresPerSecond: 1,
 });
@@ -31,24 +38,35 @@ export class AddressGuard {
   readonly limits: AttackLimits;
   readonly #entries = new Map<string, Entry>();
   readonly #addressesMax: number;
+  #connections = 0;
 
   constructor(limits: AttackLimits, addressesMax = 65_536) {
     this.limits = limits;
     this.#addressesMax = addressesMax;
   }
 
+  /** Connections admitted and not released, all addresses together. */
+  get connections(): number {
+    return this.#connections;
+  }
+
   /** Why a new connection from `address` must be turned away, or null to let it in (and count it). */
-  admit(address: string, nowMs: number): 'too-many-connections' | 'rate-limited' | null {
+  admit(address: string, nowMs: number): 'too-many-connections' | 'server-full' | 'rate-limited' | null {
     const e = this.#entry(address, nowMs);
     if (e.tokens < 1) return 'rate-limited';
     if (e.connections >= this.limits.connectionsPerAddressMax) return 'too-many-connections';
+    if (this.#connections >= this.limits.connectionsMax) return 'server-full';
     e.connections++;
+    this.#connections++;
     return null;
   }
 
   /** A connection admitted by `admit` ended. */
   release(address: string): void {
-    const e = this.#entries.get(address);
+    // Only admitted connections are released: the total drops even when the address's entry was
+    // forgotten meanwhile (evicted under pressure), so the total never leaks.
+    if (this.#connections > 0) this.#connections--;
+    const e = this.#entries.get(addressKey(address));
     if (e && e.connections > 0) e.connections--;
   }
 
@@ -67,7 +85,8 @@ export class AddressGuard {
     return this.#entry(address, nowMs).tokens >= 1;
   }
 
-  #entry(address: string, nowMs: number): Entry {
+  #entry(remoteAddress: string, nowMs: number): Entry {
+    const address = addressKey(remoteAddress);
     let e = this.#entries.get(address);
     if (!e) {
       if (this.#entries.size >= this.#addressesMax) this.#evict(nowMs);
@@ -94,4 +113,24 @@ export class AddressGuard {
     const first = this.#entries.keys().next().value;
     if (first !== undefined) this.#entries.delete(first);
   }
+}
+
+/**
+ * What the limits count a remote address as: an IPv4 address as is (also when IPv4-mapped,
+ * `::ffff:192.0.2.1`), an IPv6 address by its /64 prefix.
+ */
+export function addressKey(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return mapped[1] as string;
+  if (!isIPv6(address)) return address;
+  const [head = '', tail = ''] = address.split('%')[0]?.split('::') ?? [];
+  const left = head === '' ? [] : head.split(':');
+  const right = address.includes('::') ? (tail === '' ? [] : tail.split(':')) : [];
+  const groups = address.includes('::')
+    ? [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right]
+    : left;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => Number.parseInt(g, 16).toString(16))
+    .join(':')}::/64`;
 }

@@ -123,6 +123,8 @@ export class Server extends EventEmitter<ServerEventMap> {
   readonly #net: NetServer;
   readonly #guard: AddressGuard;
   readonly #resumeRefusals = new WeakMap<ConnectionDriver, number>();
+  /** Per connection: the end of its queue of authentications (one verified at a time). */
+  readonly #authTurns = new WeakMap<ConnectionDriver, Promise<void>>();
   readonly #drivers = new Set<ConnectionDriver>();
   readonly #waiting: Session[] = [];
   #readers: ((r: IteratorResult<Session>) => void)[] = [];
@@ -269,7 +271,9 @@ export class Server extends EventEmitter<ServerEventMap> {
     const reason =
       verdict === 'rate-limited'
         ? 'too many failed attempts from this address; try again later'
-        : `at most ${this.#guard.limits.connectionsPerAddressMax} connections per address`;
+        : verdict === 'server-full'
+          ? `the server holds its maximum of ${this.#guard.limits.connectionsMax} connections`
+          : `at most ${this.#guard.limits.connectionsPerAddressMax} connections per address`;
     this.emit('connection-refused', { remoteAddress: address, code, reason });
     if (plain) {
       const refusal = new Connection({ role: 'responder' });
@@ -336,6 +340,24 @@ export class Server extends EventEmitter<ServerEventMap> {
   #decide(driver: ConnectionDriver, core: CoreSession, request: ConnectRequest): void {
     const authenticate = this.#options.authenticate;
     if (!authenticate) return this.#decideAuthenticated(driver, core, request, null);
+    // One verification at a time per connection, each after the failures of the ones before it
+    // were counted: a burst of CONNECTs cannot have more credentials verified than its address
+    // has attempts left (they would all pass the check below while the first ones are pending).
+    const previous = this.#authTurns.get(driver) ?? Promise.resolve();
+    this.#authTurns.set(
+      driver,
+      previous.then(() => this.#authenticate(driver, core, request, authenticate)),
+    );
+  }
+
+  /** Settles one request's authentication (never rejects): refused, or on to the accept decision. */
+  #authenticate(
+    driver: ConnectionDriver,
+    core: CoreSession,
+    request: ConnectRequest,
+    authenticate: Authenticator,
+  ): Promise<void> {
+    if (core.state !== 'awaiting-response') return Promise.resolve(); // aborted, or the connection closed
     const transport = driver.transport;
     if (!this.#guard.mayTry(transport.remoteAddress, Date.now())) {
       // Out of attempts: refused without verifying anything.
@@ -344,7 +366,7 @@ export class Server extends EventEmitter<ServerEventMap> {
         code: RefuseCode.RATE_LIMITED,
         reason: 'rate limited',
       });
-      return;
+      return Promise.resolve();
     }
     const facts: ConnectionFacts = {
       remoteAddress: transport.remoteAddress,
@@ -361,21 +383,44 @@ export class Server extends EventEmitter<ServerEventMap> {
       renewal: false,
     };
     const credentials = readCredentials(request.credentials);
-    const settle = (r: Principal | Refusal | null) => {
+    let settled = false;
+    const settle = (r: Principal | Refusal | null, counted = true) => {
+      if (settled) return;
+      settled = true;
       if (core.state !== 'awaiting-response') return; // timed out or aborted meanwhile
-      if (isRefusal(r)) return this.#refuseUnauthenticated(driver, core, r);
+      if (isRefusal(r)) return this.#refuseUnauthenticated(driver, core, r, counted);
       this.#decideAuthenticated(driver, core, request, r);
     };
     const fail = (e: unknown) => settle({ refuse: true, reason: `authenticate threw: ${(e as Error)?.message ?? e}` });
-    try {
-      Promise.resolve(authenticate(credentials, facts)).then(settle, fail);
-    } catch (e) {
-      fail(e);
-    }
+    // A hook that never answers must not hold the connection's later requests: after the
+    // handshake timeout the request is refused (the server's fault: not counted against the address).
+    const ms = driver.conn.limits.handshakeTimeoutMs;
+    return new Promise<void>((done) => {
+      const timer = setTimeout(() => {
+        settle({ refuse: true, reason: `authenticate did not answer within ${ms} ms` }, false);
+        done();
+      }, ms);
+      const finish = (r: Principal | Refusal | null) => {
+        clearTimeout(timer);
+        settle(r);
+        done();
+      };
+      try {
+        Promise.resolve(authenticate(credentials, facts)).then(finish, (e: unknown) => {
+          clearTimeout(timer);
+          fail(e);
+          done();
+        });
+      } catch (e) {
+        clearTimeout(timer);
+        fail(e);
+        done();
+      }
+    });
   }
 
-  /** Refuses a request that did not authenticate: REFUSE, a failure counted, nothing kept. */
-  #refuseUnauthenticated(driver: ConnectionDriver, core: CoreSession, r: Refusal | null): void {
+  /** Refuses a request that did not authenticate: REFUSE, a failure counted (unless `counted` is false), nothing kept. */
+  #refuseUnauthenticated(driver: ConnectionDriver, core: CoreSession, r: Refusal | null, counted = true): void {
     const code = r?.code ?? RefuseCode.UNAUTHENTICATED;
     const transport = driver.transport;
     core.refuse(now(), code, EMPTY);
@@ -386,7 +431,7 @@ export class Server extends EventEmitter<ServerEventMap> {
       code,
       reason: r?.reason ?? 'credentials missing or not accepted',
     });
-    if (code !== RefuseCode.FORBIDDEN) this.#failed(driver);
+    if (counted && code !== RefuseCode.FORBIDDEN) this.#failed(driver);
   }
 
   #decideAuthenticated(
@@ -471,11 +516,10 @@ const EMPTY = new Uint8Array(0);
 function resolveAttackLimits(partial: Partial<AttackLimits> = {}): AttackLimits {
   const l = { ...DEFAULT_ATTACK_LIMITS, ...partial };
   const positive = (n: number) => Number.isFinite(n) && n > 0;
-  if (!Number.isInteger(l.connectionsPerAddressMax) || l.connectionsPerAddressMax < 1) {
-    throw new UsageError(
-      ErrorCode.INVALID_ARGUMENT,
-      'attackLimits.connectionsPerAddressMax must be a positive integer',
-    );
+  for (const name of ['connectionsPerAddressMax', 'connectionsMax'] as const) {
+    if (!Number.isInteger(l[name]) || l[name] < 1) {
+      throw new UsageError(ErrorCode.INVALID_ARGUMENT, `attackLimits.${name} must be a positive integer`);
+    }
   }
   if (!(l.failuresBurst >= 1) || !positive(l.failuresPerSecond)) {
     throw new UsageError(ErrorCode.INVALID_ARGUMENT, 'attackLimits: failuresBurst must be ≥ 1, failuresPerSecond > 0');

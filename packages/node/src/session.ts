@@ -36,6 +36,7 @@ import {
   type MessageKind,
   NamedTokenRefusedError,
   type PskBinding,
+  RefuseCode,
   type ResumeStats,
   type ResyncKind,
   type RttEstimate,
@@ -136,6 +137,8 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
   #authenticate: Authenticator | null = null;
   /** Server: the per-address rate limit renewals count against. */
   #renewalGuard: RenewalGuard | null = null;
+  /** Server: a renewal is being checked (another one meanwhile is answered CONGESTION). */
+  #renewalInFlight = false;
   /** Client: renewals sent and not answered yet, by request id. */
   readonly #renewals = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   #nextRenewal = 1;
@@ -1137,6 +1140,21 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
 
   /** Server: checks renewed credentials with the hook that let the session in, then answers. */
   async #answerRenewal(requestId: number, credentials: Extension[]): Promise<void> {
+    if (this.#renewalInFlight) {
+      // One verification at a time per session: a flood of renewals holds no more than one.
+      this.#core.answerRenewal(now(), requestId, RefuseCode.CONGESTION, 'a renewal is already being checked');
+      this.#driver.scheduleFlush();
+      return;
+    }
+    this.#renewalInFlight = true;
+    try {
+      await this.#checkRenewal(requestId, credentials);
+    } finally {
+      this.#renewalInFlight = false;
+    }
+  }
+
+  async #checkRenewal(requestId: number, credentials: Extension[]): Promise<void> {
     const t = this.#driver.transport;
     const guard = this.#renewalGuard;
     const driver = this.#driver;
