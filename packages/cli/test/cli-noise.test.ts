@@ -36,7 +36,20 @@ describe('liaison CLI with Noise', () => {
     const server = start(t, ['serve', '--listen', 'tcp://127.0.0.1:0', '--echo', '--quiet', '--noise-key', keyFile]);
     const first = await within(firstLine(server), 10_000, 'serve: listening line');
     const target = parseEndpoint(first.slice('listening '.length));
-    const proxy = new FaultProxy({ target, cutAfterMs: [200, 500] });
+    // Cuts every 200-500 ms start once echoes flow: a timed cut could land before a loaded machine
+    // finished starting the command and its first handshake, and a session never opened cannot resume.
+    let echoedBytes = 0;
+    const proxy: FaultProxy = new FaultProxy({
+      target,
+      tap: (direction, bytes) => {
+        if (direction !== 'to-client' || echoedBytes > 4096) return;
+        echoedBytes += bytes.byteLength;
+        if (echoedBytes > 4096) {
+          proxy.setFaults({ cutAfterMs: [200, 500] });
+          setImmediate(() => proxy.cutAll());
+        }
+      },
+    });
     await proxy.start();
     t.after(() => proxy.stop());
 
@@ -92,6 +105,8 @@ describe('liaison CLI with Noise', () => {
 
 function start(t: TestContext, args: string[]): ChildProcess {
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  // A command that exits before reading its input (keygen, a refused connect) closes stdin first.
+  child.stdin?.on('error', () => {});
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
