@@ -138,6 +138,9 @@ export function renewalReporter(
   };
 }
 
-/** What a session closed for an expired token is told, beyond its close reason. */
-export const EXPIRED_HINT =
-  'the credentials expired and were not renewed: keep the token in --token-file fresh (rewrite it with a new token before the current one expires)';
+/** What a command whose session was closed for an expired token adds to the close reason. */
+export function expiredHint(watching: boolean): string {
+  return watching
+    ? 'write a fresh token to --token-file before the current one expires'
+    : 'give the token with --token-file FILE and rewrite FILE with a fresh token before it expires';
+}

@@ -8,14 +8,14 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, type TestContext, test } from 'node:test';
-import { within } from '@liaison/testkit';
+import { FaultProxy, within } from '@liaison/testkit';
 import { SignJWT } from 'jose';
 
 const CLI = new URL('../dist/main.js', import.meta.url).pathname;
@@ -160,7 +160,69 @@ describe('liaison connect --token-file: renewal inside a live session', () => {
       assert.ok(Date.now() - started < 8_000, 'closed at the expiry, not later');
       const closed = c.events().find((e) => e.event === 'closed') as { reason: { code: number } } | undefined;
       assert.equal(closed?.reason.code, 45, 'CREDENTIALS_EXPIRED');
-      assert.match(c.stderr(), /CREDENTIALS_EXPIRED.*keep the token in --token-file fresh/);
+      assert.match(
+        c.stderr(),
+        /CREDENTIALS_EXPIRED.*write a fresh token to --token-file before the current one expires/,
+      );
     }
+  });
+});
+
+describe('liaison send --token-file: renewal during a transfer', () => {
+  test('a transfer slowed to outlast its first JWT is renewed from the file and completes, verified', {
+    timeout: 40_000,
+  }, async (t) => {
+    const received = join(dir, 'received');
+    const receiver = spawn(process.execPath, [
+      CLI,
+      'serve',
+      '--listen',
+      'tcp://127.0.0.1:0',
+      '--jwt-key',
+      join(dir, 'jwt.pub.pem'),
+      '--receive-dir',
+      received,
+      '--json',
+    ]);
+    t.after(() => receiver.kill('SIGKILL'));
+    let receiverLog = '';
+    receiver.stderr?.setEncoding('utf8').on('data', (d: string) => (receiverLog += d));
+    const lines = createInterface({ input: receiver.stdout as NodeJS.ReadableStream });
+    const [line] = (await within(once(lines, 'line'), 10_000, 'listening')) as [string];
+    lines.close();
+    const port = Number(line.split(':').at(-1));
+    // 1.5 MiB at 300 KiB/s: about 5 s, past the first token's 3 s.
+    const proxy = new FaultProxy({ target: { host: '127.0.0.1', port }, rateBytesPerSec: 300 * 1024 });
+    await proxy.start();
+    t.after(() => proxy.stop());
+    const src = join(dir, 'payload.bin');
+    const payload = randomBytes(1.5 * 1024 * 1024);
+    writeFileSync(src, payload);
+    const file = join(dir, 'send.jwt');
+    writeFileSync(file, `${await jwt('frank', 3)}\n`);
+    const firstExp = Date.now() + 3_000;
+    const send = spawn(process.execPath, [
+      CLI,
+      'send',
+      src,
+      `tcp://127.0.0.1:${proxy.address.port}`,
+      '--token-file',
+      file,
+      '--token-poll-ms',
+      '200',
+      '--json',
+    ]);
+    t.after(() => send.kill('SIGKILL'));
+    let stderr = '';
+    send.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const exit = once(send, 'exit');
+    await until('session-open', 10_000, () => stderr.includes('"event":"session-open"'));
+    replaceFile(file, `${await jwt('frank', 3600)}\n`);
+    await until('credentials-renewed', 5_000, () => stderr.includes('"event":"credentials-renewed"'));
+    const [code] = await within(exit, 30_000, 'send');
+    assert.equal(code, 0, stderr.slice(-1000));
+    assert.ok(Date.now() > firstExp, 'the transfer outlived the first token');
+    assert.ok(readFileSync(join(received, 'payload.bin')).equals(payload));
+    assert.match(receiverLog, /"event":"credentials-renewed".*"principal":"frank"/);
   });
 });

@@ -10,7 +10,7 @@ import { hex, type NoiseConnectFlags, noiseForConnect } from '../noise-options.j
 import { type LimitFlags, limitsFrom, unitsFrom } from '../options.js';
 import { LineWriter, makeReporter, reasonJson, unitsJson } from '../output.js';
 import { type ConnectSecurityFlags, clientAuth, clientTls } from '../security-options.js';
-import { EXPIRED_HINT, renewalReporter, TokenFileWatcher } from '../token-watch.js';
+import { expiredHint, renewalReporter, TokenFileWatcher } from '../token-watch.js';
 
 export interface ConnectFlags extends LimitFlags, ConnectSecurityFlags, NoiseConnectFlags {
   json?: boolean;
@@ -125,7 +125,7 @@ export async function connectCommand(url: string, flags: ConnectFlags): Promise<
     },
     describeCloseReason(reason),
   );
-  const expired = code === Exit.CREDENTIALS_EXPIRED ? `: ${EXPIRED_HINT}` : '';
+  const expired = code === Exit.CREDENTIALS_EXPIRED ? `; ${expiredHint(watcher !== null)}` : '';
   if (code !== Exit.OK) report.error(`${describeCloseReason(reason)}${expired}`, { exitCode: code });
   return code;
 }

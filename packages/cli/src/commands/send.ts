@@ -12,7 +12,7 @@ import { type LimitFlags, limitsFrom } from '../options.js';
 import { makeReporter } from '../output.js';
 import { makeProgress } from '../progress.js';
 import { type ConnectSecurityFlags, clientAuth, clientTls } from '../security-options.js';
-import { EXPIRED_HINT, renewalReporter, TokenFileWatcher } from '../token-watch.js';
+import { expiredHint, renewalReporter, TokenFileWatcher } from '../token-watch.js';
 
 export interface SendFlags extends LimitFlags, ConnectSecurityFlags, NoiseConnectFlags {
   json?: boolean;
@@ -117,7 +117,7 @@ export async function sendCommand(args: string[], flags: SendFlags): Promise<num
   } catch (e) {
     progress.end();
     const code = exitFor(e);
-    const expired = code === Exit.CREDENTIALS_EXPIRED ? `: ${EXPIRED_HINT}` : '';
+    const expired = code === Exit.CREDENTIALS_EXPIRED ? `; ${expiredHint(watcher !== null)}` : '';
     report.error(`${(e as Error).message}${expired}`, { code: (e as LiaisonError).code, exitCode: code });
     return code;
   } finally {
