@@ -1106,15 +1106,17 @@ export class Session {
    */
   resumeFrom(now: number, host: SessionHost, channel: number, f: ResumeFrame, challenge: Uint8Array): boolean {
     const recovery = this.#recovery;
-    if (recovery === null || this.#state.name === 'closed' || !this.#isEstablished()) return false;
-    const expected = resumeProof(recovery.key, 'initiator', {
-      sessionId: recovery.sessionId,
+    // The proof is computed and compared on every path (a decoy key when there is nothing to
+    // resume), so no refusal is cheaper than a wrong proof: the time tells a prober nothing.
+    const expected = resumeProof(recovery?.key ?? NO_RESUME_KEY, 'initiator', {
+      sessionId: recovery?.sessionId ?? f.sessionId,
       challenge,
       clientNonce: f.clientNonce,
       received: f.received,
       resendFrom: f.resendFrom,
     });
-    if (!constantTimeEqual(expected, f.proof)) return false;
+    const proven = constantTimeEqual(expected, f.proof);
+    if (recovery === null || this.#state.name === 'closed' || !this.#isEstablished() || !proven) return false;
     if (now >= this.#credentialsExpireAt) return false; // a resume does not outlive the credentials
     // The initiator cannot have received more than was sent, nor less than it acknowledged;
     // and it must resend from no later than the first frame this side lacks.
@@ -1783,3 +1785,6 @@ function namedTokenOfferFrom(extensions: Extension[]): NamedTokenOffer | null {
   const tokensPerSessionMax = view.getUint16(2);
   return nameBytesMax > 0 && tokensPerSessionMax > 0 ? { nameBytesMax, tokensPerSessionMax } : null;
 }
+
+/** The key a resume proof is checked against when the session has none (the work is the same). */
+const NO_RESUME_KEY = new Uint8Array(32);
