@@ -163,6 +163,14 @@ export class Server extends EventEmitter<ServerEventMap> {
       tlsServer.on('secureConnection', (socket: TLSSocket) => this.#onSocket(new TlsTransport(socket, false)));
       tlsServer.on('tlsClientError', (e, socket) => {
         const from = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+        // A TLS handshake that failed on its merits (no or a bad client certificate under mutual
+        // TLS, a protocol error, a handshake timeout) is a failed attempt of its address, like a
+        // refused token: mutual TLS is authentication too, and each try costs the server a
+        // handshake. A socket reset (or one this server turned away at the door) is not counted.
+        const code = (e as NodeJS.ErrnoException).code ?? '';
+        if (socket.remoteAddress && (code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS'))) {
+          this.#guard.fail(socket.remoteAddress, Date.now());
+        }
         this.emit(
           'connection-error',
           new TransportError(`TLS handshake with ${from} failed: ${e.message}`, { cause: e }),

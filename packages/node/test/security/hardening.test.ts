@@ -11,7 +11,7 @@
  * Every wait is bounded.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import {
   AbortCode,
   type Authenticator,
@@ -21,12 +21,19 @@ import {
   ExtensionId,
   type Frame,
   FrameType,
+  listen,
   RefuseCode,
   Unit,
 } from '@liaison/node';
-import { within } from '@liaison/testkit';
+import { makePki, type TestPki, within } from '@liaison/testkit';
 import { bytes, nextSession, sleep, startServer, track, waitFor } from '../helpers.js';
 import { is, RawClient } from './raw-client.js';
+
+let pki: TestPki;
+before(() => {
+  pki = makePki();
+});
+after(() => pki.remove());
 
 function connectFrame(channel: number, token: string) {
   const f = buildConnect(channel, DEFAULT_LIMITS, Unit.KERNEL | Unit.DUPLEX, new Uint8Array(0), []);
@@ -142,5 +149,28 @@ describe('hardening: limits enforced on a live server', () => {
     await waitFor(() => server.connectionCount === 1, 3_000, 'one closed');
     const d = track(t, connect(server.url, { resume: false }));
     await within(d.ready, 3_000, 'a new connection is admitted again');
+  });
+
+  test('mutual TLS: failed certificate handshakes count against the address; past the burst it is turned away before TLS', async (t) => {
+    const server = await listen('tls://127.0.0.1:0', {
+      tls: { cert: pki.serverCert, key: pki.serverKey, ca: pki.ca, requestCert: true, rejectUnauthorized: true },
+      attackLimits: { failuresBurst: 2 },
+    });
+    t.after(() => server.close());
+    const refusals: number[] = [];
+    server.on('connection-refused', (e) => refusals.push(e.code));
+    const tls = { ca: pki.ca, servername: 'localhost' };
+    for (let i = 0; i < 2; i++) {
+      const noCert = track(t, connect(server.url, { tls, resume: false }));
+      const reason = await within(noCert.closed, 5_000, `attempt ${i} without a certificate`);
+      assert.match(reason.kind === 'aborted' ? reason.message : '', /certificate required/);
+    }
+    // Now even a client with a good certificate from this address is turned away at the door.
+    const withCert = track(
+      t,
+      connect(server.url, { tls: { ...tls, cert: pki.clientCert, key: pki.clientKey }, resume: false }),
+    );
+    await within(withCert.closed, 5_000, 'turned away');
+    assert.deepEqual(refusals, [AbortCode.RATE_LIMITED]);
   });
 });
