@@ -191,15 +191,20 @@ describe('liaison send --token-file: renewal during a transfer', () => {
     const [line] = (await within(once(lines, 'line'), 10_000, 'listening')) as [string];
     lines.close();
     const port = Number(line.split(':').at(-1));
-    // 1.5 MiB at 300 KiB/s: about 5 s, past the first token's 3 s.
-    const proxy = new FaultProxy({ target: { host: '127.0.0.1', port }, rateBytesPerSec: 300 * 1024 });
+    // 2 MiB at 300 KiB/s: about 7 s, past the first token's 4 s. The proxy buffers little, so the
+    // renewal does not queue behind the whole file on its way through.
+    const proxy = new FaultProxy({
+      target: { host: '127.0.0.1', port },
+      rateBytesPerSec: 300 * 1024,
+      bufferedBytesMax: 32 * 1024,
+    });
     await proxy.start();
     t.after(() => proxy.stop());
     const src = join(dir, 'payload.bin');
-    const payload = randomBytes(1.5 * 1024 * 1024);
+    const payload = randomBytes(2 * 1024 * 1024);
     writeFileSync(src, payload);
     const file = join(dir, 'send.jwt');
-    writeFileSync(file, `${await jwt('frank', 3)}\n`);
+    writeFileSync(file, `${await jwt('frank', 4)}\n`);
     const firstExp = Date.now() + 3_000;
     const send = spawn(process.execPath, [
       CLI,
@@ -218,7 +223,7 @@ describe('liaison send --token-file: renewal during a transfer', () => {
     const exit = once(send, 'exit');
     await until('session-open', 10_000, () => stderr.includes('"event":"session-open"'));
     replaceFile(file, `${await jwt('frank', 3600)}\n`);
-    await until('credentials-renewed', 5_000, () => stderr.includes('"event":"credentials-renewed"'));
+    await until('credentials-renewed', 8_000, () => stderr.includes('"event":"credentials-renewed"'));
     const [code] = await within(exit, 30_000, 'send');
     assert.equal(code, 0, stderr.slice(-1000));
     assert.ok(Date.now() > firstExp, 'the transfer outlived the first token');
