@@ -169,7 +169,7 @@ describe('liaison connect --token-file: renewal inside a live session', () => {
 });
 
 describe('liaison send --token-file: renewal during a transfer', () => {
-  test('a transfer slowed to outlast its first JWT is renewed from the file and completes, verified', {
+  test('a transfer slowed (by sync-point round trips) to outlast its first JWT is renewed from the file and completes, verified', {
     timeout: 40_000,
   }, async (t) => {
     const received = join(dir, 'received');
@@ -191,17 +191,14 @@ describe('liaison send --token-file: renewal during a transfer', () => {
     const [line] = (await within(once(lines, 'line'), 10_000, 'listening')) as [string];
     lines.close();
     const port = Number(line.split(':').at(-1));
-    // 2 MiB at 300 KiB/s: about 7 s, past the first token's 4 s. The proxy buffers little, so the
-    // renewal does not queue behind the whole file on its way through.
-    const proxy = new FaultProxy({
-      target: { host: '127.0.0.1', port },
-      rateBytesPerSec: 300 * 1024,
-      bufferedBytesMax: 32 * 1024,
-    });
+    // Slowed by round trips, not by bandwidth (a throttled link would queue the renewal behind a
+    // window of file data): a sync point every 64 KiB, each confirmed by the receiver across a
+    // proxy adding 60 ms each way, 48 of them for 3 MiB: over 5 s, past the first token's 4 s.
+    const proxy = new FaultProxy({ target: { host: '127.0.0.1', port }, delayMs: 60 });
     await proxy.start();
     t.after(() => proxy.stop());
     const src = join(dir, 'payload.bin');
-    const payload = randomBytes(2 * 1024 * 1024);
+    const payload = randomBytes(3 * 1024 * 1024);
     writeFileSync(src, payload);
     const file = join(dir, 'send.jwt');
     writeFileSync(file, `${await jwt('frank', 4)}\n`);
@@ -215,6 +212,8 @@ describe('liaison send --token-file: renewal during a transfer', () => {
       file,
       '--token-poll-ms',
       '200',
+      '--sync-every',
+      '64KiB',
       '--json',
     ]);
     t.after(() => send.kill('SIGKILL'));
@@ -223,7 +222,7 @@ describe('liaison send --token-file: renewal during a transfer', () => {
     const exit = once(send, 'exit');
     await until('session-open', 10_000, () => stderr.includes('"event":"session-open"'));
     replaceFile(file, `${await jwt('frank', 3600)}\n`);
-    await until('credentials-renewed', 8_000, () => stderr.includes('"event":"credentials-renewed"'));
+    await until('credentials-renewed', 3_000, () => stderr.includes('"event":"credentials-renewed"'));
     const [code] = await within(exit, 30_000, 'send');
     assert.equal(code, 0, stderr.slice(-1000));
     assert.ok(Date.now() > firstExp, 'the transfer outlived the first token');
