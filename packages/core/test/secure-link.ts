@@ -101,7 +101,8 @@ export class SecureLink {
     const [from, to] = fromClient ? [this.client, this.server] : [this.server, this.client];
     let n = 0;
     for (let b = from.pollTransmit(); b; b = from.pollTransmit()) {
-      this.wire.push({ fromClient, bytes: b });
+      // A copy: the receiving end decrypts records in place, over the bytes it is handed.
+      this.wire.push({ fromClient, bytes: b.slice() });
       n += b.byteLength;
       const passed = this.tamper(fromClient, b);
       if (passed !== null) to.handleBytes(this.now, passed);
