@@ -10,8 +10,7 @@
  * both change keys at exactly the same record).
  *
  * Invariants: a declared length is checked against its bounds before any body byte is buffered;
- * at most one record (64 KiB) is buffered; a record lying whole in the chunk is a view, not a copy;
- * a transport record is opened in place (its plaintext overwrites its ciphertext).
+ * at most one record (64 KiB) is buffered; a record lying whole in the chunk is a view, not a copy.
  */
 import { AbortCode, ProtocolError } from '../errors.js';
 import { type CipherState, TAG_BYTES } from './noise/cipher-state.js';
@@ -190,8 +189,7 @@ export class RecordOpener {
    * @throws ProtocolError(NOISE_RECORD_INVALID) when it fails authentication or is not well formed.
    */
   open(record: RawRecord): Uint8Array | null {
-    // The body is a view of the received chunk or the reader's own buffer: decrypted where it lies.
-    const plaintext = this.#cipher.decryptInPlace(record.header, record.body);
+    const plaintext = this.#cipher.decryptWithAd(record.header, record.body);
     const kind = plaintext[0];
     if (kind === RecordKind.DATA && plaintext.byteLength > 1) return plaintext.subarray(1);
     if (kind === RecordKind.REKEY && plaintext.byteLength === 1) {

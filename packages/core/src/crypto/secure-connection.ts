@@ -177,10 +177,7 @@ export class SecureConnection {
     this.#out.push(preface, handshakeRecord(hs.writeMessage(EMPTY)));
   }
 
-  /**
-   * Bytes from the transport, split anywhere. Never throws for anything the peer sent. The bytes
-   * are this connection's from then on: records are decrypted in place, over them.
-   */
+  /** Bytes from the transport, split anywhere. Never throws for anything the peer sent. */
   handleBytes(now: number, bytes: Uint8Array): void {
     try {
       this.#receive(now, bytes);

@@ -79,27 +79,6 @@ export class CipherState {
     return out;
   }
 
-  /**
-   * DecryptWithAd in place: the plaintext is written over the ciphertext and returned as a view of
-   * it, so a received record costs no allocation or copy beyond the cipher's own work.
-   * @precondition the key is set; the caller owns `ciphertext` (it is overwritten).
-   * @throws ProtocolError(NOISE_RECORD_INVALID) when authentication fails (n is not incremented).
-   */
-  decryptInPlace(ad: Uint8Array, ciphertext: Uint8Array): Uint8Array {
-    if (this.#k === null) throw new UsageError(ErrorCode.INVALID_STATE, 'no key to decrypt with');
-    if (ciphertext.byteLength < TAG_BYTES) {
-      throw new ProtocolError(AbortCode.NOISE_RECORD_INVALID, 'noise: message shorter than its tag');
-    }
-    const out = ciphertext.subarray(0, ciphertext.byteLength - TAG_BYTES);
-    try {
-      chacha20poly1305(this.#k, this.#nextNonce(), ad).decrypt(ciphertext, out);
-    } catch (cause) {
-      throw new ProtocolError(AbortCode.NOISE_RECORD_INVALID, 'noise: message failed authentication', { cause });
-    }
-    this.#n++;
-    return out;
-  }
-
   /** REKEY(): k = first 32 bytes of ENCRYPT(k, 2^64 - 1, empty, 32 zero bytes); n is kept. */
   rekey(): void {
     if (this.#k === null) return;
