@@ -23,7 +23,8 @@
  *   with every run and the machine, to bench/results/compare.json.
  * - --secure compares encrypted channels instead (small, large, rtt): raw TCP and liaison
  *   plaintext, raw TLS (node:tls, same framing as raw TCP), ws over TLS (wss), liaison over tls://
- *   and liaison under Noise XX; ratios against raw TCP and raw TLS. Certificates and the Noise key
+ *   and liaison under Noise XX with each crypto provider (node:crypto, the default on Node, and
+ *   the portable @noble); ratios against raw TCP and raw TLS. Certificates and the Noise key
  *   are made for the run (testkit's makePki, openssl) in a temporary directory, removed at the end.
  *   First, as the reference for Noise's cost, ChaCha20-Poly1305 sealing 64 KiB records in this
  *   process: @noble/ciphers (what liaison's core uses) against node:crypto (OpenSSL).
@@ -65,12 +66,13 @@ const PEERS = {
   'raw-tls': { module: 'raw-tls', label: 'raw TLS (framed)' },
   wss: { module: 'wss', label: 'ws over TLS (wss)' },
   'liaison-tls': { module: 'liaison', label: 'liaison over tls://' },
-  'liaison-noise': { module: 'liaison', label: 'liaison, Noise XX' },
+  'liaison-noise': { module: 'liaison', label: 'liaison, Noise XX (node:crypto)' },
+  'liaison-noise-noble': { module: 'liaison', label: 'liaison, Noise XX (@noble)' },
 };
 
 const BASE_PEERS = ['raw-tcp', 'ws', 'socketio', 'socketio-recovery', 'liaison'];
 
-const SECURE_PEERS = ['raw-tcp', 'raw-tls', 'wss', 'liaison', 'liaison-tls', 'liaison-noise'];
+const SECURE_PEERS = ['raw-tcp', 'raw-tls', 'wss', 'liaison', 'liaison-tls', 'liaison-noise', 'liaison-noise-noble'];
 const SECURE_SCENARIOS = ['small', 'large', 'rtt'];
 
 const SCENARIOS = {
@@ -311,7 +313,8 @@ async function securePeers() {
   PEERS['raw-tls'].peerOptions = tls;
   PEERS.wss.peerOptions = tls;
   PEERS['liaison-tls'].peerOptions = { tls };
-  PEERS['liaison-noise'].peerOptions = { noise: { staticKey } };
+  PEERS['liaison-noise'].peerOptions = { noise: { staticKey, crypto: 'node' } };
+  PEERS['liaison-noise-noble'].peerOptions = { noise: { staticKey, crypto: 'noble' } };
   return pki;
 }
 

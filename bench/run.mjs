@@ -2,7 +2,8 @@
 /**
  * `npm run bench`: every benchmark of the repository, one after the other, each in its own
  * process: bench/resume.mjs (resume under faults), bench/fairness.mjs (1,000 sessions on one
- * connection, one of them bulk), bench/compare.mjs (liaison against raw TCP, ws and Socket.IO),
+ * connection, one of them bulk), bench/noise-records.mjs (Noise records and an encrypted session per
+ * crypto provider), bench/compare.mjs (liaison against raw TCP, ws and Socket.IO),
  * bench/compare.mjs --secure (liaison over TLS and under Noise against raw TLS and wss), then
  * bench/transfer.mjs (liaison send against a raw file pipe). Arguments after `--` go to both
  * compare.mjs runs (`npm run bench -- --quick`; --quick also shortens transfer.mjs). Exits
@@ -20,6 +21,7 @@ let failed = false;
 const steps = [
   { script: 'resume.mjs', args: [] },
   { script: 'fairness.mjs', args: args.includes('--quick') ? ['--runs', '1', '--pings', '500'] : [] },
+  { script: 'noise-records.mjs', args: args.includes('--quick') ? ['--quick'] : [] },
   { script: 'compare.mjs', args },
   { script: 'compare.mjs', args: ['--secure', ...args] },
   { script: 'transfer.mjs', args: args.includes('--quick') ? ['--quick'] : [] },

@@ -13,8 +13,8 @@ export default liaisonPeer({ pool: false });
 
 /**
  * compare.mjs --secure: `{ tls: { cert, key, ca } }` (PEM file paths) runs over tls://,
- * `{ noise: { staticKey } }` (the server's X25519 key, hex) runs Noise XX (the client keeps no
- * static key and pins none).
+ * `{ noise: { staticKey, crypto } }` (the server's X25519 key, hex; 'node' or 'noble') runs Noise
+ * XX with that crypto provider on both sides (the client keeps no static key and pins none).
  */
 export function configure(options) {
   return liaisonPeer({ pool: false, ...options });
@@ -30,8 +30,8 @@ export function liaisonPeer({ pool, tls, noise }) {
     connectOptions.tls = { ca: readFileSync(tls.ca) };
   }
   if (noise) {
-    listenOptions.noise = { staticKey: noise.staticKey };
-    connectOptions.noise = {};
+    listenOptions.noise = { staticKey: noise.staticKey, crypto: noise.crypto };
+    connectOptions.noise = { crypto: noise.crypto };
   }
   return {
     name: pool ? 'liaison-mux' : 'liaison',
