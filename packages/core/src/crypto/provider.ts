@@ -34,11 +34,7 @@ export interface Aead {
   sealInPlace(nonce: Uint8Array, ad: Uint8Array, buf: Uint8Array, at: number, length: number): void;
   /** Ciphertext and tag of `plaintext`, in one new buffer. */
   seal(nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array): Uint8Array;
-  /**
-   * The plaintext of `ciphertext` (tag last), or null when it fails authentication or is shorter than a tag.
-   * The plaintext is a buffer of its own, never a view of `ciphertext` (the record reader reuses
-   * the buffer a record was gathered in as soon as the record is opened).
-   */
+  /** The plaintext of `ciphertext` (tag last), or null when it fails authentication or is shorter than a tag. */
   open(nonce: Uint8Array, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array | null;
 }
 

@@ -10,8 +10,7 @@
  * both change keys at exactly the same record).
  *
  * Invariants: a declared length is checked against its bounds before any body byte is buffered;
- * at most one record (64 KiB) is buffered; a record lying whole in the chunk is a view, not a copy;
- * in the transport phase a record straddling chunks is gathered into one reused buffer.
+ * at most one record (64 KiB) is buffered; a record lying whole in the chunk is a view, not a copy.
  */
 import { AbortCode, ProtocolError } from '../errors.js';
 import { type CipherState, TAG_BYTES } from './noise/cipher-state.js';
@@ -43,24 +42,14 @@ export class RecordReader {
   #headerFill = 0;
   #body: Uint8Array | null = null;
   #bodyFill = 0;
-  /** Transport phase: the one buffer every record that straddles chunks is gathered into. */
-  #spare: Uint8Array | null = null;
-  #reuse = false;
   #chunk: Uint8Array = EMPTY;
   #at = 0;
 
-  /**
-   * Bounds of the declared length from now on, and the close code when a length is outside them.
-   * `reuseBody`: a record gathered from several chunks is gathered into one buffer kept for the
-   * next such record, so a record returned by next() is valid only until next() is called again
-   * (true in the transport phase, where each record is opened into a new buffer before the next
-   * is read; never for handshake messages, whose keys the handshake state may keep).
-   */
-  setBounds(min: number, max: number, code: AbortCode, reuseBody = false): void {
+  /** Bounds of the declared length from now on, and the close code when a length is outside them. */
+  setBounds(min: number, max: number, code: AbortCode): void {
     this.#min = min;
     this.#max = max;
     this.#code = code;
-    this.#reuse = reuseBody;
   }
 
   /** The next chunk of the stream. @precondition next() returned null for the previous one. */
@@ -92,8 +81,7 @@ export class RecordReader {
         this.#header[this.#headerFill++] = chunk[this.#at++] as number;
       }
       if (this.#headerFill < RECORD_HEADER_BYTES) return null;
-      const length = this.#check(((this.#header[0] as number) << 8) | (this.#header[1] as number));
-      this.#body = this.#reuse ? this.#spareOf(length) : new Uint8Array(length);
+      this.#body = new Uint8Array(this.#check(((this.#header[0] as number) << 8) | (this.#header[1] as number)));
       this.#bodyFill = 0;
     }
     const body = this.#body;
@@ -106,11 +94,6 @@ export class RecordReader {
     this.#body = null;
     this.#headerFill = 0;
     return { header, body };
-  }
-
-  #spareOf(length: number): Uint8Array {
-    if (this.#spare === null || this.#spare.byteLength < length) this.#spare = new Uint8Array(this.#max);
-    return this.#spare.subarray(0, length);
   }
 
   #check(length: number): number {

@@ -373,8 +373,7 @@ export class SecureConnection {
     const { send, receive } = hs.split();
     this.#remoteStaticKey = remote.slice();
     this.#handshakeHash = hs.handshakeHash.slice();
-    // Each record is opened into a new buffer before the next is read: the reader may reuse its own.
-    this.#reader.setBounds(1 + TAG_BYTES, RECORD_BODY_BYTES_MAX, AbortCode.NOISE_RECORD_INVALID, true);
+    this.#reader.setBounds(1 + TAG_BYTES, RECORD_BODY_BYTES_MAX, AbortCode.NOISE_RECORD_INVALID);
     this.#state = {
       name: 'transport',
       sealer: new RecordSealer(send, this.connection.limits.noiseRekeyBytes),
