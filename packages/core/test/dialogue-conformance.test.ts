@@ -107,7 +107,10 @@ describe('resynchronize collisions (X.225): of two restarts the lower serial win
       b.dialogue!.resynchronize('restart', { serial: sb, userData: EMPTY });
       p.pump();
       const [loser, winSide, loseSide] = winner === 'a' ? [b, p.a, p.b] : [a, p.b, p.a];
-      assert.ok(dialogue(loseSide).some((e) => e.kind === 'resync-superseded'), 'the loser is told');
+      assert.ok(
+        dialogue(loseSide).some((e) => e.kind === 'resync-superseded'),
+        'the loser is told',
+      );
       assert.ok(!dialogue(winSide).some((e) => e.kind === 'resynchronize'), 'the winner sees no indication');
       loser.dialogue!.confirmResynchronize(EMPTY);
       p.pump();
