@@ -122,3 +122,24 @@ describe('resynchronize collisions (X.225): of two restarts the lower serial win
     });
   }
 });
+
+describe('a resynchronize crossing a release', () => {
+  test('the releaser discards the peer’s RS: no indication it could not answer; the release completes', () => {
+    const p = new Pair();
+    const units = Unit.KERNEL | Unit.HALF_DUPLEX | Unit.RESYNCHRONIZE | Unit.NEGOTIATED_RELEASE;
+    const { a, b } = open(p, units);
+    a.dialogue!.giveTokens(a.dialogue!.mine, EMPTY);
+    p.pump();
+    // b releases while a, not yet knowing, resynchronizes: the two frames cross.
+    b.release(p.now, EMPTY);
+    a.dialogue!.resynchronize('abandon', { userData: EMPTY });
+    p.pump();
+    assert.ok(!dialogue(p.b).some((e) => e.kind === 'resynchronize'), 'the releaser is not asked to confirm');
+    assert.equal(b.dialogue!.resyncIndicated, false);
+    assert.equal(a.state, 'release-requested');
+    a.respondRelease(p.now, true, EMPTY);
+    p.pump();
+    assert.equal(a.closeReason?.kind, 'released');
+    assert.equal(b.closeReason?.kind, 'released');
+  });
+});

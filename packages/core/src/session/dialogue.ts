@@ -494,6 +494,11 @@ export class Dialogue {
         if (f.type === FrameType.GIVE_CONTROL && this.#activity !== null) {
           throw new ProtocolError(AbortCode.TOKEN_VIOLATION, 'peer gave control inside an activity');
         }
+        // The giver may not give while its own major sync point or resynchronize waits for this
+        // side (one of this side's own crossing the GIVE is no violation).
+        if ((this.#pendingMajor !== null && !this.#pendingMajor.mine) || this.#indicated !== null) {
+          throw new ProtocolError(AbortCode.SYNC_VIOLATION, 'peer gave tokens before its sync point was confirmed');
+        }
         this.#mine |= tokens;
         if ((tokens & Token.data) !== 0 || f.type === FrameType.GIVE_CONTROL) this.#exception = false;
         return this.#host.emit({ kind: 'tokens-given', tokens, userData: f.userData });
@@ -693,6 +698,9 @@ export class Dialogue {
     if (this.#indicated !== null) {
       throw new ProtocolError(AbortCode.SYNC_VIOLATION, 'peer resynchronized again before the first was confirmed');
     }
+    // Releasing: the peer's RS crossed this side's FINISH. The release wins (this side could
+    // never confirm the RS, and holds every token): the RS is discarded.
+    if (!this.#host.open()) return;
     const mine = this.#awaiting;
     if (mine?.what === 'resync-ack') {
       const rank = RESYNC_RANK[kind] - RESYNC_RANK[mine.kind];
