@@ -71,6 +71,8 @@ export class NamedTokenScenario {
   readonly #world: TokenWorld;
   /** Client sessions in the scenario, by their engine session. */
   readonly #plans = new Map<Session, TokenPlan>();
+  /** Server sessions whose `closed` event reached the service (and so the registry). */
+  readonly #closeDelivered = new WeakSet<Session>();
   /** The owner standing for local code on the server. */
   readonly #local = { owner: 'server' };
 
@@ -119,6 +121,7 @@ export class NamedTokenScenario {
       e.session.grantNamedToken(now, e.name);
       return;
     }
+    if (e.type === 'closed') this.#closeDelivered.add(e.session);
     this.service.handleEvent(now, e);
     while (this.service.pollWoken() !== null) {} // the world's settle loop writes every connection
     if (e.type === 'named-token-acquire' && this.service.registry.waiting(e.name).includes(e.session)) {
@@ -173,13 +176,19 @@ export class NamedTokenScenario {
       return;
     }
     this.#world.trace(now, `${tag} holds "${e.name}"`);
-    this.check();
+    this.check(false);
     const session = e.session;
     this.#world.schedule(now + tp.holdMs, (t) => this.#release(t, session, tp));
   }
 
-  /** @throws InvariantViolation (named-token) when two live sessions hold a name, or the registry disagrees. */
-  check(): void {
+  /**
+   * @throws InvariantViolation (named-token) when two live sessions hold a name, or the registry disagrees.
+   * `settled`: every engine's events have been drained. Mid-settle (from a client's grant event), a
+   * server session may already be closed with its `closed` event still queued on a connection the
+   * settle loop has not reached yet; the registry cannot have heard of it, so only a holder whose
+   * `closed` was delivered counts then.
+   */
+  check(settled = true): void {
     const registry = this.service.registry;
     for (const name of TOKEN_NAMES) {
       const believers: TokenPlan[] = [];
@@ -189,7 +198,7 @@ export class NamedTokenScenario {
         believers.push(tp);
       }
       const holder = registry.holder(name) as Session | undefined;
-      if (holder !== undefined && holder.state === 'closed') {
+      if (holder !== undefined && holder.state === 'closed' && (settled || this.#closeDelivered.has(holder))) {
         throw new InvariantViolation('named-token', `"${name}" held by a closed session`);
       }
       if (believers.length > 1) {

@@ -127,6 +127,14 @@ describe('simulation', () => {
     assert.equal(caught, broken, `caught ${caught} of ${broken} runs with a double grant`);
   });
 
+  test('seed 4631: a holder closed in the same step as another client is granted is not flagged before its close is delivered', () => {
+    // The client's grant event is handled mid-settle, before the server connection's queued
+    // `closed` event reached the registry; the check then waits for the delivered close.
+    const r = runSeed(4631);
+    assert.ok(r.ok, `seed 4631: ${r.violation?.message}`);
+    assert.ok(r.tokens.tokenHandovers >= 1, 'the closed holder handed its name over');
+  });
+
   test('user aborts and refused releases are exercised, and replay exactly', () => {
     let aborts = 0;
     let refusals = 0;
