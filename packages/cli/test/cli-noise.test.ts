@@ -109,6 +109,11 @@ async function run(
   let stderr = '';
   child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
   child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  // A command that exits before reading its input (a refused connection) closes the pipe: EPIPE
+  // on our write is expected then, and the exit code says what happened.
+  child.stdin?.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+  });
   child.stdin?.end(input);
   const [code] = (await within(once(child, 'exit'), ms, `liaison ${args.join(' ')}`)) as [number];
   return { code, stdout, stderr };
