@@ -2,7 +2,8 @@
 /**
  * `npm run bench`: every benchmark of the repository, one after the other, each in its own
  * process: bench/resume.mjs (resume under faults), bench/fairness.mjs (1,000 sessions on one
- * connection, one of them bulk), then bench/compare.mjs (liaison against raw TCP, ws and
+ * connection, one of them bulk), bench/noise-records.mjs (Noise records and an encrypted session per
+ * crypto provider), then bench/compare.mjs (liaison against raw TCP, ws and
  * Socket.IO). Arguments after `--` go to compare.mjs
  * (`npm run bench -- --quick`). Exits non-zero if any of them failed.
  */
@@ -18,6 +19,7 @@ let failed = false;
 const steps = [
   { script: 'resume.mjs', args: [] },
   { script: 'fairness.mjs', args: args.includes('--quick') ? ['--runs', '1', '--pings', '500'] : [] },
+  { script: 'noise-records.mjs', args: args.includes('--quick') ? ['--quick'] : [] },
   { script: 'compare.mjs', args },
 ];
 for (const step of steps) {

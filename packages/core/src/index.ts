@@ -20,6 +20,14 @@ export {
 } from './crypto/noise/handshake-state.js';
 export { type HandshakePattern, type PatternName, protocolName } from './crypto/noise/patterns.js';
 export { NoiseVariant, noisePreface } from './crypto/preface.js';
+export {
+  AEAD_NONCE_BYTES,
+  AEAD_TAG_BYTES,
+  type Aead,
+  type CryptoProvider,
+  nobleCrypto,
+  noiseHkdf,
+} from './crypto/provider.js';
 export { RECORD_DATA_BYTES_MAX, RecordKind, RecordOpener, RecordReader, RecordSealer } from './crypto/records.js';
 export { type NoiseConfig, SecureConnection, type SecureConnectionOptions } from './crypto/secure-connection.js';
 export {

@@ -34,6 +34,7 @@ export {
   type TokenOwner,
 } from './dialogue.js';
 export { ServerTokens, type ServerTokensEventMap, type TokenHolder } from './named-tokens.js';
+export { nodeCrypto } from './node-crypto.js';
 export {
   generateNoiseKeyPair,
   keyBytes,

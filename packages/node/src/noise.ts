@@ -6,8 +6,17 @@
  */
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { type Connection, ErrorCode, type NoiseConfig, SecureConnection, UsageError } from '@liaison/core';
+import {
+  type Connection,
+  type CryptoProvider,
+  ErrorCode,
+  type NoiseConfig,
+  nobleCrypto,
+  SecureConnection,
+  UsageError,
+} from '@liaison/core';
 import { random } from './clock.js';
+import { nodeCrypto } from './node-crypto.js';
 
 export interface NoiseOptions {
   /** This side's static X25519 private key. Required on a server; a client without one uses a fresh key per connection. */
@@ -18,6 +27,12 @@ export interface NoiseOptions {
   pattern?: 'XX' | 'IK';
   /** Server: refuse plaintext clients (default true). A client with noise options never falls back. */
   require?: boolean;
+  /**
+   * Where the primitives come from: 'node' (node:crypto, OpenSSL; the default, about 14 times
+   * faster for records), 'noble' (the portable @noble code core uses elsewhere) or a provider.
+   * Both sides need not agree: the bytes on the wire are the same.
+   */
+  crypto?: 'node' | 'noble' | CryptoProvider;
 }
 
 export interface NoiseKeyPair {
@@ -82,7 +97,16 @@ export function resolveNoise(options: NoiseOptions | undefined, role: 'initiator
   }
   if (options.pattern !== undefined) config.pattern = options.pattern;
   if (options.require !== undefined) config.require = options.require;
+  config.crypto = cryptoProvider(options.crypto);
   return config;
+}
+
+/** @throws UsageError on an unknown name. */
+function cryptoProvider(choice: NoiseOptions['crypto']): CryptoProvider {
+  if (choice === undefined || choice === 'node') return nodeCrypto;
+  if (choice === 'noble') return nobleCrypto;
+  if (typeof choice === 'object' && choice !== null && typeof choice.chacha20poly1305 === 'function') return choice;
+  throw new UsageError(ErrorCode.INVALID_ARGUMENT, "noise.crypto must be 'node', 'noble' or a CryptoProvider");
 }
 
 /** The connection as the driver should see it: inside Noise when configured. */

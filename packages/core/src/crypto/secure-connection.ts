@@ -34,6 +34,7 @@ import { KEY_BYTES, TAG_BYTES } from './noise/cipher-state.js';
 import { HandshakeState, keyPairFrom } from './noise/handshake-state.js';
 import type { PatternName } from './noise/patterns.js';
 import { noisePreface, noiseVariantPattern, PREFACE_BYTES, PREFACE_MAGIC, PROLOGUE_LABEL } from './preface.js';
+import type { CryptoProvider } from './provider.js';
 import {
   HANDSHAKE_RECORD_BYTES_MAX,
   handshakeRecord,
@@ -60,6 +61,8 @@ export interface NoiseConfig {
   pattern?: PatternName;
   /** Responder: refuse plaintext connections (default true). An initiator never falls back. */
   require?: boolean;
+  /** The primitives (provider.ts): default @noble; a platform passes its native ones. */
+  crypto?: CryptoProvider;
 }
 
 export interface SecureConnectionOptions extends NoiseConfig {
@@ -87,6 +90,7 @@ export class SecureConnection {
   readonly #pinned: Uint8Array | null;
   readonly #initiatorPattern: PatternName;
   readonly #require: boolean;
+  readonly #crypto: CryptoProvider | undefined;
   readonly #reader = new RecordReader();
   #state: State = { name: 'idle' };
   #out: Uint8Array[] = [];
@@ -106,8 +110,9 @@ export class SecureConnection {
     if (!initiator && !o.staticKey)
       throw new UsageError(ErrorCode.INVALID_ARGUMENT, 'a noise responder needs a static key');
     this.#random = o.random;
+    this.#crypto = o.crypto;
     this.#staticKey = o.staticKey ? checkKey(o.staticKey, 'staticKey') : o.random(KEY_BYTES);
-    this.#localStaticKey = keyPairFrom(this.#staticKey).publicKey;
+    this.#localStaticKey = keyPairFrom(this.#staticKey, o.crypto).publicKey;
     this.#pinned = o.remoteStaticKey ? checkKey(o.remoteStaticKey, 'remoteStaticKey') : null;
     this.#initiatorPattern = o.pattern ?? (this.#pinned ? 'IK' : 'XX');
     if (initiator && this.#initiatorPattern === 'IK' && !this.#pinned) {
@@ -356,6 +361,7 @@ export class SecureConnection {
       staticKey: this.#staticKey,
       ephemeralKey: this.#random(KEY_BYTES),
       ...(initiator && this.#pinned ? { remoteStaticKey: this.#pinned } : {}),
+      ...(this.#crypto ? { crypto: this.#crypto } : {}),
     });
   }
 

@@ -6,10 +6,11 @@
  * as a JavaScript number, so this side refuses to go past 2^53 - 1 messages under one key: rekeying
  * (REKEY, section 11.3) resets nothing of n, so a connection must close long before that, which
  * it does (a record is at least 17 bytes: 2^53 records are 150 PB).
- * Primitives: ChaCha20-Poly1305 from @noble/ciphers; nothing is hand-rolled here but the nonce.
+ * Primitives: ChaCha20-Poly1305 from the CryptoProvider (provider.ts; @noble by default); nothing
+ * is hand-rolled here but the nonce, written into one 12-byte buffer reused for every message.
  */
-import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { AbortCode, ErrorCode, ProtocolError, UsageError } from '../../errors.js';
+import { type Aead, type CryptoProvider, nobleCrypto } from '../provider.js';
 
 export const KEY_BYTES = 32;
 export const TAG_BYTES = 16;
@@ -20,16 +21,20 @@ const ZEROS = new Uint8Array(KEY_BYTES);
 const EMPTY = new Uint8Array(0);
 
 export class CipherState {
-  #k: Uint8Array | null;
+  readonly #crypto: CryptoProvider;
+  #k: Aead | null;
   #n = 0;
+  readonly #nonce = new Uint8Array(12);
+  readonly #nonceView = new DataView(this.#nonce.buffer);
 
-  constructor(k: Uint8Array | null = null) {
-    this.#k = k === null ? null : k.slice();
+  constructor(k: Uint8Array | null = null, crypto: CryptoProvider = nobleCrypto) {
+    this.#crypto = crypto;
+    this.#k = k === null ? null : crypto.chacha20poly1305(k.slice(0, KEY_BYTES));
   }
 
   /** InitializeKey(key): sets k and resets n to 0. */
   initializeKey(k: Uint8Array | null): void {
-    this.#k = k === null ? null : k.slice();
+    this.#k = k === null ? null : this.#crypto.chacha20poly1305(k.slice(0, KEY_BYTES));
     this.#n = 0;
   }
 
@@ -44,7 +49,7 @@ export class CipherState {
   /** EncryptWithAd: returns plaintext unchanged when there is no key yet. */
   encryptWithAd(ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
     if (this.#k === null) return plaintext;
-    const out = chacha20poly1305(this.#k, this.#nextNonce(), ad).encrypt(plaintext);
+    const out = this.#k.seal(this.#nextNonce(), ad, plaintext);
     this.#n++;
     return out;
   }
@@ -56,10 +61,7 @@ export class CipherState {
    */
   encryptInPlace(ad: Uint8Array, buf: Uint8Array, at: number, length: number): void {
     if (this.#k === null) throw new UsageError(ErrorCode.INVALID_STATE, 'no key to encrypt with');
-    chacha20poly1305(this.#k, this.#nextNonce(), ad).encrypt(
-      buf.subarray(at, at + length),
-      buf.subarray(at, at + length + TAG_BYTES),
-    );
+    this.#k.sealInPlace(this.#nextNonce(), ad, buf, at, length);
     this.#n++;
   }
 
@@ -69,12 +71,8 @@ export class CipherState {
    */
   decryptWithAd(ad: Uint8Array, ciphertext: Uint8Array): Uint8Array {
     if (this.#k === null) return ciphertext;
-    let out: Uint8Array;
-    try {
-      out = chacha20poly1305(this.#k, this.#nextNonce(), ad).decrypt(ciphertext);
-    } catch (cause) {
-      throw new ProtocolError(AbortCode.NOISE_RECORD_INVALID, 'noise: message failed authentication', { cause });
-    }
+    const out = this.#k.open(this.#nextNonce(), ad, ciphertext);
+    if (out === null) throw new ProtocolError(AbortCode.NOISE_RECORD_INVALID, 'noise: message failed authentication');
     this.#n++;
     return out;
   }
@@ -82,12 +80,15 @@ export class CipherState {
   /** REKEY(): k = first 32 bytes of ENCRYPT(k, 2^64 - 1, empty, 32 zero bytes); n is kept. */
   rekey(): void {
     if (this.#k === null) return;
-    this.#k = chacha20poly1305(this.#k, REKEY_NONCE, EMPTY).encrypt(ZEROS).subarray(0, KEY_BYTES);
+    this.#k = this.#crypto.chacha20poly1305(this.#k.seal(REKEY_NONCE, EMPTY, ZEROS).subarray(0, KEY_BYTES));
   }
 
+  /** The nonce buffer holding n (valid until the next call). */
   #nextNonce(): Uint8Array {
     if (this.#n >= NONCE_MAX) throw new ProtocolError(AbortCode.NOISE_RECORD_INVALID, 'noise: nonce exhausted');
-    return nonceBytes(this.#n >>> 0, Math.floor(this.#n / 0x1_0000_0000));
+    this.#nonceView.setUint32(4, this.#n >>> 0, true);
+    this.#nonceView.setUint32(8, Math.floor(this.#n / 0x1_0000_0000), true);
+    return this.#nonce;
   }
 }
 

@@ -12,8 +12,8 @@
  * - After the last message, `split()` gives the transport CipherStates and `handshakeHash` the
  *   value both sides share and nobody else can choose (used for channel binding).
  */
-import { x25519 } from '@noble/curves/ed25519.js';
 import { AbortCode, ErrorCode, ProtocolError, UsageError } from '../../errors.js';
+import { type CryptoProvider, nobleCrypto } from '../provider.js';
 import type { CipherState } from './cipher-state.js';
 import { KEY_BYTES, TAG_BYTES } from './cipher-state.js';
 import { type HandshakePattern, PATTERNS, type PatternName, protocolName } from './patterns.js';
@@ -25,11 +25,11 @@ export interface KeyPair {
 }
 
 /** A key pair from a 32-byte X25519 private key. */
-export function keyPairFrom(privateKey: Uint8Array): KeyPair {
+export function keyPairFrom(privateKey: Uint8Array, crypto: CryptoProvider = nobleCrypto): KeyPair {
   if (privateKey.byteLength !== KEY_BYTES) {
     throw new UsageError(ErrorCode.INVALID_ARGUMENT, `an X25519 private key has ${KEY_BYTES} bytes`);
   }
-  return { privateKey: privateKey.slice(), publicKey: x25519.getPublicKey(privateKey) };
+  return { privateKey: privateKey.slice(), publicKey: crypto.x25519PublicKey(privateKey) };
 }
 
 export interface HandshakeOptions {
@@ -42,6 +42,8 @@ export interface HandshakeOptions {
   ephemeralKey: Uint8Array;
   /** The responder's static public key, known beforehand (IK initiator only). */
   remoteStaticKey?: Uint8Array;
+  /** The primitives (default: @noble). */
+  crypto?: CryptoProvider;
 }
 
 export interface TransportCiphers {
@@ -52,6 +54,7 @@ export interface TransportCiphers {
 export class HandshakeState {
   readonly pattern: HandshakePattern;
   readonly initiator: boolean;
+  readonly #crypto: CryptoProvider;
   readonly #ss: SymmetricState;
   readonly #s: KeyPair;
   readonly #e: KeyPair;
@@ -63,9 +66,10 @@ export class HandshakeState {
   constructor(o: HandshakeOptions) {
     this.pattern = PATTERNS[o.pattern];
     this.initiator = o.initiator;
-    this.#s = keyPairFrom(o.staticKey);
-    this.#e = keyPairFrom(o.ephemeralKey);
-    this.#ss = new SymmetricState(protocolName(o.pattern));
+    this.#crypto = o.crypto ?? nobleCrypto;
+    this.#s = keyPairFrom(o.staticKey, this.#crypto);
+    this.#e = keyPairFrom(o.ephemeralKey, this.#crypto);
+    this.#ss = new SymmetricState(protocolName(o.pattern), this.#crypto);
     this.#ss.mixHash(o.prologue);
     if (this.pattern.responderStaticPremessage) {
       if (o.initiator) {
@@ -191,7 +195,8 @@ export class HandshakeState {
     if (theirs === null) throw new Error(`no remote key for ${token}`);
     let shared: Uint8Array;
     try {
-      shared = x25519.getSharedSecret(mine, theirs);
+      shared = this.#crypto.x25519(mine, theirs);
+      if (shared.every((b) => b === 0)) throw new Error('X25519 agreement with a low-order key');
     } catch (cause) {
       // A low-order peer key (an all-zero result): the peer's bytes, so a protocol error even
       // when it surfaces while this side writes its next message.

@@ -1,29 +1,29 @@
 /**
  * The Noise SymmetricState (Noise spec revision 34, section 5.2) with SHA-256: the chaining key ck,
- * the handshake hash h and the CipherState they key. HKDF is RFC 5869 with ck as salt and an empty
- * info, which is exactly the spec's HKDF(ck, ikm, n); SHA-256, HMAC and HKDF come from @noble/hashes.
+ * the handshake hash h and the CipherState they key. HKDF is the spec's HKDF(ck, ikm, 2) (RFC 5869
+ * with ck as salt and an empty info), built on the provider's HMAC-SHA256 (provider.ts).
  */
-import { hkdf } from '@noble/hashes/hkdf.js';
-import { sha256 } from '@noble/hashes/sha2.js';
-import { concatBytes } from '../../wire/bytes.js';
+import { type CryptoProvider, HASH_BYTES, nobleCrypto, noiseHkdf } from '../provider.js';
 import { CipherState } from './cipher-state.js';
 
-export const HASH_BYTES = 32;
 const EMPTY = new Uint8Array(0);
 
 export class SymmetricState {
-  readonly cipher = new CipherState();
+  readonly cipher: CipherState;
+  readonly #crypto: CryptoProvider;
   #ck: Uint8Array;
   #h: Uint8Array;
 
   /** InitializeSymmetric(protocol_name). */
-  constructor(protocolName: string) {
+  constructor(protocolName: string, crypto: CryptoProvider = nobleCrypto) {
+    this.#crypto = crypto;
+    this.cipher = new CipherState(null, crypto);
     const name = Uint8Array.from(protocolName, (c) => c.charCodeAt(0));
     if (name.byteLength <= HASH_BYTES) {
       this.#h = new Uint8Array(HASH_BYTES);
       this.#h.set(name);
     } else {
-      this.#h = sha256(name);
+      this.#h = crypto.sha256([name]);
     }
     this.#ck = this.#h;
   }
@@ -34,13 +34,13 @@ export class SymmetricState {
   }
 
   mixKey(ikm: Uint8Array): void {
-    const out = hkdf(sha256, ikm, this.#ck, EMPTY, 2 * HASH_BYTES);
-    this.#ck = out.subarray(0, HASH_BYTES);
-    this.cipher.initializeKey(out.subarray(HASH_BYTES));
+    const [ck, k] = noiseHkdf(this.#crypto, this.#ck, ikm);
+    this.#ck = ck;
+    this.cipher.initializeKey(k);
   }
 
   mixHash(data: Uint8Array): void {
-    this.#h = sha256(concatBytes([this.#h, data]));
+    this.#h = this.#crypto.sha256([this.#h, data]);
   }
 
   encryptAndHash(plaintext: Uint8Array): Uint8Array {
@@ -57,7 +57,7 @@ export class SymmetricState {
 
   /** Split(): the two transport CipherStates, initiator-to-responder first. */
   split(): [CipherState, CipherState] {
-    const out = hkdf(sha256, EMPTY, this.#ck, EMPTY, 2 * HASH_BYTES);
-    return [new CipherState(out.subarray(0, HASH_BYTES)), new CipherState(out.subarray(HASH_BYTES))];
+    const [k1, k2] = noiseHkdf(this.#crypto, this.#ck, EMPTY);
+    return [new CipherState(k1, this.#crypto), new CipherState(k2, this.#crypto)];
   }
 }
