@@ -5,7 +5,7 @@
  * connection state recovery, and liaison (one session per connection; and multiplexed for the
  * 100,000-session memory figure).
  *
- *   node bench/compare.mjs [--quick] [--runs N] [--peers a,b] [--scenarios a,b] [--cpu-prof]
+ *   node bench/compare.mjs [--quick] [--secure] [--runs N] [--peers a,b] [--scenarios a,b] [--cpu-prof]
  *
  * Theory of operation
  * - Every figure comes from a fresh server process and a fresh client process (bench/peers/
@@ -21,11 +21,20 @@
  *   drift on the machine hits every peer alike. A table of absolute figures and of ratios
  *   (value / reference) against raw TCP and against Socket.IO goes to stdout; everything,
  *   with every run and the machine, to bench/results/compare.json.
+ * - --secure compares encrypted channels instead (small, large, rtt): raw TCP and liaison
+ *   plaintext, raw TLS (node:tls, same framing as raw TCP), ws over TLS (wss), liaison over tls://
+ *   and liaison under Noise XX with each crypto provider (node:crypto, the default on Node, and
+ *   the portable @noble); ratios against raw TCP and raw TLS. Certificates and the Noise key
+ *   are made for the run (testkit's makePki, openssl) in a temporary directory, removed at the end.
+ *   First, as the reference for Noise's cost, ChaCha20-Poly1305 sealing 64 KiB records in this
+ *   process: @noble/ciphers (what liaison's core uses) against node:crypto (OpenSSL).
+ *   Results go to bench/results/compare-secure.json.
  * - --cpu-prof runs liaison's two throughput scenarios once with --cpu-prof in the server and
  *   client processes (profiles in bench/results/profiles, never committed) and prints the top
  *   self-time functions of each (bench/profile-summary.mjs).
  */
 import { execFileSync, fork } from 'node:child_process';
+import { createCipheriv, createDecipheriv, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -33,6 +42,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { summarizeProfiles } from './profile-summary.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -52,9 +62,18 @@ const PEERS = {
   },
   liaison: { module: 'liaison', label: 'liaison' },
   'liaison-mux': { module: 'liaison-mux', label: 'liaison, multiplexed' },
+  // --secure: peerOptions (certificate paths, the Noise key) are filled in by securePeers().
+  'raw-tls': { module: 'raw-tls', label: 'raw TLS (framed)' },
+  wss: { module: 'wss', label: 'ws over TLS (wss)' },
+  'liaison-tls': { module: 'liaison', label: 'liaison over tls://' },
+  'liaison-noise': { module: 'liaison', label: 'liaison, Noise XX (node:crypto)' },
+  'liaison-noise-noble': { module: 'liaison', label: 'liaison, Noise XX (@noble)' },
 };
 
 const BASE_PEERS = ['raw-tcp', 'ws', 'socketio', 'socketio-recovery', 'liaison'];
+
+const SECURE_PEERS = ['raw-tcp', 'raw-tls', 'wss', 'liaison', 'liaison-tls', 'liaison-noise', 'liaison-noise-noble'];
+const SECURE_SCENARIOS = ['small', 'large', 'rtt'];
 
 const SCENARIOS = {
   small: { peers: BASE_PEERS, run: (peer, cfg) => flood(peer, cfg, 64) },
@@ -113,6 +132,7 @@ async function main() {
   const { values } = parseArgs({
     options: {
       quick: { type: 'boolean', default: false },
+      secure: { type: 'boolean', default: false },
       runs: { type: 'string' },
       peers: { type: 'string' },
       scenarios: { type: 'string' },
@@ -121,11 +141,14 @@ async function main() {
     },
   });
   const profiling = values['cpu-prof'];
+  const secure = values.secure;
   const cfg = { ...CONFIGS[values.quick ? 'quick' : 'full'] };
   if (profiling) cfg.runs = 1;
   if (values.runs) cfg.runs = Number.parseInt(values.runs, 10);
-  const scenarioNames = values.scenarios?.split(',') ?? (profiling ? ['small', 'large'] : Object.keys(SCENARIOS));
-  const onlyPeers = values.peers?.split(',') ?? (profiling ? ['liaison'] : null);
+  const scenarioNames =
+    values.scenarios?.split(',') ??
+    (profiling ? ['small', 'large'] : secure ? SECURE_SCENARIOS : Object.keys(SCENARIOS));
+  const onlyPeers = values.peers?.split(',') ?? (profiling && !secure ? ['liaison'] : null);
   for (const s of scenarioNames) if (!SCENARIOS[s]) throw new Error(`unknown scenario ${s}`);
   cfg.profileDir = profiling ? join(RESULTS, 'profiles') : null;
   if (cfg.profileDir) {
@@ -134,9 +157,12 @@ async function main() {
   }
 
   const started = performance.now();
+  const pki = secure ? await securePeers() : null;
+  const cipher = secure && !profiling ? cipherReference() : null;
   const results = {};
   for (const scenario of scenarioNames) {
-    const peers = SCENARIOS[scenario].peers.filter((p) => !onlyPeers || onlyPeers.includes(p));
+    const candidates = secure ? SECURE_PEERS : SCENARIOS[scenario].peers;
+    const peers = candidates.filter((p) => !onlyPeers || onlyPeers.includes(p));
     results[scenario] = {};
     for (const p of peers) results[scenario][p] = { runs: [], errors: [] };
     for (let run = 0; run < cfg.runs; run++) {
@@ -154,8 +180,10 @@ async function main() {
     }
     for (const p of peers) results[scenario][p].median = medianFigures(results[scenario][p].runs);
   }
+  pki?.remove();
 
-  const table = formatTable(results, cfg);
+  const second = secure ? 'tls' : 'sio';
+  const table = formatTable(results, cfg, second);
   const report = {
     date: new Date().toISOString(),
     command: process.argv.slice(1).join(' '),
@@ -163,12 +191,15 @@ async function main() {
     source: sourceInfo(),
     config: cfg,
     elapsedSeconds: (performance.now() - started) / 1000,
+    cipher,
     results,
-    ratios: ratios(results),
+    ratios: ratios(results, second),
   };
   mkdirSync(RESULTS, { recursive: true });
-  const out = values.out ?? join(RESULTS, profiling ? 'compare-cpu-prof.json' : 'compare.json');
+  const name = `compare${secure ? '-secure' : ''}${profiling ? '-cpu-prof' : ''}.json`;
+  const out = values.out ?? join(RESULTS, name);
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+  if (cipher) console.log(`${formatCipher(cipher)}\n`);
   console.log(table);
   console.log(`\n${report.machine.cpuModel} x${report.machine.cpus}, node ${process.version}; ` + describe(cfg));
   console.log(`wrote ${out} in ${report.elapsedSeconds.toFixed(0)} s`);
@@ -268,6 +299,85 @@ async function resume(peer, cfg) {
     await client?.exit();
     await server.exit();
   }
+}
+
+// ---------------------------------------------------------------- --secure
+
+/** Certificates (openssl, via testkit's makePki) and a Noise key for this run, handed to the peers. */
+async function securePeers() {
+  const { makePki } = await import('../packages/testkit/dist/index.js');
+  const pki = makePki();
+  const tls = { cert: pki.files.serverCert, key: pki.files.serverKey, ca: pki.files.ca };
+  const { privateKey } = generateKeyPairSync('x25519');
+  const staticKey = Buffer.from(privateKey.export({ format: 'jwk' }).d, 'base64url').toString('hex');
+  PEERS['raw-tls'].peerOptions = tls;
+  PEERS.wss.peerOptions = tls;
+  PEERS['liaison-tls'].peerOptions = { tls };
+  PEERS['liaison-noise'].peerOptions = { noise: { staticKey, crypto: 'node' } };
+  PEERS['liaison-noise-noble'].peerOptions = { noise: { staticKey, crypto: 'noble' } };
+  return pki;
+}
+
+/**
+ * ChaCha20-Poly1305 sealing then opening 64 KiB records (Noise's record size), MB/s of
+ * plaintext, @noble/ciphers against node:crypto; rounds interleaved, median of 3 rounds.
+ */
+function cipherReference() {
+  const RECORD = 64 * 1024 - 17;
+  const ROUND_MS = 400;
+  const key = randomBytes(32);
+  const ad = Buffer.from([0xff, 0xff]);
+  const plain = new Uint8Array(RECORD).fill(0x61);
+  let counter = 0;
+  const nonce = () => {
+    const n = Buffer.alloc(12);
+    n.writeUInt32LE(++counter, 4);
+    return n;
+  };
+  const noble = () => {
+    const n = nonce();
+    const sealed = chacha20poly1305(key, n, ad).encrypt(plain);
+    chacha20poly1305(key, n, ad).decrypt(sealed);
+  };
+  const native = () => {
+    const n = nonce();
+    const c = createCipheriv('chacha20-poly1305', key, n, { authTagLength: 16 });
+    c.setAAD(ad, { plaintextLength: RECORD });
+    const sealed = c.update(plain);
+    c.final();
+    const tag = c.getAuthTag();
+    const d = createDecipheriv('chacha20-poly1305', key, n, { authTagLength: 16 });
+    d.setAAD(ad, { plaintextLength: RECORD });
+    d.setAuthTag(tag);
+    d.update(sealed);
+    d.final();
+  };
+  const rate = (fn) => {
+    const t0 = performance.now();
+    let records = 0;
+    while (performance.now() - t0 < ROUND_MS) {
+      fn();
+      records++;
+    }
+    return (records * RECORD) / 1e6 / ((performance.now() - t0) / 1000);
+  };
+  rate(noble);
+  rate(native);
+  const runs = { noble: [], nodeCrypto: [] };
+  for (let i = 0; i < 3; i++) {
+    runs.noble.push(rate(noble));
+    runs.nodeCrypto.push(rate(native));
+  }
+  const figures = { nobleMBps: median(runs.noble), nodeCryptoMBps: median(runs.nodeCrypto), runs };
+  log(`cipher: @noble ${figures.nobleMBps.toFixed(0)} MB/s, node:crypto ${figures.nodeCryptoMBps.toFixed(0)} MB/s`);
+  return figures;
+}
+
+function formatCipher(c) {
+  return [
+    'ChaCha20-Poly1305, seal + open of 64 KiB records, one core, MB/s of plaintext:',
+    `  @noble/ciphers ${fmt(c.nobleMBps, 0)}   node:crypto ${fmt(c.nodeCryptoMBps, 0)}   @noble / node:crypto ${fmtRatio(c.nobleMBps / c.nodeCryptoMBps)}`,
+  ].join('\n');
 }
 
 // ---------------------------------------------------------------- child processes
@@ -383,7 +493,7 @@ function median(values) {
 /** The reference rows: raw TCP, and Socket.IO (with recovery where only that variant has the figure). */
 function reference(results, scenario, key, which) {
   const rows = results[scenario] ?? {};
-  const names = which === 'raw' ? ['raw-tcp'] : ['socketio', 'socketio-recovery'];
+  const names = { raw: ['raw-tcp'], tls: ['raw-tls'], sio: ['socketio', 'socketio-recovery'] }[which];
   for (const n of names) {
     const v = rows[n]?.median?.[key];
     if (typeof v === 'number' && v !== 0) return v;
@@ -391,17 +501,18 @@ function reference(results, scenario, key, which) {
   return null;
 }
 
-function ratios(results) {
+function ratios(results, second) {
   const out = {};
   for (const m of METRICS) {
     const rows = results[m.scenario];
     if (!rows) continue;
     const raw = reference(results, m.scenario, m.key, 'raw');
-    const sio = reference(results, m.scenario, m.key, 'sio');
+    const other = reference(results, m.scenario, m.key, second);
+    const otherKey = second === 'tls' ? 'vsRawTls' : 'vsSocketIo';
     out[`${m.scenario}.${m.key}`] = Object.fromEntries(
       Object.entries(rows).map(([peer, r]) => {
         const v = r.median?.[m.key];
-        return [peer, { vsRawTcp: ratio(v, raw), vsSocketIo: ratio(v, sio) }];
+        return [peer, { vsRawTcp: ratio(v, raw), [otherKey]: ratio(v, other) }];
       }),
     );
   }
@@ -412,14 +523,14 @@ function ratio(v, ref) {
   return typeof v === 'number' && ref ? v / ref : null;
 }
 
-function formatTable(results, cfg) {
-  const header = ['figure', 'peer', 'value', '/ raw TCP', '/ Socket.IO'];
+function formatTable(results, cfg, second) {
+  const header = ['figure', 'peer', 'value', '/ raw TCP', second === 'tls' ? '/ raw TLS' : '/ Socket.IO'];
   const lines = [];
   for (const m of METRICS) {
     const rows = results[m.scenario];
     if (!rows) continue;
     const raw = reference(results, m.scenario, m.key, 'raw');
-    const sio = reference(results, m.scenario, m.key, 'sio');
+    const sio = reference(results, m.scenario, m.key, second);
     let first = true;
     for (const [peer, r] of Object.entries(rows)) {
       const v = r.median?.[m.key];

@@ -3,9 +3,11 @@
  * `npm run bench`: every benchmark of the repository, one after the other, each in its own
  * process: bench/resume.mjs (resume under faults), bench/fairness.mjs (1,000 sessions on one
  * connection, one of them bulk), bench/noise-records.mjs (Noise records and an encrypted session per
- * crypto provider), then bench/compare.mjs (liaison against raw TCP, ws and
- * Socket.IO). Arguments after `--` go to compare.mjs
- * (`npm run bench -- --quick`). Exits non-zero if any of them failed.
+ * crypto provider), bench/compare.mjs (liaison against raw TCP, ws and Socket.IO),
+ * bench/compare.mjs --secure (liaison over TLS and under Noise against raw TLS and wss), then
+ * bench/transfer.mjs (liaison send against a raw file pipe). Arguments after `--` go to both
+ * compare.mjs runs (`npm run bench -- --quick`; --quick also shortens transfer.mjs). Exits
+ * non-zero if any of them failed.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -21,6 +23,8 @@ const steps = [
   { script: 'fairness.mjs', args: args.includes('--quick') ? ['--runs', '1', '--pings', '500'] : [] },
   { script: 'noise-records.mjs', args: args.includes('--quick') ? ['--quick'] : [] },
   { script: 'compare.mjs', args },
+  { script: 'compare.mjs', args: ['--secure', ...args] },
+  { script: 'transfer.mjs', args: args.includes('--quick') ? ['--quick'] : [] },
 ];
 for (const step of steps) {
   const path = join(HERE, step.script);

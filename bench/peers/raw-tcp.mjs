@@ -52,7 +52,7 @@ async function open(port) {
 }
 
 /** One socket: batched framed writes out, an incremental frame parser in. */
-class FramedConnection {
+export class FramedConnection {
   #socket;
   #batch = Buffer.allocUnsafe(BATCH_BYTES);
   #batchUsed = 0;

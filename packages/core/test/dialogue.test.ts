@@ -317,7 +317,7 @@ describe('tokens and half-duplex', () => {
 
   test('release with the release token available needs every token; give control hands them all over', () => {
     const p = new Pair();
-    const { a, b } = open(p, SYNC);
+    const { a, b } = open(p, SYNC | Unit.ACTIVITY_MANAGEMENT);
     refused(p, ErrorCode.TOKEN_NOT_HELD, () => b.release(p.now, EMPTY));
     a.dialogue!.giveControl(utf8('yours'));
     p.pump();

@@ -150,7 +150,8 @@ describe('dialogue units over sockets', () => {
 
   test('half-duplex: only the data token holder sends; please, give and give-control', async (t) => {
     const server = await startServer(t, { initialTokens: { release: 'responder' } });
-    const client = track(t, connect(server.url, { units: HALF_UNITS }));
+    // S-CONTROL-GIVE belongs to the activity management unit (X.215).
+    const client = track(t, connect(server.url, { units: [...HALF_UNITS, 'activity-management'] }));
     const accepted = await nextSession(server);
     await within(client.ready, 2_000, 'ready');
     assert.deepEqual(client.tokens, { data: 'mine', minor: 'mine', major: 'mine', release: 'peer' });

@@ -73,6 +73,8 @@ export class NamedTokenScenario {
   readonly #plans = new Map<Session, TokenPlan>();
   /** Server sessions whose `closed` event reached the service (and so the registry). */
   readonly #closeDelivered = new WeakSet<Session>();
+  /** Server sessions given a grant behind the registry's back (doubleGrant, checker tests only). */
+  readonly #doubleGranted = new Set<Session>();
   /** The owner standing for local code on the server. */
   readonly #local = { owner: 'server' };
 
@@ -119,6 +121,7 @@ export class NamedTokenScenario {
       // Broken on purpose: a second holder, behind the registry's back.
       this.#world.trace(now, `server grants "${e.name}" twice (broken on purpose)`);
       e.session.grantNamedToken(now, e.name);
+      this.#doubleGranted.add(e.session);
       return;
     }
     if (e.type === 'closed') this.#closeDelivered.add(e.session);
@@ -176,6 +179,11 @@ export class NamedTokenScenario {
       return;
     }
     this.#world.trace(now, `${tag} holds "${e.name}"`);
+    const server = tp.plan.server?.session;
+    if (server && this.#doubleGranted.has(server) && server.state !== 'closed') {
+      // The checker test counts only double grants that reached a client while its server end lived.
+      this.#world.trace(now, `${tag} took a double grant of "${e.name}" (broken on purpose)`);
+    }
     this.check(false);
     const session = e.session;
     this.#world.schedule(now + tp.holdMs, (t) => this.#release(t, session, tp));

@@ -39,7 +39,9 @@ import {
   type ConnectionOptions,
   DEFAULT_BACKOFF,
   DEFAULT_UNITS,
+  type DialogueEvent,
   FRAME_CHARGE_BYTES,
+  FrameType,
   keyPairFrom,
   type Limits,
   type MessageKind,
@@ -122,6 +124,13 @@ export interface WorldOptions {
   namedTokenShare: number;
   /** Broken on purpose (checker tests only): the server grants a held name to a second session. */
   doubleGrant: boolean;
+  /**
+   * Broken on purpose (checker tests only): once, when a dialogue end receives tokens, the world
+   * hands the giver a forged GIVE_TOKENS of the same tokens, so both engines hold them (token-unique).
+   */
+  forgeTokenGive: boolean;
+  /** Broken on purpose (checker tests only): one sync point event reaches the application twice (serial-monotonic). */
+  replaySyncEvent: boolean;
   /** Called with every trace record (the CLI's --verbose). */
   onTrace?: (line: string) => void;
 }
@@ -180,6 +189,8 @@ export function worldOptionsFor(rng: Rng, overrides: Partial<WorldOptions> = {})
     forgetMessage: false,
     namedTokenShare: 0.5,
     doubleGrant: false,
+    forgeTokenGive: false,
+    replaySyncEvent: false,
     ...overrides,
   };
 }
@@ -428,6 +439,8 @@ export class World {
   readonly #recent: string[] = [];
   #recentAt = 0;
   #forgotten = false;
+  /** A broken-on-purpose option did its one corruption (forgeTokenGive, replaySyncEvent). */
+  #corrupted = false;
   /** Ends that stopped consuming (see #stick). */
   #stuck: AppEnd[] = [];
   #faults = 0;
@@ -1035,6 +1048,7 @@ export class World {
         }
         this.trace(now, `${tag} ${e.event.kind}`);
         onDialogueEvent(this.#dialogueCtx, d, e.session, tag, e.event);
+        if (!this.#corrupted) this.#corruptDialogue(now, end, d, tag, e.event);
         this.#pumpSends(end);
         this.#maybeFinish(end);
         return;
@@ -1402,6 +1416,31 @@ export class World {
         notice,
       );
     } else this.network.closeListener(now, rng.int(50, 2_000));
+  }
+
+  /** The broken-on-purpose dialogue options (checker tests only); each corrupts one thing, once. */
+  #corruptDialogue(now: number, end: AppEnd, d: DialogueEnd, tag: string, e: DialogueEvent): void {
+    if (this.options.replaySyncEvent && (e.kind === 'sync-minor' || e.kind === 'sync-major')) {
+      this.#corrupted = true;
+      this.trace(now, `${tag} ${e.kind} ${e.serial} delivered twice (broken on purpose)`);
+      onDialogueEvent(this.#dialogueCtx, d, end.session as Session, tag, e);
+    }
+    const giver = end.role === 'client' ? end.plan.server : end.plan.client;
+    const g = giver?.session;
+    if (this.options.forgeTokenGive && e.kind === 'tokens-given' && g?.state === 'open' && g.dialogue) {
+      this.#corrupted = true;
+      g.handleFrame(now, {
+        type: FrameType.GIVE_TOKENS,
+        channel: g.channel,
+        tokens: e.tokens,
+        code: 0,
+        serial: 0,
+        id: new Uint8Array(0),
+        oldId: new Uint8Array(0),
+        userData: new Uint8Array(0),
+      });
+      if ((g.dialogue.mine & e.tokens) !== 0) this.trace(now, `${tag}'s peer took a forged give (broken on purpose)`);
+    }
   }
 
   // ---------------------------------------------------------------- bounds

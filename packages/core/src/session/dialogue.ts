@@ -33,7 +33,10 @@ export const SERIAL_MAX = 0xffff_ffff;
 
 export type ResyncKind = 'abandon' | 'restart' | 'set';
 const RESYNC_KINDS: readonly ResyncKind[] = ['restart', 'set', 'abandon'];
-/** Collision rule (X.225 7.x): abandon beats set beats restart; equal kinds, the initiator wins. */
+/**
+ * Collision rule (X.225 resynchronize collisions): abandon beats set beats restart; of two
+ * restarts the lower serial wins; otherwise (equal kinds and serials) the initiator wins.
+ */
 const RESYNC_RANK: Record<ResyncKind, number> = { restart: 0, set: 1, abandon: 2 };
 
 /** MINOR_SYNC code bits. */
@@ -298,9 +301,10 @@ export class Dialogue {
     this.#send(FrameType.PLEASE_TOKENS, { tokens, userData });
   }
 
-  /** S-CONTROL-GIVE: every token this side holds, outside an activity. */
+  /** S-CONTROL-GIVE (activity management unit): every token this side holds, outside an activity. */
   giveControl(userData: Uint8Array): void {
     this.#needOpen('give control');
+    if (!hasUnit(this.units, Unit.ACTIVITY_MANAGEMENT)) throw unitMissing('give control', 'ACTIVITY_MANAGEMENT');
     if (this.#activity !== null) throw invalid('give control inside an activity');
     this.#needQuiet('give control');
     if (this.#mine === 0) throw new UsageError(ErrorCode.TOKEN_NOT_HELD, 'give control needs at least one token');
@@ -478,6 +482,9 @@ export class Dialogue {
       case FrameType.GIVE_TOKENS:
       case FrameType.GIVE_CONTROL: {
         const tokens = f.tokens;
+        if (f.type === FrameType.GIVE_CONTROL && !hasUnit(this.units, Unit.ACTIVITY_MANAGEMENT)) {
+          throw unitViolation(f.type);
+        }
         if ((tokens & ~this.available) !== 0 || tokens === 0) {
           throw new ProtocolError(AbortCode.TOKEN_VIOLATION, 'peer gave a token that is not available');
         }
@@ -486,6 +493,11 @@ export class Dialogue {
         }
         if (f.type === FrameType.GIVE_CONTROL && this.#activity !== null) {
           throw new ProtocolError(AbortCode.TOKEN_VIOLATION, 'peer gave control inside an activity');
+        }
+        // The giver may not give while its own major sync point or resynchronize waits for this
+        // side (one of this side's own crossing the GIVE is no violation).
+        if ((this.#pendingMajor !== null && !this.#pendingMajor.mine) || this.#indicated !== null) {
+          throw new ProtocolError(AbortCode.SYNC_VIOLATION, 'peer gave tokens before its sync point was confirmed');
         }
         this.#mine |= tokens;
         if ((tokens & Token.data) !== 0 || f.type === FrameType.GIVE_CONTROL) this.#exception = false;
@@ -686,11 +698,14 @@ export class Dialogue {
     if (this.#indicated !== null) {
       throw new ProtocolError(AbortCode.SYNC_VIOLATION, 'peer resynchronized again before the first was confirmed');
     }
+    // Releasing: the peer's RS crossed this side's FINISH. The release wins (this side could
+    // never confirm the RS, and holds every token): the RS is discarded.
+    if (!this.#host.open()) return;
     const mine = this.#awaiting;
     if (mine?.what === 'resync-ack') {
-      const peerWins =
-        RESYNC_RANK[kind] > RESYNC_RANK[mine.kind] ||
-        (RESYNC_RANK[kind] === RESYNC_RANK[mine.kind] && !this.#initiator);
+      const rank = RESYNC_RANK[kind] - RESYNC_RANK[mine.kind];
+      const lowerRestart = kind === 'restart' && mine.kind === 'restart' ? mine.serial - f.serial : 0;
+      const peerWins = rank > 0 || (rank === 0 && (lowerRestart > 0 || (lowerRestart === 0 && !this.#initiator)));
       if (!peerWins) return; // the peer discards its own when ours arrives
       this.#awaiting = null;
       this.#host.emit({ kind: 'resync-superseded' });
