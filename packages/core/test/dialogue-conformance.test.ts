@@ -10,24 +10,15 @@ import {
   ErrorCode,
   encodeFrame,
   FrameType,
-  type Session,
   Token,
   Unit,
   UsageError,
 } from '@liaison/core';
-import { eventsOf, Pair, type Side } from './harness.js';
+import { eventsOf, openDialogue, Pair, type Side } from './harness.js';
 
 const EMPTY = new Uint8Array(0);
 
-function open(p: Pair, units: number): { a: Session; b: Session; channel: number } {
-  const a = p.a.conn.openSession(p.now, { units });
-  p.pump();
-  const b = p.b.conn.session(a.channel)!;
-  b.accept(p.now, EMPTY, []);
-  p.pump();
-  assert.equal(a.state, 'open');
-  return { a, b, channel: a.channel };
-}
+const open = openDialogue;
 
 function dialogue(side: Side): DialogueEvent[] {
   return eventsOf(side, 'dialogue').map((e) => e.event);

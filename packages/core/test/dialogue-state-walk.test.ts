@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AbortCode, encodeFrame, FrameType, type Session, Unit } from '@liaison/core';
-import { Pair } from './harness.js';
+import { DIALOGUE_FRAMES, Pair } from './harness.js';
 
 const EMPTY = new Uint8Array(0);
 const UNITS =
@@ -24,28 +24,7 @@ const UNITS =
   Unit.CAPABILITY_DATA |
   Unit.NEGOTIATED_RELEASE;
 
-const FRAMES = [
-  'GIVE_TOKENS',
-  'PLEASE_TOKENS',
-  'GIVE_CONTROL',
-  'MINOR_SYNC',
-  'MINOR_SYNC_ACK',
-  'MAJOR_SYNC',
-  'MAJOR_SYNC_ACK',
-  'RESYNC',
-  'RESYNC_ACK',
-  'EXCEPTION_REPORT',
-  'EXCEPTION_DATA',
-  'ACTIVITY_START',
-  'ACTIVITY_RESUME',
-  'ACTIVITY_INTERRUPT',
-  'ACTIVITY_INTERRUPT_ACK',
-  'ACTIVITY_DISCARD',
-  'ACTIVITY_DISCARD_ACK',
-  'ACTIVITY_END',
-  'CAPABILITY_DATA',
-  'CAPABILITY_DATA_ACK',
-] as const;
+const FRAMES = DIALOGUE_FRAMES;
 
 type Outcome = 'ok' | 'T' | 'S';
 /** The responder's dialogue state, reached with real commands on both engines. */

@@ -8,7 +8,6 @@ import { describe, test } from 'node:test';
 import {
   AbortCode,
   type DialogueEvent,
-  type DialogueOptions,
   ErrorCode,
   encodeFrame,
   FrameType,
@@ -17,7 +16,7 @@ import {
   Unit,
   UsageError,
 } from '@liaison/core';
-import { eventsOf, messages, Pair, type Side, utf8 } from './harness.js';
+import { eventsOf, messages, openDialogue, Pair, type Side, utf8 } from './harness.js';
 import { decodeChunks } from './wire-util.js';
 
 const EMPTY = new Uint8Array(0);
@@ -33,20 +32,7 @@ const SYNC =
   Unit.EXCEPTIONS |
   Unit.NEGOTIATED_RELEASE;
 
-function open(
-  p: Pair,
-  units: number,
-  dialogue: DialogueOptions = {},
-  wanted = 0,
-): { a: Session; b: Session; channel: number } {
-  const a = p.a.conn.openSession(p.now, { units, dialogue });
-  p.pump();
-  const b = p.b.conn.session(a.channel)!;
-  b.accept(p.now, EMPTY, [], wanted);
-  p.pump();
-  assert.equal(a.state, 'open');
-  return { a, b, channel: a.channel };
-}
+const open = openDialogue;
 
 function dialogue(side: Side): DialogueEvent[] {
   return eventsOf(side, 'dialogue').map((e) => e.event);

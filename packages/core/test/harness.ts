@@ -3,7 +3,15 @@
  * sleeps. `pump()` moves bytes both ways until nothing moves; `advance(ms)` moves the clock and
  * fires deadlines. Events are collected per side.
  */
-import { Connection, type ConnectionEvent, type ConnectionOptions, type Limits } from '@liaison/core';
+import assert from 'node:assert/strict';
+import {
+  Connection,
+  type ConnectionEvent,
+  type ConnectionOptions,
+  type DialogueOptions,
+  type Limits,
+  type Session,
+} from '@liaison/core';
 
 export interface Side {
   conn: Connection;
@@ -113,3 +121,44 @@ export function eventsOf<T extends ConnectionEvent['type']>(
 }
 
 export const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+/** The dialogue frames (tokens, sync points, activities), in frame-type order. */
+export const DIALOGUE_FRAMES = [
+  'GIVE_TOKENS',
+  'PLEASE_TOKENS',
+  'GIVE_CONTROL',
+  'MINOR_SYNC',
+  'MINOR_SYNC_ACK',
+  'MAJOR_SYNC',
+  'MAJOR_SYNC_ACK',
+  'RESYNC',
+  'RESYNC_ACK',
+  'EXCEPTION_REPORT',
+  'EXCEPTION_DATA',
+  'ACTIVITY_START',
+  'ACTIVITY_RESUME',
+  'ACTIVITY_INTERRUPT',
+  'ACTIVITY_INTERRUPT_ACK',
+  'ACTIVITY_DISCARD',
+  'ACTIVITY_DISCARD_ACK',
+  'ACTIVITY_END',
+  'CAPABILITY_DATA',
+  'CAPABILITY_DATA_ACK',
+] as const;
+export type DialogueFrameName = (typeof DIALOGUE_FRAMES)[number];
+
+/** Opens a session from a to b with `units` (and dialogue options); b takes the `wanted` tokens it may choose. */
+export function openDialogue(
+  p: Pair,
+  units: number,
+  dialogue: DialogueOptions = {},
+  wanted = 0,
+): { a: Session; b: Session; channel: number } {
+  const a = p.a.conn.openSession(p.now, { units, dialogue });
+  p.pump();
+  const b = p.b.conn.session(a.channel) as Session;
+  b.accept(p.now, new Uint8Array(0), [], wanted);
+  p.pump();
+  assert.equal(a.state, 'open');
+  return { a, b, channel: a.channel };
+}

@@ -22,7 +22,7 @@ import {
   Unit,
   UsageError,
 } from '@liaison/core';
-import { eventsOf, Pair, type Side } from './harness.js';
+import { DIALOGUE_FRAMES, type DialogueFrameName, eventsOf, Pair, type Side } from './harness.js';
 
 const EMPTY = new Uint8Array(0);
 const UNITS = Unit.KERNEL | Unit.DUPLEX | Unit.EXPEDITED | Unit.TYPED_DATA | Unit.NEGOTIATED_RELEASE;
@@ -38,30 +38,7 @@ type FrameOutcome = SessionStateName | 'abort' | 'violation' | 'ignored' | 'conn
 /** Frames with one direction (credential renewal: initiator to responder and back) differ by role. */
 type RoleOutcome = { initiator: FrameOutcome; responder: FrameOutcome };
 
-/** Dialogue frames (tokens, sync points, activities): the walk sends them with empty fields. */
-const DIALOGUE_FRAMES = [
-  'GIVE_TOKENS',
-  'PLEASE_TOKENS',
-  'GIVE_CONTROL',
-  'MINOR_SYNC',
-  'MINOR_SYNC_ACK',
-  'MAJOR_SYNC',
-  'MAJOR_SYNC_ACK',
-  'RESYNC',
-  'RESYNC_ACK',
-  'EXCEPTION_REPORT',
-  'EXCEPTION_DATA',
-  'ACTIVITY_START',
-  'ACTIVITY_RESUME',
-  'ACTIVITY_INTERRUPT',
-  'ACTIVITY_INTERRUPT_ACK',
-  'ACTIVITY_DISCARD',
-  'ACTIVITY_DISCARD_ACK',
-  'ACTIVITY_END',
-  'CAPABILITY_DATA',
-  'CAPABILITY_DATA_ACK',
-] as const;
-type DialogueFrameName = (typeof DIALOGUE_FRAMES)[number];
+// Dialogue frames (tokens, sync points, activities): the walk sends them with empty fields.
 
 /**
  * In open and releasing a dialogue frame reaches the dialogue machine, which finds it breaks the
