@@ -12,26 +12,37 @@ export default {
   open,
 };
 
-async function listen({ message }) {
+async function listen(handlers) {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
   await new Promise((resolve) => wss.once('listening', resolve));
+  return serve(wss, handlers, wss.address().port);
+}
+
+/** The server side over a listening WebSocketServer (plain, or on an https server: wss.mjs). */
+export function serve(wss, { message }, port, onClose = () => {}) {
   wss.on('connection', (ws) => {
     const conn = { send: (data) => ws.send(data) };
     ws.on('message', (data) => message(data, conn));
     ws.on('error', () => {});
   });
   return {
-    port: wss.address().port,
+    port,
     sessions: () => wss.clients.size,
     close: () => {
       for (const ws of wss.clients) ws.terminate();
       wss.close();
+      onClose();
     },
   };
 }
 
-async function open(port) {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}`, { perMessageDeflate: false });
+function open(port) {
+  return openUrl(`ws://127.0.0.1:${port}`, {});
+}
+
+/** The client side for a ws:// or wss:// URL (`options`: more WebSocket options, e.g. `ca`). */
+export async function openUrl(url, options) {
+  const ws = new WebSocket(url, { perMessageDeflate: false, ...options });
   await new Promise((resolve, reject) => {
     ws.once('open', resolve);
     ws.once('error', reject);

@@ -5,9 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:https';
-import { WebSocket, WebSocketServer } from 'ws';
-import { HIGH_WATER_BYTES } from './raw-tcp.mjs';
-import { waitUntil } from './ws.mjs';
+import { WebSocketServer } from 'ws';
+import { openUrl, serve } from './ws.mjs';
 
 export function configure(pki) {
   return {
@@ -17,45 +16,13 @@ export function configure(pki) {
   };
 }
 
-async function listen({ message }, credentials) {
+async function listen(handlers, credentials) {
   const https = createServer(credentials);
   const wss = new WebSocketServer({ server: https, perMessageDeflate: false });
   await new Promise((resolve) => https.listen(0, '127.0.0.1', resolve));
-  wss.on('connection', (ws) => {
-    const conn = { send: (data) => ws.send(data) };
-    ws.on('message', (data) => message(data, conn));
-    ws.on('error', () => {});
-  });
-  return {
-    port: https.address().port,
-    sessions: () => wss.clients.size,
-    close: () => {
-      for (const ws of wss.clients) ws.terminate();
-      wss.close();
-      https.close();
-    },
-  };
+  return serve(wss, handlers, https.address().port, () => https.close());
 }
 
-async function open(port, ca) {
-  const ws = new WebSocket(`wss://127.0.0.1:${port}`, { perMessageDeflate: false, ca });
-  await new Promise((resolve, reject) => {
-    ws.once('open', resolve);
-    ws.once('error', reject);
-  });
-  let onDown = () => {};
-  ws.on('close', () => onDown());
-  ws.on('error', () => {});
-  return {
-    send(data) {
-      ws.send(data);
-      return ws.bufferedAmount < HIGH_WATER_BYTES;
-    },
-    drained: () => waitUntil(() => ws.bufferedAmount < HIGH_WATER_BYTES),
-    onMessage: (cb) => ws.on('message', (data) => cb(data)),
-    onDown: (cb) => {
-      onDown = cb;
-    },
-    close: () => ws.close(),
-  };
+function open(port, ca) {
+  return openUrl(`wss://127.0.0.1:${port}`, { ca });
 }
