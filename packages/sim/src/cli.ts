@@ -2,51 +2,136 @@
 /**
  * The seed runner: `node packages/sim/dist/cli.js --seeds N [--start S] [--seed X] [--verbose]`.
  * Runs seeds, prints a summary, and on a failure prints the seed, the invariant, the last trace
- * records and the command that replays it exactly; exits 1. The wall clock here only measures
- * the runner's speed; nothing inside a run reads it.
+ * records and the command that replays it exactly; exits 1. With `--hours H` or `--seconds S` it
+ * explores instead: worker threads run consecutive seeds from `--start` (default: a random start
+ * past the suite's ranges, printed) until the time is spent, and every failure is listed with its
+ * replay command. The wall clock here only bounds and measures the runner; nothing inside a run
+ * reads it.
  */
+import { randomInt } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { parseArgs } from 'node:util';
+import { exploreSeeds, SEED_SPACE } from './explore.js';
 import { type RunReport, runSeed, summarize } from './run.js';
 
 interface Args {
   seeds: number;
-  start: number;
+  start: number | null;
   seed: number | null;
   verbose: boolean;
   /** Share of clients over Noise (WorldOptions.noiseShare). */
   noiseShare: number;
+  /** Exploration budget in milliseconds, or null to run a fixed count of seeds. */
+  exploreMs: number | null;
+  workers: number;
 }
 
+const USAGE =
+  'usage: npm run sim -- [--seeds N] [--start S] [--seed X] [--noise-share F] [--verbose]\n' +
+  '       npm run sim -- --hours H | --seconds S [--start S] [--workers N]';
+
 function parse(argv: string[]): Args {
-  const args: Args = { seeds: 100, start: 1, seed: null, verbose: false, noiseShare: 0 };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = (): number => {
-      const v = Number(argv[++i]);
-      if (!Number.isInteger(v) || v < 0) usage(`${a} needs a non-negative integer`);
-      return v;
-    };
-    if (a === '--seeds') args.seeds = value();
-    else if (a === '--start') args.start = value();
-    else if (a === '--seed') args.seed = value();
-    else if (a === '--verbose' || a === '-v') args.verbose = true;
-    else if (a === '--noise-share') {
-      const v = Number(argv[++i]);
-      if (!(v >= 0 && v <= 1)) usage('--noise-share needs a number in [0, 1]');
-      args.noiseShare = v;
-    } else if (a === '--help' || a === '-h') usage();
-    else usage(`unknown argument ${a}`);
+  let parsed: ReturnType<typeof parseOptions>;
+  try {
+    parsed = parseOptions(argv);
+  } catch (err) {
+    usage((err as Error).message);
   }
-  return args;
+  const v = parsed.values;
+  if (v.help) usage();
+  const int = (name: string, raw: string | undefined, fallback: number, min = 0): number => {
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (raw.trim() === '' || !Number.isSafeInteger(n) || n < min) usage(`--${name} needs an integer >= ${min}`);
+    if (n >= SEED_SPACE) usage(`--${name} must be below 2^32 (seeds are u32)`);
+    return n;
+  };
+  const positive = (name: string, raw: string | undefined): number | null => {
+    if (raw === undefined) return null;
+    const n = Number(raw);
+    if (raw.trim() === '' || !(n > 0) || !Number.isFinite(n)) usage(`--${name} needs a positive number`);
+    return n;
+  };
+  const hours = positive('hours', v.hours);
+  const seconds = positive('seconds', v.seconds);
+  if (hours !== null && seconds !== null) usage('give --hours or --seconds, not both');
+  const exploreMs = hours !== null ? hours * 3_600_000 : seconds !== null ? seconds * 1000 : null;
+  if (exploreMs !== null && (v.seed !== undefined || v.seeds !== undefined)) {
+    usage('--hours/--seconds explore by time: --seed and --seeds do not apply');
+  }
+  let noiseShare = 0;
+  if (v['noise-share'] !== undefined) {
+    noiseShare = Number(v['noise-share']);
+    if (!(noiseShare >= 0 && noiseShare <= 1)) usage('--noise-share needs a number in [0, 1]');
+  }
+  return {
+    seeds: int('seeds', v.seeds, 100),
+    start: v.start === undefined ? null : int('start', v.start, 1),
+    seed: v.seed === undefined ? null : int('seed', v.seed, 0),
+    verbose: v.verbose === true,
+    noiseShare,
+    exploreMs,
+    workers: int('workers', v.workers, Math.max(1, availableParallelism()), 1),
+  };
+}
+
+function parseOptions(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      seeds: { type: 'string' },
+      start: { type: 'string' },
+      seed: { type: 'string' },
+      'noise-share': { type: 'string' },
+      verbose: { type: 'boolean', short: 'v' },
+      hours: { type: 'string' },
+      seconds: { type: 'string' },
+      workers: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
 }
 
 function usage(problem?: string): never {
   if (problem) console.error(problem);
-  console.error('usage: npm run sim -- [--seeds N] [--start S] [--seed X] [--noise-share F] [--verbose]');
+  console.error(USAGE);
   process.exit(problem ? 2 : 0);
 }
 
+/** The exploration mode: prints progress, the range explored and every failure; exit 1 on any. */
+async function explore(args: Args, budgetMs: number): Promise<never> {
+  // Above the suite's fixed ranges (all below 10,000,000), anywhere in the u32 space.
+  const start = args.start ?? 10_000_000 + randomInt(SEED_SPACE - 20_000_000);
+  console.log(`exploring from seed ${start} for ${(budgetMs / 1000).toFixed(0)}s on ${args.workers} workers`);
+  let lastPrint = 0;
+  const result = await exploreSeeds({
+    start,
+    budgetMs,
+    workers: args.workers,
+    ...(args.noiseShare > 0 ? { overrides: { noiseShare: args.noiseShare } } : {}),
+    onProgress: (done, failures, elapsedMs) => {
+      if (elapsedMs - lastPrint < 10_000) return;
+      lastPrint = elapsedMs;
+      const rate = (done * 1000) / elapsedMs;
+      console.log(`  ${done} seeds, ${failures} failed, ${(elapsedMs / 1000).toFixed(0)}s, ${rate.toFixed(0)} seeds/s`);
+    },
+  });
+  const last = result.start + result.seeds - 1;
+  console.log(
+    `explored seeds ${result.start}..${last} (${result.seeds} seeds) in ${(result.wallMs / 1000).toFixed(1)}s: ` +
+      `${result.failures.length} failed`,
+  );
+  for (const f of result.failures) {
+    console.error(`\nFAILED seed ${f.seed}: ${f.message}\n  ${f.trace.join('\n  ')}\nreplay: ${f.replay}`);
+  }
+  process.exit(result.failures.length > 0 ? 1 : 0);
+}
+
 const args = parse(process.argv.slice(2));
-const seeds = args.seed !== null ? [args.seed] : Array.from({ length: args.seeds }, (_, i) => args.start + i);
+if (args.exploreMs !== null) await explore(args, args.exploreMs);
+const seeds = args.seed !== null ? [args.seed] : Array.from({ length: args.seeds }, (_, i) => (args.start ?? 1) + i);
 const started = performance.now();
 const reports: RunReport[] = [];
 let firstFailure: RunReport | null = null;
