@@ -12,6 +12,7 @@ import { describe, type TestContext, test } from 'node:test';
 import { FaultProxy, parseEndpoint, within } from '@liaison/testkit';
 
 const CLI = new URL('../dist/main.js', import.meta.url).pathname;
+const PROXY_CLI = new URL('../../testkit/dist/cli.js', import.meta.url).pathname;
 
 describe('liaison CLI across transport breaks', () => {
   test('100,000 lines through a proxy cutting every 200-500 ms: all echoed, exit 0, resumed with lost: 0', {
@@ -51,8 +52,54 @@ describe('liaison CLI across transport breaks', () => {
   });
 });
 
-function start(t: TestContext, args: string[]): ChildProcess {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+describe('liaison CLI on a flapping link (issue 10.1)', () => {
+  // Before the fix this ended with RELEASE_TIMEOUT (exit 6): the release timer ran on through the
+  // outages, and resumes cut mid-way drove the reconnection delay to its ceiling.
+  test('lines through the proxy command cutting every 100±50 ms, 500 ms down, 1 MiB/s: all echoed, released, exit 0', {
+    timeout: 120_000,
+  }, async (t) => {
+    const server = start(t, ['serve', '--listen', 'tcp://127.0.0.1:0', '--echo', '--quiet']);
+    const first = await within(firstLine(server), 10_000, 'serve: listening line');
+    const target = first.slice('listening tcp://'.length);
+    const seed = Number(process.env.LIAISON_SEED ?? Date.now() % 2 ** 31);
+    t.diagnostic(`proxy seed ${seed}`);
+    const proxyArgs = ['--target', target, '--cut-ms', '50-150', '--down-ms', '500', '--rate', '1MiB'];
+    const proxy = start(t, [...proxyArgs, '--seed', String(seed), '--quiet'], PROXY_CLI);
+    const proxyLine = await within(firstLine(proxy), 10_000, 'proxy: its address');
+    assert.match(proxyLine, /^proxy tcp:\/\/127\.0\.0\.1:\d+$/);
+
+    const lines = Number(process.env.LIAISON_CHAOS_LINES ?? 40_000);
+    const input = `${Array.from({ length: lines }, (_, i) => `${i + 1}`).join('\n')}\n`;
+    const client = start(t, ['connect', proxyLine.slice('proxy '.length), '--json']);
+    let stdout = '';
+    let stderr = '';
+    client.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    client.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    client.stdin?.end(input);
+    const [code] = await within(once(client, 'exit'), 100_000, `connect (seed ${seed})`);
+
+    const events = stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map(
+        (l) =>
+          JSON.parse(l) as { event: string; lost?: number; reason?: { kind: string }; framesRetransmitted?: number },
+      );
+    const resumed = events.filter((e) => e.event === 'resumed');
+    const closed = events.at(-1);
+    const where = `seed ${seed}, ${resumed.length} resumes, exit ${code}, last events: ${stderr.slice(-600)}`;
+    assert.equal(code, 0, where);
+    assert.ok(stdout === input, `stdout equals the input (${stdout.length} of ${input.length} chars; ${where})`);
+    assert.ok(resumed.length >= 3, `the link flapped under the session (${where})`);
+    for (const e of resumed) assert.equal(e.lost, 0);
+    assert.equal(closed?.event, 'closed');
+    assert.equal(closed?.reason?.kind, 'released', where);
+    t.diagnostic(`${lines} lines, ${resumed.length} resumes, ${closed?.framesRetransmitted} frames retransmitted`);
+  });
+});
+
+function start(t: TestContext, args: string[], script = CLI): ChildProcess {
+  const child = spawn(process.execPath, [script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });

@@ -55,7 +55,13 @@ export {
   resolveLimits,
   WINDOW_BYTES_FLOOR,
 } from './limits.js';
-export { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './recovery/backoff.js';
+export {
+  type BackoffOptions,
+  backoffDelay,
+  DEFAULT_BACKOFF,
+  FRUITLESS_RESETS_MAX,
+  ReconnectSchedule,
+} from './recovery/backoff.js';
 export {
   constantTimeEqual,
   type KeyAgreement,

@@ -16,7 +16,6 @@ import { isIP, connect as netConnect } from 'node:net';
 import { type ConnectionOptions as TlsConnectionOptions, connect as tlsConnect } from 'node:tls';
 import {
   type BackoffOptions,
-  backoffDelay,
   Connection,
   type Session as CoreSession,
   DEFAULT_BACKOFF,
@@ -24,6 +23,7 @@ import {
   type Extension,
   type Limits,
   type NoiseConfig,
+  ReconnectSchedule,
   UsageError,
 } from '@liaison/core';
 import { type ClientAuth, credentialsFor } from './auth.js';
@@ -150,13 +150,12 @@ class ClientConnection {
   readonly #limits: Partial<Limits> | undefined;
   readonly #tls: TlsConnectionOptions | undefined;
   readonly #parking: Parking | null;
-  readonly #backoff: BackoffOptions;
+  readonly #schedule: ReconnectSchedule;
   readonly #onGone: () => void;
   readonly #noise: NoiseConfig | null;
   readonly #sessions = new Map<CoreSession, Session>();
   #conn: Connection;
   #driver: ConnectionDriver;
-  #attempt = 0;
   #timer: NodeJS.Timeout | null = null;
   #gone = false;
 
@@ -164,7 +163,7 @@ class ClientConnection {
     this.#endpoint = endpoint;
     this.#limits = options.limits;
     this.#tls = options.tls;
-    this.#backoff = resolveBackoff(options.backoff);
+    this.#schedule = new ReconnectSchedule(resolveBackoff(options.backoff));
     const probe = new Connection({ role: 'initiator', limits: options.limits }); // validates the limits now
     this.#parking = options.resume === false ? null : new Parking(probe.limits);
     this.#onGone = onGone;
@@ -200,7 +199,7 @@ class ClientConnection {
     });
     this.#sessions.set(core, session);
     session.on('resumed', () => {
-      this.#attempt = 0;
+      this.#schedule.succeeded();
     });
     session.once('close', () => {
       this.#sessions.delete(core);
@@ -230,6 +229,7 @@ class ClientConnection {
     const driver = new ConnectionDriver(this.#transport(), secureIfConfigured(conn, this.#noise), {
       onParkingChanged: () => this.#parking?.update(),
       onClosed: () => this.#transportClosed(driver),
+      onPeerReached: () => this.#schedule.reached(),
     });
     driver.endWhenIdle = true;
     return driver;
@@ -253,7 +253,7 @@ class ClientConnection {
       if (this.#sessions.size === 0) this.#retire();
       return;
     }
-    const delay = backoffDelay(this.#attempt++, this.#backoff, Math.random());
+    const delay = this.#schedule.nextDelay(Math.random());
     this.#timer = setTimeout(() => this.#reconnect(), delay);
   }
 

@@ -31,6 +31,8 @@ export interface DriverHooks {
   onParkingChanged?(): void;
   /** The transport closed; its sessions were suspended or ended. */
   onClosed?(): void;
+  /** The first bytes from the peer arrived: the network carries this connection both ways. */
+  onPeerReached?(): void;
   /** The engine closed the connection itself: a protocol error of the peer, a timeout, or shutdown. */
   onConnectionClosed?(origin: 'local' | 'peer' | 'transport', code: number, message: string): void;
   /** Responder: a RESUME was refused on this connection (counted against the peer's address). */
@@ -58,6 +60,7 @@ export class ConnectionDriver {
   #wroteThisTurn = false;
   #closeCode: number | null = null;
   #resumesRefused = 0;
+  #peerReached = false;
   /** Close the transport once no session remains (a client's own connection). */
   endWhenIdle = false;
 
@@ -78,6 +81,10 @@ export class ConnectionDriver {
         this.#afterInput();
       },
       onData: (bytes) => {
+        if (!this.#peerReached) {
+          this.#peerReached = true;
+          this.#hooks.onPeerReached?.();
+        }
         this.io.handleBytes(now(), bytes);
         while (this.#resumesRefused < this.conn.resumesRefused) {
           this.#resumesRefused++;

@@ -13,6 +13,7 @@ import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { exploreSeeds, SEED_SPACE } from './explore.js';
 import { type RunReport, runSeed, summarize } from './run.js';
+import { CHAOS, CHAOS_FAULTS, type WorldOptions } from './world.js';
 
 interface Args {
   seeds: number;
@@ -21,14 +22,16 @@ interface Args {
   verbose: boolean;
   /** Share of clients over Noise (WorldOptions.noiseShare). */
   noiseShare: number;
+  /** The flapping-link world (WorldOptions.chaos = CHAOS). */
+  chaos: boolean;
   /** Exploration budget in milliseconds, or null to run a fixed count of seeds. */
   exploreMs: number | null;
   workers: number;
 }
 
 const USAGE =
-  'usage: npm run sim -- [--seeds N] [--start S] [--seed X] [--noise-share F] [--verbose]\n' +
-  '       npm run sim -- --hours H | --seconds S [--start S] [--workers N]';
+  'usage: npm run sim -- [--seeds N] [--start S] [--seed X] [--noise-share F] [--chaos] [--verbose]\n' +
+  '       npm run sim -- --hours H | --seconds S [--start S] [--workers N] [--noise-share F] [--chaos]';
 
 function parse(argv: string[]): Args {
   let parsed: ReturnType<typeof parseOptions>;
@@ -70,6 +73,7 @@ function parse(argv: string[]): Args {
     seed: v.seed === undefined ? null : int('seed', v.seed, 0),
     verbose: v.verbose === true,
     noiseShare,
+    chaos: v.chaos === true,
     exploreMs,
     workers: int('workers', v.workers, Math.max(1, availableParallelism()), 1),
   };
@@ -85,6 +89,7 @@ function parseOptions(argv: string[]) {
       start: { type: 'string' },
       seed: { type: 'string' },
       'noise-share': { type: 'string' },
+      chaos: { type: 'boolean' },
       verbose: { type: 'boolean', short: 'v' },
       hours: { type: 'string' },
       seconds: { type: 'string' },
@@ -100,6 +105,14 @@ function usage(problem?: string): never {
   process.exit(problem ? 2 : 0);
 }
 
+/** The world options the flags set over the drawn ones; the replay command carries them. */
+function overridesOf(args: Args): Partial<WorldOptions> {
+  return {
+    ...(args.noiseShare > 0 ? { noiseShare: args.noiseShare } : {}),
+    ...(args.chaos ? { chaos: CHAOS, faultsMax: CHAOS_FAULTS } : {}),
+  };
+}
+
 /** The exploration mode: prints progress, the range explored and every failure; exit 1 on any. */
 async function explore(args: Args, budgetMs: number): Promise<never> {
   // Above the suite's fixed ranges (all below 10,000,000), anywhere in the u32 space.
@@ -110,7 +123,7 @@ async function explore(args: Args, budgetMs: number): Promise<never> {
     start,
     budgetMs,
     workers: args.workers,
-    ...(args.noiseShare > 0 ? { overrides: { noiseShare: args.noiseShare } } : {}),
+    overrides: overridesOf(args),
     onProgress: (done, failures, elapsedMs) => {
       if (elapsedMs - lastPrint < 10_000) return;
       lastPrint = elapsedMs;
@@ -138,7 +151,7 @@ let firstFailure: RunReport | null = null;
 for (const seed of seeds) {
   const report = runSeed(seed, {
     ...(args.verbose ? { onTrace: (line: string) => console.log(line) } : {}),
-    ...(args.noiseShare > 0 ? { overrides: { noiseShare: args.noiseShare } } : {}),
+    overrides: overridesOf(args),
   });
   reports.push(report);
   if (args.verbose || args.seed !== null) {
@@ -189,7 +202,7 @@ if (firstFailure) {
   console.error(`\nFAILED seed ${firstFailure.seed}: ${v?.message}`);
   if (v?.stack) console.error(v.stack);
   console.error(`last trace records:\n  ${firstFailure.trace.join('\n  ')}`);
-  const noise = args.noiseShare > 0 ? ` --noise-share ${args.noiseShare}` : '';
-  console.error(`\nreplay: npm run sim -- --seed ${firstFailure.seed}${noise}`);
+  const flags = `${args.noiseShare > 0 ? ` --noise-share ${args.noiseShare}` : ''}${args.chaos ? ' --chaos' : ''}`;
+  console.error(`\nreplay: npm run sim -- --seed ${firstFailure.seed}${flags}`);
   process.exit(1);
 }

@@ -8,7 +8,7 @@
  * only bounds the run; nothing inside a seed reads it, so every failure replays exactly.
  */
 import { Worker } from 'node:worker_threads';
-import type { WorldOptions } from './world.js';
+import { CHAOS, CHAOS_FAULTS, type ChaosOptions, type WorldOptions } from './world.js';
 
 /** One failing seed, with what is needed to replay and read it. */
 export interface ExploreFailure {
@@ -100,7 +100,19 @@ export function startSeedForCommit(commit: string): number {
 }
 
 function replayFlagsFor(overrides: Partial<WorldOptions>): string {
-  const { noiseShare, ...rest } = overrides;
-  const noise = noiseShare ? ` --noise-share ${noiseShare}` : '';
-  return Object.keys(rest).length > 0 ? `${noise} (with overrides ${JSON.stringify(rest)})` : noise;
+  const { noiseShare, chaos, faultsMax, ...rest } = overrides;
+  // The CLI's --chaos sets chaos: CHAOS and its fault count; other values are named beside.
+  const isChaosFlag = chaos !== undefined && chaos !== null && faultsMax === CHAOS_FAULTS && sameChaos(chaos);
+  if (!isChaosFlag) {
+    if (chaos !== undefined) Object.assign(rest, { chaos });
+    if (faultsMax !== undefined) Object.assign(rest, { faultsMax });
+  }
+  const flags = `${noiseShare ? ` --noise-share ${noiseShare}` : ''}${isChaosFlag ? ' --chaos' : ''}`;
+  return Object.keys(rest).length > 0 ? `${flags} (with overrides ${JSON.stringify(rest)})` : flags;
+}
+
+function sameChaos(c: ChaosOptions): boolean {
+  return (
+    c.cutAfterMsMin === CHAOS.cutAfterMsMin && c.cutAfterMsMax === CHAOS.cutAfterMsMax && c.downMs === CHAOS.downMs
+  );
 }

@@ -17,6 +17,10 @@ export { DEFAULT_NETWORK, type Endpoint, Network, type NetworkOptions, type Netw
 export { Rng } from './random.js';
 export { type RunOptions, type RunReport, runSeed, type Summary, summarize } from './run.js';
 export {
+  CHAOS,
+  CHAOS_FAULTS,
+  CHAOS_NETWORK,
+  type ChaosOptions,
   InvariantViolation,
   type SessionPlan,
   type Stream,

@@ -39,6 +39,11 @@ export interface NetworkOptions {
   pipeBytesMax: number;
   /** Broken on purpose: chance that a chunk silently loses one byte. Keep 0 outside checker tests. */
   dropByteChance: number;
+  /**
+   * Bandwidth of each direction of a link (bytes per virtual second), or null for none: a chunk
+   * arrives after its own serialization time, behind the chunks before it.
+   */
+  bytesPerSecond: number | null;
 }
 
 export const DEFAULT_NETWORK: Readonly<NetworkOptions> = Object.freeze({
@@ -48,6 +53,7 @@ export const DEFAULT_NETWORK: Readonly<NetworkOptions> = Object.freeze({
   splitChance: 0.3,
   pipeBytesMax: 64 * 1024,
   dropByteChance: 0,
+  bytesPerSecond: null,
 });
 
 export interface NetworkStats {
@@ -317,7 +323,9 @@ export class Network {
 
   #enqueue(now: number, link: SimLink, pipe: Pipe, side: Side, bytes: Uint8Array | null): void {
     const jitter = this.options.jitterMs > 0 ? this.#rng.int(0, this.options.jitterMs) : 0;
-    const at = Math.max(pipe.lastAt, now + link.delayMs + jitter);
+    const rate = this.options.bytesPerSecond;
+    const serialization = rate !== null && bytes ? (bytes.byteLength * 1000) / rate : 0;
+    const at = Math.max(pipe.lastAt, now + link.delayMs + jitter) + serialization;
     pipe.lastAt = at;
     pipe.chunks.push({ at, bytes });
     if (bytes) {

@@ -32,7 +32,6 @@
  */
 import {
   AbortCode,
-  backoffDelay,
   type CloseReason,
   Connection,
   type ConnectionEvent,
@@ -45,6 +44,7 @@ import {
   keyPairFrom,
   type Limits,
   type MessageKind,
+  ReconnectSchedule,
   resolveLimits,
   SecureConnection,
   type Session,
@@ -105,6 +105,12 @@ export interface WorldOptions {
   faultsMax: number;
   /** Longest partition; partitions longer than the resume window lose sessions on purpose. */
   partitionMsMax: number;
+  /**
+   * The flapping link of issue 10 (null: off; set by override, e.g. `npm run sim -- --chaos`):
+   * every client connection is cut a drawn time after it was established and its client is then
+   * partitioned for `downMs`, until `faultsMax` such faults happened.
+   */
+  chaos: ChaosOptions | null;
   timeLimitMs: number;
   eventLimit: number;
   /** Share of sessions in which one end aborts (S-U-ABORT) at a drawn point. */
@@ -134,6 +140,26 @@ export interface WorldOptions {
   /** Called with every trace record (the CLI's --verbose). */
   onTrace?: (line: string) => void;
 }
+
+export interface ChaosOptions {
+  /** A connection is cut this long after it was established, drawn in [min, max]. */
+  cutAfterMsMin: number;
+  cutAfterMsMax: number;
+  /** After each cut its client reaches nothing for this long. */
+  downMs: number;
+}
+
+/** Cuts every 100±50 ms with 500 ms down, on a 1 MiB/s link (with `CHAOS_NETWORK`). */
+export const CHAOS: Readonly<ChaosOptions> = Object.freeze({ cutAfterMsMin: 50, cutAfterMsMax: 150, downMs: 500 });
+/** Faults per chaos run (the CLI's --chaos): enough cuts to span many resumes, bounded so the run ends. */
+export const CHAOS_FAULTS = 40;
+// On loopback, as the proxy runs: a resume needs a few round trips within a connection's 100 ms.
+export const CHAOS_NETWORK: Readonly<Partial<NetworkOptions>> = Object.freeze({
+  delayMsMin: 1,
+  delayMsMax: 3,
+  jitterMs: 1,
+  bytesPerSecond: 1024 * 1024,
+});
 
 /** Draws a world's options from a seed: small worlds mostly, a few heavier ones. */
 export function worldOptionsFor(rng: Rng, overrides: Partial<WorldOptions> = {}): WorldOptions {
@@ -180,6 +206,7 @@ export function worldOptionsFor(rng: Rng, overrides: Partial<WorldOptions> = {})
     faultEveryMs: rng.pick([0, 300, 1_000, 3_000]),
     faultsMax: heavy ? rng.int(10, 60) : rng.int(1, 15),
     partitionMsMax: rng.chance(0.1) ? 30_000 : 3_000,
+    chaos: null,
     timeLimitMs: 900_000,
     eventLimit: 2_000_000,
     userAbortShare: 0.1,
@@ -297,7 +324,8 @@ interface Client {
   group: number;
   conn: Connection | null;
   link: SimLink | null;
-  attempt: number;
+  /** The client driver's reconnection rule (the same as @liaison/node's). */
+  reconnect: ReconnectSchedule;
   reconnectPending: boolean;
   /** A connect is in flight: its result takes every suspended and waiting session. */
   connecting: boolean;
@@ -458,7 +486,9 @@ export class World {
     this.#noiseRandom = noiseRoot.fork('crypto').randomSource();
     this.#noiseServerKey = this.#noiseRandom(32);
     this.#noiseRng = noiseRoot.fork('draws');
-    this.network = new Network(root.fork('network'), options.network);
+    // The chaos world runs on its own link: fast, as on loopback, and 1 MiB/s.
+    const network = options.chaos ? { ...options.network, ...CHAOS_NETWORK } : options.network;
+    this.network = new Network(root.fork('network'), network);
     // Forked last: the streams forked before it are what they were before dialogue sessions existed.
     this.#dialogueRng = root.fork('dialogue');
     this.#dialogueCtx = {
@@ -491,7 +521,7 @@ export class World {
         group: 0,
         conn: null,
         link: null,
-        attempt: 0,
+        reconnect: new ReconnectSchedule(DEFAULT_BACKOFF),
         reconnectPending: false,
         connecting: false,
         waiting: [],
@@ -735,7 +765,7 @@ export class World {
     }
     this.trace(
       now,
-      `client ${c.id} connects for ${c.waiting.map((p) => `session ${p.id}`).join(', ')} (attempt ${c.attempt})`,
+      `client ${c.id} connects for ${c.waiting.map((p) => `session ${p.id}`).join(', ')} (attempt ${c.reconnect.attempt})`,
     );
     this.#connect(now, c);
   }
@@ -758,12 +788,20 @@ export class World {
     if (c.connecting) return;
     c.connecting = true;
     this.stats.reconnectAttempts++;
-    const pending: { d: Driven | null } = { d: null };
+    const pending: { d: Driven | null; reached: boolean } = { d: null, reached: false };
     this.network.connect(
       now,
       c.id,
       {
-        onBytes: (t, b) => pending.d && this.#endpoint(pending.d, `client ${c.id}`).onBytes(t, b),
+        onBytes: (t, b) => {
+          if (!pending.d) return;
+          // The peer answered on this connection: the network is back (as the Node driver rules).
+          if (!pending.reached) {
+            pending.reached = true;
+            c.reconnect.reached();
+          }
+          this.#endpoint(pending.d, `client ${c.id}`).onBytes(t, b);
+        },
         onDown: (t, why) => pending.d && this.#endpoint(pending.d, `client ${c.id}`).onDown(t, why),
       },
       (t, link) => {
@@ -774,7 +812,7 @@ export class World {
           return;
         }
         if (!link) return this.#scheduleReconnect(t, c);
-        if (resume.length === 0) c.attempt = 0;
+        if (resume.length === 0) c.reconnect.succeeded();
         const open = c.waiting;
         c.waiting = [];
         const conn = this.#clientConnection(c);
@@ -782,6 +820,7 @@ export class World {
         pending.d.io.handleTransportUp(t);
         c.conn = conn;
         c.link = link;
+        if (this.options.chaos) this.#scheduleChaosCut(t, c.id, link, this.options.chaos);
         const items: { plan: SessionPlan; resume: boolean }[] = [
           ...resume.map((plan) => ({ plan, resume: true })),
           ...open.map((plan) => ({ plan, resume: false })),
@@ -871,8 +910,7 @@ export class World {
   }
 
   #backoff(c: Client): number {
-    const delay = backoffDelay(c.attempt, DEFAULT_BACKOFF, this.#rng.float());
-    c.attempt++;
+    const delay = c.reconnect.nextDelay(this.#rng.float());
     return delay;
   }
 
@@ -885,7 +923,7 @@ export class World {
     this.network.schedule(now + delay, (t) => {
       c.reconnectPending = false;
       if (this.#suspendedOf(c).length === 0 && c.waiting.length === 0) return;
-      this.trace(t, `client ${c.id} reconnect attempt ${c.attempt}`);
+      this.trace(t, `client ${c.id} reconnect attempt ${c.reconnect.attempt}`);
       this.#connect(t, c);
     });
   }
@@ -1088,7 +1126,7 @@ export class World {
       case 'resumed':
         this.stats.resumes++;
         this.trace(now, `${tag} resumed (replayed ${e.stats.replayedMessages}, peer ${e.stats.peerReplayedMessages})`);
-        if (end.role === 'client') (this.clients[end.plan.clientId] as Client).attempt = 0;
+        if (end.role === 'client') (this.clients[end.plan.clientId] as Client).reconnect.succeeded();
         this.#pumpSends(end);
         return;
       case 'closed':
@@ -1291,7 +1329,7 @@ export class World {
     c.conn?.close(this.now, AbortCode.SHUTDOWN, 'sessions over');
     c.conn = null;
     c.link = null;
-    c.attempt = 0;
+    c.reconnect.succeeded();
     c.group++;
     this.network.schedule(this.now + this.#rng.int(0, 100), (t) => this.#startGroup(t, c));
   }
@@ -1391,6 +1429,17 @@ export class World {
       this.#faults++;
       this.#fault(t);
       this.#scheduleFault(t);
+    });
+  }
+
+  /** Chaos: this connection is cut a drawn time after it was established, then its client is down. */
+  #scheduleChaosCut(now: number, clientId: number, link: SimLink, chaos: ChaosOptions): void {
+    const after = this.#faultRng.int(chaos.cutAfterMsMin, chaos.cutAfterMsMax);
+    this.network.schedule(now + after, (t) => {
+      if (link.finished || this.#faults >= this.options.faultsMax) return;
+      this.#faults++;
+      const rng = this.#faultRng;
+      this.network.partition(t, clientId, chaos.downMs, () => ({ clientMs: rng.int(0, 5), serverMs: rng.int(0, 5) }));
     });
   }
 

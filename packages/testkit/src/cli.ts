@@ -21,6 +21,7 @@ const USAGE = `usage: node packages/testkit/dist/cli.js --listen HOST:PORT --tar
   --rate SIZE            bandwidth of each direction of each connection, per second
                          (bytes, or with KiB/MiB: 20MiB)
   --cut-style reset|close  how a cut looks to both sides (default reset)
+  --down-ms N            after each cut, refuse new connections for N ms (a flapping link)
   --seed N               seed of the random choices (printed at start; replays a run)
   --quiet                no line per cut on stderr
   --help`;
@@ -36,6 +37,7 @@ function options(argv: string[]): FaultProxyOptions & { quiet: boolean } {
       'delay-ms': { type: 'string' },
       rate: { type: 'string' },
       'cut-style': { type: 'string', default: 'reset' },
+      'down-ms': { type: 'string' },
       seed: { type: 'string' },
       quiet: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -55,6 +57,9 @@ function options(argv: string[]): FaultProxyOptions & { quiet: boolean } {
     const parts = values['delay-ms'].split(',').map((p) => parseRange(p)[0]);
     delayMs = { 'to-target': parts[0], 'to-client': parts[1] ?? parts[0] };
   }
+  const downMs = values['down-ms'] === undefined ? null : Number(values['down-ms']);
+  if (downMs !== null && !(Number.isInteger(downMs) && downMs >= 0))
+    throw new RangeError(`--down-ms is a whole number of milliseconds >= 0, got "${values['down-ms']}"`);
   const seed = values.seed === undefined ? undefined : Number(values.seed);
   if (seed !== undefined && !Number.isInteger(seed)) throw new RangeError(`--seed must be an integer`);
   return {
@@ -66,6 +71,7 @@ function options(argv: string[]): FaultProxyOptions & { quiet: boolean } {
     delayMs,
     rateBytesPerSec: values.rate === undefined ? null : parseRate(values.rate),
     cutStyle: style,
+    downAfterCutMs: downMs,
     seed,
     quiet: values.quiet,
   };

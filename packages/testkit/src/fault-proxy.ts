@@ -60,6 +60,11 @@ export interface FaultProxyOptions {
   rateBytesPerSec?: number | null;
   /** 'reset' (default): both sockets see a connection reset; 'close': an orderly FIN. */
   cutStyle?: 'reset' | 'close';
+  /**
+   * After each cut the network stays down (new connections refused) for this long, as a link
+   * that flaps does; default: it is up again at once.
+   */
+  downAfterCutMs?: number | null;
   /** Seed of the random choices (default: random); `seed` tells it, to replay a run. */
   seed?: number;
   /** Bytes a pipe buffers (in its delay line) before it stops reading its source. */
@@ -116,6 +121,8 @@ export class FaultProxy extends EventEmitter<ProxyEventMap> {
   readonly #random: () => number;
   #server: Server | null = null;
   #down: DownMode | null = null;
+  readonly #downAfterCutMs: number | null;
+  #upTimer: NodeJS.Timeout | null = null;
   #stopped = false;
   #nextId = 1;
   readonly #links = new Set<Link>();
@@ -135,6 +142,10 @@ export class FaultProxy extends EventEmitter<ProxyEventMap> {
     this.#host = options.host ?? '127.0.0.1';
     this.#port = options.port ?? 0;
     this.seed = options.seed ?? Math.floor(Math.random() * 2 ** 32);
+    const downMs = options.downAfterCutMs ?? null;
+    if (downMs !== null && !(downMs >= 0 && Number.isFinite(downMs)))
+      throw new RangeError(`downAfterCutMs must be >= 0, got ${downMs}`);
+    this.#downAfterCutMs = downMs;
     this.#random = mulberry32(this.seed);
     this.setFaults(options);
     const counters = this.#counters;
@@ -153,6 +164,7 @@ export class FaultProxy extends EventEmitter<ProxyEventMap> {
         if (cause === 'time') counters.cutsByTime++;
         if (cause === 'bytes') counters.cutsByBytes++;
         this.emit('cut', { id, at: performance.now(), cause });
+        if (cause !== 'command') this.#flap();
       },
       wasBlackholed: () => {
         counters.blackholed++;
@@ -176,6 +188,8 @@ export class FaultProxy extends EventEmitter<ProxyEventMap> {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    if (this.#upTimer) clearTimeout(this.#upTimer);
+    this.#upTimer = null;
     for (const link of [...this.#links]) link.destroy();
     const server = this.#server;
     this.#server = null;
@@ -262,6 +276,19 @@ export class FaultProxy extends EventEmitter<ProxyEventMap> {
   }
 
   // ---------------------------------------------------------------- internals
+
+  /** downAfterCutMs: down (refusing) after a cut, then up again; a cut while down changes nothing. */
+  #flap(): void {
+    const ms = this.#downAfterCutMs;
+    if (ms === null || this.#down !== null || this.#stopped) return;
+    void this.down('refuse').then(() => {
+      if (this.#stopped) return;
+      this.#upTimer = setTimeout(() => {
+        this.#upTimer = null;
+        void this.up();
+      }, ms);
+    });
+  }
 
   #listen(): Promise<void> {
     const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => this.#accept(socket));
@@ -527,6 +554,17 @@ class Pipe {
       this.#src.pause();
     }
     this.#bytesLeft -= part.byteLength;
+    // A rate-limited link delivers a burst progressively, not all of it once its last byte is
+    // through: slices of a segment's size keep the first bytes of a large write (a small control
+    // frame ahead of bulk data) from waiting for the whole burst.
+    if (this.#proxy.settings.rateBytesPerSec !== null && part.byteLength > SLICE_BYTES) {
+      for (let at = 0; at < part.byteLength; at += SLICE_BYTES) {
+        const slice = part.subarray(at, Math.min(part.byteLength, at + SLICE_BYTES));
+        const last = at + SLICE_BYTES >= part.byteLength;
+        this.#enqueue({ due: this.#due(slice.byteLength), chunk: slice, cutAfter: cutAfter && last });
+      }
+      return;
+    }
     this.#enqueue({ due: this.#due(part.byteLength), chunk: part, cutAfter });
   }
 
@@ -589,6 +627,9 @@ class Pipe {
     if (!this.#dst.write(chunk, item.cutAfter ? cut : undefined)) this.#blocked = true;
   }
 }
+
+/** Under a bandwidth limit, bytes move in slices of about one TCP segment's payload. */
+const SLICE_BYTES = 1460;
 
 const EXPECTED_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ERR_SOCKET_CLOSED']);
 

@@ -34,3 +34,50 @@ export function backoffDelay(attempt: number, options: BackoffOptions, random01:
   const spread = base * options.jitter;
   return Math.round(base - spread + spread * random01);
 }
+
+/**
+ * How many connections in a row may reset the backoff without resuming anything: enough to ride
+ * out a flapping link whose resumes are cut, few enough that a peer which answers and then drops
+ * every connection is not hammered at the initial delay.
+ */
+export const FRUITLESS_RESETS_MAX = 3;
+
+/**
+ * The reconnection schedule of one client: the backoff grows with failed attempts and starts
+ * over when the network is shown to be back. A transport that connected and on which the peer
+ * answered is such proof even if the resume on it was then cut (without this, resumes cut
+ * mid-way drove the delay to its ceiling on a link that was up most of the time; issue 10).
+ * Pure, like `backoffDelay`, so every driver reconnects by the same rule and a seed replays it.
+ */
+export class ReconnectSchedule {
+  readonly options: Readonly<BackoffOptions>;
+  #attempt = 0;
+  #fruitless = 0;
+
+  constructor(options: Readonly<BackoffOptions> = DEFAULT_BACKOFF) {
+    this.options = options;
+  }
+
+  /** Attempts made since the schedule last started over. */
+  get attempt(): number {
+    return this.#attempt;
+  }
+
+  /** The delay before the next attempt, given a uniform random number in [0, 1); counts it. */
+  nextDelay(random01: number): number {
+    return backoffDelay(this.#attempt++, this.options, random01);
+  }
+
+  /** A transport connected and the peer answered on it. */
+  reached(): void {
+    if (this.#fruitless >= FRUITLESS_RESETS_MAX) return;
+    this.#fruitless++;
+    this.#attempt = 0;
+  }
+
+  /** Sessions resumed (or opened) on a connection: the schedule starts over completely. */
+  succeeded(): void {
+    this.#fruitless = 0;
+    this.#attempt = 0;
+  }
+}

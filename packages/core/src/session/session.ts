@@ -1199,6 +1199,12 @@ export class Session {
 
   #resumed(now: number, since: number, counts: Omit<ResumeStats, 'downtimeMs' | 'lost'>): void {
     this.stats.resumes++;
+    // The release deadline bounds a release on a working connection, not the outages it lives
+    // through (those are bounded by the resume window): each resume gives it its full time again.
+    const s = this.#state;
+    if (s.name === 'releasing' || s.name === 'release-requested' || s.name === 'disconnecting') {
+      this.#state = { ...s, since: now };
+    }
     this.#ackNow = true;
     this.#host.wake(this);
     this.#host.emit({
@@ -1277,6 +1283,7 @@ export class Session {
       this.providerAbort(now, AbortCode.HANDSHAKE_TIMEOUT, 'session establishment timed out');
     } else if (
       (s.name === 'releasing' || s.name === 'disconnecting' || s.name === 'release-requested') &&
+      link.name === 'attached' &&
       now - s.since >= this.#limits.releaseTimeoutMs
     ) {
       this.providerAbort(now, AbortCode.RELEASE_TIMEOUT, 'orderly release did not complete in time');
@@ -1321,7 +1328,10 @@ export class Session {
     let stateDeadline: number | null = null;
     if (s.name === 'connecting' || s.name === 'awaiting-response')
       stateDeadline = s.since + this.#limits.handshakeTimeoutMs;
-    else if (s.name === 'releasing' || s.name === 'disconnecting' || s.name === 'release-requested') {
+    else if (
+      (s.name === 'releasing' || s.name === 'disconnecting' || s.name === 'release-requested') &&
+      this.#link.name === 'attached'
+    ) {
       stateDeadline = s.since + this.#limits.releaseTimeoutMs;
     }
     if (stateDeadline !== null && (next === null || stateDeadline < next)) next = stateDeadline;
