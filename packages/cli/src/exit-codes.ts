@@ -24,6 +24,12 @@ export const Exit = {
   FILE: 8,
   /** The session's credentials (a JWT) expired unrenewed: the server closed it CREDENTIALS_EXPIRED. */
   CREDENTIALS_EXPIRED: 9,
+  /** Ctrl-C (SIGINT): connect/send aborted the session first, so the server dropped it. */
+  INTERRUPTED: 130,
+  /** Standard output was closed (EPIPE, e.g. `| head -1`): connect aborted the session first. */
+  STDOUT_CLOSED: 141,
+  /** SIGTERM: connect/send aborted the session first. */
+  TERMINATED: 143,
 } as const;
 
 export function exitCodeFor(reason: CloseReason): number {
@@ -59,4 +65,8 @@ Exit codes:
   6  timeout (handshake, unresponsive peer, release)
   7  send: SHA-256 mismatch (the receiver's check of a file failed; the partial file was dropped)
   8  send: a local file is missing, unreadable or changed while sent, or the receiver refused its name
-  9  the credentials expired unrenewed (the server closed the session CREDENTIALS_EXPIRED)`;
+  9  the credentials expired unrenewed (the server closed the session CREDENTIALS_EXPIRED)
+  130  interrupted (SIGINT, Ctrl-C): connect/send aborted the session, so the server dropped it
+  141  standard output closed (EPIPE, e.g. piped into head): connect aborted the session
+  143  terminated (SIGTERM): connect/send aborted the session
+  (serve exits 0 on SIGINT/SIGTERM after closing its sessions)`;

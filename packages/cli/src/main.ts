@@ -13,6 +13,7 @@ import { EXIT_CODES_HELP, Exit } from './exit-codes.js';
 import { noiseConnectOptions, noiseServeOptions } from './noise-options.js';
 import { byteSize, integerOption, limitOptions } from './options.js';
 import { connectSecurityOptions, serveSecurityOptions } from './security-options.js';
+import { installStopHandlers } from './stop.js';
 
 const VERSION = '0.1.0';
 
@@ -129,7 +130,5 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-});
+installStopHandlers();
 await main(process.argv);

@@ -10,6 +10,7 @@ import { hex, type NoiseConnectFlags, noiseForConnect } from '../noise-options.j
 import { type LimitFlags, limitsFrom, unitsFrom } from '../options.js';
 import { LineWriter, makeReporter, reasonJson, unitsJson } from '../output.js';
 import { type ConnectSecurityFlags, clientAuth, clientTls } from '../security-options.js';
+import { onStop, type Stop } from '../stop.js';
 import { expiredHint, renewalReporter, TokenFileWatcher } from '../token-watch.js';
 
 export interface ConnectFlags extends LimitFlags, ConnectSecurityFlags, NoiseConnectFlags {
@@ -41,6 +42,14 @@ export async function connectCommand(url: string, flags: ConnectFlags): Promise<
   });
   watcher?.attach(session);
   const out = new LineWriter(process.stdout);
+  // Ctrl-C, SIGTERM or a closed stdout: abort, so the server ends the session now (it would keep
+  // a session whose transport just vanished suspended for its resume window).
+  let stopped: Stop | null = null;
+  const unStop = onStop((s) => {
+    stopped = s;
+    session.abort(s.why);
+    process.stdin.destroy();
+  });
 
   session.on('open', () => {
     const a = session.agreed;
@@ -95,18 +104,21 @@ export async function connectCommand(url: string, flags: ConnectFlags): Promise<
       await sendLines(session.send.bind(session));
       await session.close();
     } catch (e) {
-      if (!(e instanceof SessionClosedError)) throw e;
+      // A stop destroys stdin under the reader: not a failure.
+      if (!(e instanceof SessionClosedError) && stopped === null) throw e;
     }
   })();
 
   const reason = await session.closed;
+  unStop();
   watcher?.close();
   await printing;
   await out.end();
   // Stop reading stdin if the session ended first (the peer released or aborted).
   process.stdin.destroy();
   await sending.catch(() => {});
-  const code = exitCodeFor(reason);
+  const stop = stopped as Stop | null;
+  const code = stop ? stop.code : exitCodeFor(reason);
   const s = session.stats;
   report.event(
     'closed',
@@ -125,6 +137,10 @@ export async function connectCommand(url: string, flags: ConnectFlags): Promise<
     },
     describeCloseReason(reason),
   );
+  if (stop) {
+    report.error(`${stop.why}: session aborted`, { exitCode: code });
+    return code;
+  }
   const expired = code === Exit.CREDENTIALS_EXPIRED ? `; ${expiredHint(watcher !== null)}` : '';
   if (code !== Exit.OK) report.error(`${describeCloseReason(reason)}${expired}`, { exitCode: code });
   return code;
