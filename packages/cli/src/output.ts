@@ -4,7 +4,7 @@
  * and `serve`'s listening address), so it can be piped.
  */
 import type { Writable } from 'node:stream';
-import { type CloseReason, describeCloseReason, unitNames } from '@liaison/node';
+import { type CloseReason, describeCloseReason, TransportFailure, unitNames } from '@liaison/node';
 
 export interface Reporter {
   event(name: string, fields: Record<string, unknown>, human: string): void;
@@ -25,6 +25,22 @@ export function makeReporter(json: boolean, quiet = false): Reporter {
       process.stderr.write(json ? '' : `liaison: ${message}\n`);
     },
   };
+}
+
+/** The option to look at, for the transport failures an option can fix. */
+export function transportHint(failure: TransportFailure): string {
+  switch (failure) {
+    case TransportFailure.TLS_CLIENT_CERTIFICATE_REQUIRED:
+      return '; give --cert and --key';
+    case TransportFailure.TLS_CLIENT_CERTIFICATE_REJECTED:
+      return '; check --cert';
+    case TransportFailure.TLS_SERVER_CERTIFICATE_REJECTED:
+      return '; check --ca and --servername';
+    case TransportFailure.NOISE_KEY_MISMATCH:
+      return '; check --server-key';
+    default:
+      return '';
+  }
 }
 
 /** A close reason as plain JSON (user data as UTF-8 text when it is, else hex). */

@@ -230,6 +230,7 @@ class ClientConnection {
     const driver = new ConnectionDriver(this.#transport(), secureIfConfigured(conn, this.#noise), {
       onParkingChanged: () => this.#parking?.update(),
       onClosed: () => this.#transportClosed(driver),
+      noiseIk: this.#noise?.remoteStaticKey !== undefined && this.#noise.pattern !== 'XX',
     });
     driver.endWhenIdle = true;
     return driver;

@@ -23,6 +23,7 @@ import {
 import { now } from './clock.js';
 import { dispatchSessionEvent } from './registry.js';
 import type { Transport } from './transport.js';
+import { type CloseFacts, classifyClose, type TransportFailureError } from './transport-failure.js';
 
 export interface DriverHooks {
   /** Responder: a connect request passed negotiation; the application must accept or refuse. */
@@ -35,6 +36,8 @@ export interface DriverHooks {
   onConnectionClosed?(origin: 'local' | 'peer' | 'transport', code: number, message: string): void;
   /** Responder: a RESUME was refused on this connection (counted against the peer's address). */
   onResumeRefused?(): void;
+  /** Initiator: the Noise handshake is IK (a pinned server key); names a silent close (transport-failure.ts). */
+  noiseIk?: boolean;
 }
 
 export { now };
@@ -57,6 +60,7 @@ export class ConnectionDriver {
   #parkingChanged = false;
   #wroteThisTurn = false;
   #closeCode: number | null = null;
+  #closeError: TransportFailureError | null = null;
   #resumesRefused = 0;
   /** Close the transport once no session remains (a client's own connection). */
   endWhenIdle = false;
@@ -95,7 +99,8 @@ export class ConnectionDriver {
       onClose: (error) => {
         this.#transportClosed = true;
         this.#ended = true;
-        this.io.handleTransportDown(now(), error ? `transport failed: ${error.message}` : 'transport closed');
+        this.#closeError = classifyClose(error, this.#closeFacts());
+        this.io.handleTransportDown(now(), this.#closeError.message);
         this.#drainEvents();
         this.#clearTimer();
         this.#hooks.onParkingChanged?.();
@@ -140,6 +145,23 @@ export class ConnectionDriver {
 
   get transportClosed(): boolean {
     return this.#transportClosed;
+  }
+
+  /** Why the transport closed, once it did. */
+  get closeError(): TransportFailureError | null {
+    return this.#closeError;
+  }
+
+  #closeFacts(): CloseFacts {
+    const s = this.secure;
+    const pending = s !== null && !s.isEncrypted && !s.isClosed;
+    return {
+      initiator: this.conn.role === 'initiator',
+      kind: this.transport.kind,
+      opened: this.transport.opened,
+      bytesReceived: this.transport.bytesReceived,
+      noise: s === null ? 'none' : pending ? (this.#hooks.noiseIk ? 'pending-ik' : 'pending') : 'done',
+    };
   }
 
   #afterInput(): void {

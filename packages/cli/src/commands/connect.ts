@@ -4,11 +4,11 @@
  * release completed and every message from the peer was printed. Refusal, abort or failure exit
  * non-zero with a one-line reason on stderr.
  */
-import { connect, describeCloseReason, SessionClosedError } from '@liaison/node';
+import { AbortCode, connect, describeCloseReason, SessionClosedError } from '@liaison/node';
 import { Exit, exitCodeFor } from '../exit-codes.js';
 import { hex, type NoiseConnectFlags, noiseForConnect } from '../noise-options.js';
 import { type LimitFlags, limitsFrom, unitsFrom } from '../options.js';
-import { LineWriter, makeReporter, reasonJson, unitsJson } from '../output.js';
+import { LineWriter, makeReporter, reasonJson, transportHint, unitsJson } from '../output.js';
 import { type ConnectSecurityFlags, clientAuth, clientTls } from '../security-options.js';
 import { onStop, type Stop } from '../stop.js';
 import { expiredHint, renewalReporter, TokenFileWatcher } from '../token-watch.js';
@@ -142,7 +142,10 @@ export async function connectCommand(url: string, flags: ConnectFlags): Promise<
     return code;
   }
   const expired = code === Exit.CREDENTIALS_EXPIRED ? `; ${expiredHint(watcher !== null)}` : '';
-  if (code !== Exit.OK) report.error(`${describeCloseReason(reason)}${expired}`, { exitCode: code });
+  // A transport that failed says why in its own words (the TLS alert, the Noise stage...).
+  const failure = reason.kind === 'aborted' && reason.code === AbortCode.TRANSPORT_LOST ? session.transportError : null;
+  const message = failure ? `${failure.message}${transportHint(failure.failure)}` : describeCloseReason(reason);
+  if (code !== Exit.OK) report.error(`${message}${expired}`, { exitCode: code });
   return code;
 }
 

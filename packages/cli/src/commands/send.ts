@@ -155,6 +155,8 @@ function exitFor(e: unknown): number {
         return Exit.TRANSPORT;
       case TransferErrorCode.TRANSFER_PROTOCOL:
         return Exit.ABORTED;
+      case TransferErrorCode.NOT_A_RECEIVER:
+        return Exit.REFUSED;
     }
   }
   if (e instanceof SessionClosedError) return exitCodeFor(e.reason);

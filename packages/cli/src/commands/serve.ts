@@ -33,6 +33,8 @@ export async function serve(flags: ServeFlags): Promise<number> {
     authenticate: serverAuthenticator(flags),
     attackLimits: serverAttackLimits(flags),
     noise: noiseForServe(flags),
+    // A receiver says so in its acceptance, so that `send` to a plain server stops at once.
+    ...(flags.receiveDir ? { onConnect: Receiver.accept } : {}),
   });
   const noiseKey = flags.noiseKey ? hex(readNoiseKeyFile(flags.noiseKey).publicKey) : null;
   const out = new LineWriter(process.stdout);
