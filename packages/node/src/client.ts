@@ -231,6 +231,7 @@ class ClientConnection {
       onParkingChanged: () => this.#parking?.update(),
       onClosed: () => this.#transportClosed(driver),
       noiseIk: this.#noise?.remoteStaticKey !== undefined && this.#noise.pattern !== 'XX',
+      clientCertificate: this.#endpoint.scheme === 'tls' && this.#tls?.cert !== undefined,
     });
     driver.endWhenIdle = true;
     return driver;

@@ -38,6 +38,8 @@ export interface DriverHooks {
   onResumeRefused?(): void;
   /** Initiator: the Noise handshake is IK (a pinned server key); names a silent close (transport-failure.ts). */
   noiseIk?: boolean;
+  /** Initiator: a TLS client certificate is presented; names a silent close (transport-failure.ts). */
+  clientCertificate?: boolean;
 }
 
 export { now };
@@ -160,6 +162,7 @@ export class ConnectionDriver {
       kind: this.transport.kind,
       opened: this.transport.opened,
       bytesReceived: this.transport.bytesReceived,
+      clientCertificate: this.#hooks.clientCertificate === true,
       noise: s === null ? 'none' : pending ? (this.#hooks.noiseIk ? 'pending-ik' : 'pending') : 'done',
     };
   }

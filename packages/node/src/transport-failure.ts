@@ -47,6 +47,8 @@ export interface CloseFacts {
   opened: boolean;
   /** Bytes received over the transport (after TLS), all of them. */
   bytesReceived: number;
+  /** TLS: this side presented a client certificate. */
+  clientCertificate: boolean;
   /** Noise: 'pending' while the handshake is not complete; 'ik' marks a pinned-key IK handshake. */
   noise: 'none' | 'pending' | 'pending-ik' | 'done';
 }
@@ -95,6 +97,15 @@ export function classifyClose(error: Error | undefined, f: CloseFacts): Transpor
       { cause: e },
     );
   }
+  if (f.initiator && silent && f.kind === 'tls' && f.clientCertificate) {
+    // A Node TLS server that does not accept the certificate ends the connection after the
+    // handshake without an alert: the first thing the client sees is the close.
+    return new TransportFailureError(
+      TransportFailure.TLS_CLIENT_CERTIFICATE_REJECTED,
+      'the server closed the connection after the TLS handshake without answering: it did not accept the client certificate',
+      { cause: e },
+    );
+  }
   if (f.initiator && silent && f.kind === 'tcp') {
     // A liaison server always answers a preface, even to refuse; a TLS server closes silently.
     return new TransportFailureError(
@@ -123,19 +134,19 @@ function tlsFailure(e: NodeError, code: string): TransportFailureError | null {
   if (alert === 'CERTIFICATE_REQUIRED') {
     return new TransportFailureError(
       TransportFailure.TLS_CLIENT_CERTIFICATE_REQUIRED,
-      'the server requires a client certificate (TLS alert certificate_required)',
+      'the server requires a client certificate (TLS alert: certificate required)',
       { cause: e },
     );
   }
   if (alert !== undefined && CLIENT_CERTIFICATE_ALERTS.has(alert)) {
     return new TransportFailureError(
       TransportFailure.TLS_CLIENT_CERTIFICATE_REJECTED,
-      `the server rejected the client certificate (TLS alert ${alert.toLowerCase()})`,
+      `the server rejected the client certificate (TLS alert: ${alertName(alert)})`,
       { cause: e },
     );
   }
   if (alert !== undefined) {
-    return new TransportFailureError(TransportFailure.TLS_FAILED, `TLS failed: alert ${alert.toLowerCase()}`, {
+    return new TransportFailureError(TransportFailure.TLS_FAILED, `TLS failed: alert ${alertName(alert)}`, {
       cause: e,
     });
   }
@@ -151,3 +162,6 @@ function tlsFailure(e: NodeError, code: string): TransportFailureError | null {
   }
   return null;
 }
+
+/** OpenSSL's words for an alert: UNKNOWN_CA is "unknown ca". */
+const alertName = (alert: string): string => alert.toLowerCase().replace(/_/g, ' ');
