@@ -10,7 +10,7 @@ export const Exit = {
   INTERNAL: 1,
   /** Bad arguments or options. */
   USAGE: 2,
-  /** The peer refused the session. */
+  /** The peer refused the session; send: the server is not a receiver (NOT_A_RECEIVER). */
   REFUSED: 3,
   /** The session was aborted, by the peer or by a protocol error. */
   ABORTED: 4,
@@ -59,7 +59,7 @@ Exit codes:
   0  success (connect: the session was released after every message was printed)
   1  internal error
   2  usage error (bad arguments)
-  3  the peer refused the session
+  3  the peer refused the session (send: or the server is not a receiver, no --receive-dir)
   4  the session was aborted (by the peer, or on a protocol error)
   5  transport failure (connection refused, reset, or lost and not resumed within the resume window)
   6  timeout (handshake, unresponsive peer, release)
@@ -69,4 +69,4 @@ Exit codes:
   130  interrupted (SIGINT, Ctrl-C): connect/send aborted the session, so the server dropped it
   141  standard output closed (EPIPE, e.g. piped into head): connect aborted the session
   143  terminated (SIGTERM): connect/send aborted the session
-  (serve exits 0 on SIGINT/SIGTERM after closing its sessions)`;
+  (serve exits 0 on SIGINT/SIGTERM after closing its sessions, 141 when its stdout is closed)`;

@@ -254,7 +254,10 @@ describe('errors name their cause', { timeout: 60_000 }, () => {
     writeFileSync(cert, pki.strangerCert);
     writeFileSync(key, pki.strangerKey);
     const stranger = run(t, ['connect', url, ...trust(), '--cert', cert, '--key', key], 'hi\n');
-    assert.match(await failsWith(stranger, 5, 'untrusted client certificate'), /did not accept the client certificate; check --cert/);
+    assert.match(
+      await failsWith(stranger, 5, 'untrusted client certificate'),
+      /did not accept the client certificate; check --cert/,
+    );
   });
 
   test('a wrong --server-key', async (t) => {
