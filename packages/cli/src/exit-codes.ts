@@ -10,7 +10,7 @@ export const Exit = {
   INTERNAL: 1,
   /** Bad arguments or options. */
   USAGE: 2,
-  /** The peer refused the session. */
+  /** The peer refused the session; send: the server is not a receiver (NOT_A_RECEIVER). */
   REFUSED: 3,
   /** The session was aborted, by the peer or by a protocol error. */
   ABORTED: 4,
@@ -24,6 +24,12 @@ export const Exit = {
   FILE: 8,
   /** The session's credentials (a JWT) expired unrenewed: the server closed it CREDENTIALS_EXPIRED. */
   CREDENTIALS_EXPIRED: 9,
+  /** Ctrl-C (SIGINT): connect/send aborted the session first, so the server dropped it. */
+  INTERRUPTED: 130,
+  /** Standard output was closed (EPIPE, e.g. `| head -1`): connect aborted the session first. */
+  STDOUT_CLOSED: 141,
+  /** SIGTERM: connect/send aborted the session first. */
+  TERMINATED: 143,
 } as const;
 
 export function exitCodeFor(reason: CloseReason): number {
@@ -53,10 +59,14 @@ Exit codes:
   0  success (connect: the session was released after every message was printed)
   1  internal error
   2  usage error (bad arguments)
-  3  the peer refused the session
+  3  the peer refused the session (send: or the server is not a receiver, no --receive-dir)
   4  the session was aborted (by the peer, or on a protocol error)
   5  transport failure (connection refused, reset, or lost and not resumed within the resume window)
   6  timeout (handshake, unresponsive peer, release)
   7  send: SHA-256 mismatch (the receiver's check of a file failed; the partial file was dropped)
   8  send: a local file is missing, unreadable or changed while sent, or the receiver refused its name
-  9  the credentials expired unrenewed (the server closed the session CREDENTIALS_EXPIRED)`;
+  9  the credentials expired unrenewed (the server closed the session CREDENTIALS_EXPIRED)
+  130  interrupted (SIGINT, Ctrl-C): connect/send aborted the session, so the server dropped it
+  141  standard output closed (EPIPE, e.g. piped into head): connect aborted the session
+  143  terminated (SIGTERM): connect/send aborted the session
+  (serve exits 0 on SIGINT/SIGTERM after closing its sessions, 141 when its stdout is closed)`;

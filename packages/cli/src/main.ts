@@ -11,8 +11,9 @@ import { sendCommand } from './commands/send.js';
 import { serve } from './commands/serve.js';
 import { EXIT_CODES_HELP, Exit } from './exit-codes.js';
 import { noiseConnectOptions, noiseServeOptions } from './noise-options.js';
-import { byteSize, integer, limitOptions } from './options.js';
+import { byteSize, integerOption, limitOptions } from './options.js';
 import { connectSecurityOptions, serveSecurityOptions } from './security-options.js';
+import { installStopHandlers } from './stop.js';
 
 const VERSION = '0.1.0';
 
@@ -21,6 +22,8 @@ function program(): Command {
     .description('Session layer (ISO 8327 / X.225 session services) over TCP and TLS: servers and clients.')
     .version(VERSION)
     .exitOverride()
+    // Commander's own usage errors read like ours: one line, "liaison: ...". Subcommands inherit it.
+    .configureOutput({ outputError: (text, write) => write(`liaison: ${text.replace(/^error: /, '')}`) })
     .addHelpText('after', EXIT_CODES_HELP);
 
   const serveCmd = root
@@ -73,9 +76,7 @@ function program(): Command {
         .argParser(byteSize),
     )
     .addOption(
-      new Option('--retry-for-ms <n>', 'keep reconnecting this long after the session was lost')
-        .default(60_000)
-        .argParser(integer),
+      integerOption('--retry-for-ms <n>', 'keep reconnecting this long after the session was lost', 0).default(60_000),
     )
     .addHelpText(
       'after',
@@ -129,7 +130,5 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-});
+installStopHandlers();
 await main(process.argv);

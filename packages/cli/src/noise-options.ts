@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { ErrorCode, keyBytes, type NoiseOptions, readNoiseKeyFile, UsageError } from '@liaison/node';
 import { Option } from 'commander';
+import { integerOption } from './options.js';
 
 export interface NoiseServeFlags {
   noiseKey?: string;
@@ -65,13 +66,7 @@ function serverKey(value: string): Uint8Array {
 }
 
 function rekeyOption(): Option {
-  return new Option('--noise-rekey-bytes <n>', 'with Noise, change keys after this many bytes each way').argParser(
-    (v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 1) throw new Error(`expected a positive integer, got "${v}"`);
-      return n;
-    },
-  );
+  return integerOption('--noise-rekey-bytes <n>', 'with Noise, change keys after this many bytes each way', 1);
 }
 
 export const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');

@@ -6,13 +6,11 @@ import { InvalidArgumentError, Option } from 'commander';
 
 export function limitOptions(): Option[] {
   return [
-    new Option('--max-message-bytes <n>', 'largest message accepted').argParser(integer),
-    new Option('--keepalive-ms <n>', 'ping after this much silence (0: off)').argParser(integer),
-    new Option('--idle-timeout-ms <n>', 'declare the peer dead after this much silence (0: off)').argParser(integer),
-    new Option('--handshake-timeout-ms <n>', 'time allowed to establish a session').argParser(integer),
-    new Option('--resume-window-ms <n>', 'how long a session whose connection broke waits to be resumed').argParser(
-      integer,
-    ),
+    integerOption('--max-message-bytes <n>', 'largest message accepted', 1),
+    integerOption('--keepalive-ms <n>', 'ping after this much silence (0: off)', 0),
+    integerOption('--idle-timeout-ms <n>', 'declare the peer dead after this much silence (0: off)', 0),
+    integerOption('--handshake-timeout-ms <n>', 'time allowed to establish a session', 1),
+    integerOption('--resume-window-ms <n>', 'how long a session whose connection broke waits to be resumed', 0),
     new Option('--no-resume', 'end sessions when their connection breaks instead of resuming them'),
     new Option(
       '--units <list>',
@@ -60,8 +58,19 @@ export function byteSize(value: string): number {
   return n;
 }
 
-export function integer(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`expected a non-negative integer, got "${value}"`);
+/**
+ * The one way the command takes an integer option: decimal digits only (no sign, fraction,
+ * exponent, hex or empty string), at least `min`, at most 2^53 - 1. A bad value throws commander's
+ * InvalidArgumentError, so it is a one-line usage error (exit 2) naming the option, never a stack.
+ * Every integer option is made here; the value placeholder is always `<n>`.
+ */
+export function integerOption(flags: string, description: string, min: 0 | 1): Option {
+  return new Option(flags, description).argParser((value: string) => parseInteger(value, min));
+}
+
+export function parseInteger(value: string, min: 0 | 1): number {
+  const n = /^[0-9]+$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < min)
+    throw new InvalidArgumentError(`expected ${min === 0 ? 'a non-negative' : 'a positive'} integer`);
   return n;
 }

@@ -3,7 +3,8 @@
  * is one JSON object per line on stderr instead. Standard output carries only data (messages,
  * and `serve`'s listening address), so it can be piped.
  */
-import { type CloseReason, describeCloseReason, unitNames } from '@liaison/node';
+import type { Writable } from 'node:stream';
+import { type CloseReason, describeCloseReason, TransportFailure, unitNames } from '@liaison/node';
 
 export interface Reporter {
   event(name: string, fields: Record<string, unknown>, human: string): void;
@@ -24,6 +25,22 @@ export function makeReporter(json: boolean, quiet = false): Reporter {
       process.stderr.write(json ? '' : `liaison: ${message}\n`);
     },
   };
+}
+
+/** The option to look at, for the transport failures an option can fix. */
+export function transportHint(failure: TransportFailure): string {
+  switch (failure) {
+    case TransportFailure.TLS_CLIENT_CERTIFICATE_REQUIRED:
+      return '; give --cert and --key';
+    case TransportFailure.TLS_CLIENT_CERTIFICATE_REJECTED:
+      return '; check --cert';
+    case TransportFailure.TLS_SERVER_CERTIFICATE_REJECTED:
+      return '; check --ca and --servername';
+    case TransportFailure.NOISE_KEY_MISMATCH:
+      return '; check --server-key';
+    default:
+      return '';
+  }
 }
 
 /** A close reason as plain JSON (user data as UTF-8 text when it is, else hex). */
@@ -50,16 +67,17 @@ function printable(bytes: Uint8Array): string {
 
 /**
  * Writes lines to a stream in batches (one write per turn of the event loop) and honours
- * backpressure: `wait()` resolves once the stream has drained.
+ * backpressure: `wait()` resolves once the stream has drained. Once the stream is gone (EPIPE:
+ * the reader closed it) lines are dropped and nothing waits, so the command can end its session.
  */
 export class LineWriter {
-  readonly #out: NodeJS.WritableStream;
+  readonly #out: Writable;
   #parts: Uint8Array[] = [];
   #bytes = 0;
   #scheduled = false;
   #draining: Promise<void> | null = null;
 
-  constructor(out: NodeJS.WritableStream) {
+  constructor(out: Writable) {
     this.#out = out;
   }
 
@@ -79,13 +97,16 @@ export class LineWriter {
     const chunk = Buffer.concat(this.#parts, this.#bytes);
     this.#parts = [];
     this.#bytes = 0;
+    if (this.#out.destroyed) return;
     if (!this.#out.write(chunk) && !this.#draining) {
-      this.#draining = new Promise((resolve) =>
-        this.#out.once('drain', () => {
+      this.#draining = new Promise((resolve) => {
+        const done = () => {
+          this.#out.off('drain', done).off('close', done);
           this.#draining = null;
           resolve();
-        }),
-      );
+        };
+        this.#out.on('drain', done).on('close', done);
+      });
     }
   }
 
@@ -98,6 +119,7 @@ export class LineWriter {
   async end(): Promise<void> {
     this.flush();
     await this.wait();
+    if (this.#out.destroyed) return;
     await new Promise<void>((resolve) => this.#out.write('', () => resolve()));
   }
 }

@@ -19,6 +19,7 @@ import {
   UsageError,
 } from '@liaison/node';
 import { Option } from 'commander';
+import { integerOption } from './options.js';
 
 export function serveSecurityOptions(): Option[] {
   return [
@@ -32,21 +33,22 @@ export function serveSecurityOptions(): Option[] {
     new Option('--jwt-issuer <iss>', 'JWTs must have this issuer (iss)'),
     new Option('--jwt-audience <aud>', 'JWTs must have this audience (aud)'),
     new Option('--psk-file <file>', 'accept pre-shared keys: one per line, "IDENTITY HEXKEY" (key ≥ 16 bytes)'),
-    new Option(
+    integerOption(
       '--max-connections-per-address <n>',
       'connections one remote address (an IPv6 /64) may hold at once (default 256)',
-    ).argParser(positive),
-    new Option(
+      1,
+    ),
+    integerOption(
       '--max-connections <n>',
       'connections the server holds at once, all addresses together (default 10000)',
-    ).argParser(positive),
-    new Option('--max-sessions-per-connection <n>', 'sessions one connection may carry (default 1024)').argParser(
-      positive,
+      1,
     ),
-    new Option(
+    integerOption('--max-sessions-per-connection <n>', 'sessions one connection may carry (default 1024)', 1),
+    integerOption(
       '--max-failed-attempts <n>',
       'failed logins/resumes an address may make in a burst before it is turned away (default 10)',
-    ).argParser(positive),
+      1,
+    ),
   ];
 }
 
@@ -65,10 +67,11 @@ export function connectSecurityOptions(): Option[] {
       '--token-file <file>',
       'authenticate with the bearer token or JWT in FILE (first line); FILE is watched: a new token written there renews the live session (before the old one expires)',
     ),
-    new Option(
+    integerOption(
       '--token-poll-ms <n>',
       '--token-file: also re-read FILE this often, besides watching it (default 1000)',
-    ).argParser(positive),
+      1,
+    ),
     new Option('--psk <id:file>', 'authenticate with a pre-shared key: IDENTITY:FILE, FILE holding the key in hex'),
   ];
 }
@@ -234,10 +237,4 @@ function read(file: string, flag: string): Buffer {
 
 function usage(message: string): never {
   throw new UsageError(ErrorCode.INVALID_ARGUMENT, message);
-}
-
-function positive(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`expected a positive integer, got "${value}"`);
-  return n;
 }

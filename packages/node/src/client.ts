@@ -230,6 +230,8 @@ class ClientConnection {
       onParkingChanged: () => this.#parking?.update(),
       onClosed: () => this.#transportClosed(driver),
       onPeerReached: () => this.#schedule.reached(),
+      noiseIk: this.#noise?.remoteStaticKey !== undefined && this.#noise.pattern !== 'XX',
+      clientCertificate: this.#endpoint.scheme === 'tls' && this.#tls?.cert !== undefined,
     });
     driver.endWhenIdle = true;
     return driver;

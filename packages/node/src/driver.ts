@@ -23,6 +23,7 @@ import {
 import { now } from './clock.js';
 import { dispatchSessionEvent } from './registry.js';
 import type { Transport } from './transport.js';
+import { type CloseFacts, classifyClose, type TransportFailureError } from './transport-failure.js';
 
 export interface DriverHooks {
   /** Responder: a connect request passed negotiation; the application must accept or refuse. */
@@ -37,6 +38,10 @@ export interface DriverHooks {
   onConnectionClosed?(origin: 'local' | 'peer' | 'transport', code: number, message: string): void;
   /** Responder: a RESUME was refused on this connection (counted against the peer's address). */
   onResumeRefused?(): void;
+  /** Initiator: the Noise handshake is IK (a pinned server key); names a silent close (transport-failure.ts). */
+  noiseIk?: boolean;
+  /** Initiator: a TLS client certificate is presented; names a silent close (transport-failure.ts). */
+  clientCertificate?: boolean;
 }
 
 export { now };
@@ -59,6 +64,7 @@ export class ConnectionDriver {
   #parkingChanged = false;
   #wroteThisTurn = false;
   #closeCode: number | null = null;
+  #closeError: TransportFailureError | null = null;
   #resumesRefused = 0;
   #peerReached = false;
   /** Close the transport once no session remains (a client's own connection). */
@@ -102,7 +108,8 @@ export class ConnectionDriver {
       onClose: (error) => {
         this.#transportClosed = true;
         this.#ended = true;
-        this.io.handleTransportDown(now(), error ? `transport failed: ${error.message}` : 'transport closed');
+        this.#closeError = classifyClose(error, this.#closeFacts());
+        this.io.handleTransportDown(now(), this.#closeError.message);
         this.#drainEvents();
         this.#clearTimer();
         this.#hooks.onParkingChanged?.();
@@ -147,6 +154,24 @@ export class ConnectionDriver {
 
   get transportClosed(): boolean {
     return this.#transportClosed;
+  }
+
+  /** Why the transport closed, once it did. */
+  get closeError(): TransportFailureError | null {
+    return this.#closeError;
+  }
+
+  #closeFacts(): CloseFacts {
+    const s = this.secure;
+    const pending = s !== null && !s.isEncrypted && !s.isClosed;
+    return {
+      initiator: this.conn.role === 'initiator',
+      kind: this.transport.kind,
+      opened: this.transport.opened,
+      bytesReceived: this.transport.bytesReceived,
+      clientCertificate: this.#hooks.clientCertificate === true,
+      noise: s === null ? 'none' : pending ? (this.#hooks.noiseIk ? 'pending-ik' : 'pending') : 'done',
+    };
   }
 
   #afterInput(): void {

@@ -55,4 +55,5 @@ export {
 export { type ReleaseDecider, Session, type SessionEventMap } from './session.js';
 export { type PeerCertificateInfo, TlsTransport } from './tls-transport.js';
 export { TcpTransport, type Transport, type TransportHandlers } from './transport.js';
+export { TransportFailure, TransportFailureError } from './transport-failure.js';
 export { type Endpoint, formatEndpoint, parseEndpoint } from './url.js';

@@ -60,6 +60,7 @@ import type { Parking } from './parking.js';
 import { registerSession, type SessionListener, type SessionListenerEvent } from './registry.js';
 import { type RenewalGuard, renewalVerdict } from './renewal.js';
 import { type PeerCertificateInfo, TlsTransport } from './tls-transport.js';
+import type { TransportFailureError } from './transport-failure.js';
 
 export interface SessionEventMap extends DialogueEventMap {
   /**
@@ -256,6 +257,15 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
    */
   get peerStaticKey(): Uint8Array | null {
     return this.#driver.secure?.remoteStaticKey ?? null;
+  }
+
+  /**
+   * Why the session's last transport connection ended (a TransportFailureError: `failure` names
+   * the case, e.g. TLS_CLIENT_CERTIFICATE_REQUIRED), or null while it is up. A session that ended
+   * TRANSPORT_LOST carries the same message in its close reason.
+   */
+  get transportError(): TransportFailureError | null {
+    return this.#driver.closeError;
   }
 
   /** The Noise handshake pattern of the current connection ('XX' or 'IK'), or null in plaintext. */

@@ -22,6 +22,10 @@ export interface Transport {
   readonly remotePort: number;
   readonly localAddress: string;
   readonly localPort: number;
+  /** The transport has opened (onOpen was called). */
+  readonly opened: boolean;
+  /** Bytes received so far (after TLS): zero tells a server that closed without answering. */
+  readonly bytesReceived: number;
   start(handlers: TransportHandlers): void;
   /** Queues bytes; false means "buffer full, wait for onDrain". The bytes are never reused by the caller. */
   write(bytes: Uint8Array): boolean;
@@ -38,6 +42,8 @@ export class TcpTransport implements Transport {
   readonly #socket: Socket;
   readonly #openEvent: string;
   #closed = false;
+  #opened = false;
+  #bytesReceived = 0;
 
   /** `openEvent`: what a connecting socket emits once it can carry liaison bytes. */
   constructor(socket: Socket, openEvent = 'connect') {
@@ -62,12 +68,25 @@ export class TcpTransport implements Transport {
   get localPort(): number {
     return this.#socket.localPort ?? 0;
   }
+  get opened(): boolean {
+    return this.#opened;
+  }
+  get bytesReceived(): number {
+    return this.#bytesReceived;
+  }
 
   start(h: TransportHandlers): void {
     let failure: Error | undefined;
-    if (this.#socket.connecting || this.#openEvent !== 'connect') this.#socket.once(this.#openEvent, () => h.onOpen());
-    else queueMicrotask(() => h.onOpen());
-    this.#socket.on('data', (chunk: Buffer) => h.onData(chunk));
+    const open = () => {
+      this.#opened = true;
+      h.onOpen();
+    };
+    if (this.#socket.connecting || this.#openEvent !== 'connect') this.#socket.once(this.#openEvent, open);
+    else queueMicrotask(open);
+    this.#socket.on('data', (chunk: Buffer) => {
+      this.#bytesReceived += chunk.byteLength;
+      h.onData(chunk);
+    });
     this.#socket.on('drain', () => h.onDrain());
     this.#socket.on('error', (e) => {
       failure = e;

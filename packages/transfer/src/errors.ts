@@ -17,6 +17,8 @@ export const TransferErrorCode = {
   TRANSFER_PROTOCOL: 'ERR_LIAISON_TRANSFER_PROTOCOL',
   /** The receiver refused a file (see the message for why). */
   FILE_REFUSED: 'ERR_LIAISON_FILE_REFUSED',
+  /** The server accepted the session without the receiver's greeting: it does not accept files. */
+  NOT_A_RECEIVER: 'ERR_LIAISON_NOT_A_RECEIVER',
   /** The session was lost and could not be re-established within the retry time. */
   TRANSFER_INTERRUPTED: 'ERR_LIAISON_TRANSFER_INTERRUPTED',
 } as const;

@@ -2,6 +2,7 @@
  * @liaison/transfer: resumable file transfer over liaison sessions, built on the public API only.
  *
  *   const receiver = await Receiver.open('/srv/incoming');
+ *   const server = await listen('tcp://0.0.0.0:7000', { onConnect: Receiver.accept });
  *   for await (const session of server) void receiver.handle(session, 'peer');
  *
  *   await sendFiles('tcp://host:7000', ['big.iso'], { syncEveryBytes: 4 << 20 });

@@ -2,6 +2,7 @@
  * The transfer protocol's messages, carried by session services (docs/PROTOCOL.md, "File
  * transfer"). Each is one small JSON object in UTF-8:
  *
+ *   accept user data                  RECEIVER_GREETING  the server is a receiver (else the sender stops)
  *   typed data, sender -> receiver    Offer      before each file: may I send it, from where?
  *   typed data, receiver -> sender    Answer     start | resume (fromByte, serial, activityId) | done | refuse
  *   activity start / resume data      FileStart  which file the activity carries, from which byte
@@ -14,6 +15,13 @@
  * these bytes come from the peer.
  */
 import { TransferError, TransferErrorCode } from './errors.js';
+
+/**
+ * The user data of a receiver's session acceptance. A server that accepts the session without it
+ * is not a receiver (a plain echo or print server would never answer an offer, or echo it back):
+ * the sender stops at once with NOT_A_RECEIVER instead of waiting.
+ */
+export const RECEIVER_GREETING = 'liaison-receiver/1';
 
 export interface Offer {
   t: 'offer';

@@ -16,6 +16,7 @@
  * - Anything the peer gets wrong aborts that session with a reason; other sessions go on.
  */
 import type { FileHandle } from 'node:fs/promises';
+import type { AcceptDecision } from '@liaison/node';
 import { TransferError, TransferErrorCode } from './errors.js';
 import { sha256File } from './hash.js';
 import { type FileIdentity, type FileRecord, Journal } from './journal.js';
@@ -27,6 +28,7 @@ import {
   decodeSyncPoint,
   encode,
   type FileStart,
+  RECEIVER_GREETING,
   toHex,
 } from './messages.js';
 import { checkFileName } from './names.js';
@@ -55,6 +57,14 @@ export class Receiver {
   private constructor(journal: Journal, options: ReceiverOptions) {
     this.journal = journal;
     this.#options = options;
+  }
+
+  /**
+   * The accept decision of a server whose sessions go to a receiver: `listen(url, { onConnect:
+   * Receiver.accept })`. Its user data tells senders they reached a receiver.
+   */
+  static accept(): AcceptDecision {
+    return { accept: true, userData: new TextEncoder().encode(RECEIVER_GREETING) };
   }
 
   /** A receiver writing into `dir` (created if missing), resuming from its journal. */

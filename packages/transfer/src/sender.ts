@@ -30,7 +30,15 @@ import {
 import { TransferError, TransferErrorCode } from './errors.js';
 import { hashFilePrefix, sha256File } from './hash.js';
 import type { FileIdentity } from './journal.js';
-import { type Answer, decodeAnswer, decodeSyncPoint, decodeVerdict, encode, fromHex } from './messages.js';
+import {
+  type Answer,
+  decodeAnswer,
+  decodeSyncPoint,
+  decodeVerdict,
+  encode,
+  fromHex,
+  RECEIVER_GREETING,
+} from './messages.js';
 import { checkFileName } from './names.js';
 import type { ActivitySession } from './session-api.js';
 
@@ -103,6 +111,11 @@ export async function sendFiles(url: string, paths: readonly string[], options: 
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       await session.ready;
+      if (new TextDecoder().decode(session.peerUserData) !== RECEIVER_GREETING)
+        throw new TransferError(
+          TransferErrorCode.NOT_A_RECEIVER,
+          'the server does not accept files: it accepted the session without the receiver greeting (liaison serve needs --receive-dir)',
+        );
       emit({ type: 'session-open', attempt, session });
       everOpen = true;
       lostSince = null;

@@ -13,6 +13,8 @@ export interface ActivitySession {
   readonly ready: Promise<void>;
   readonly closed: Promise<CloseReason>;
   readonly closeReason: CloseReason | null;
+  /** The peer's user data of the session acceptance (a receiver's greeting). */
+  readonly peerUserData: Uint8Array;
   send(data: Uint8Array): Promise<void>;
   sendTyped(data: Uint8Array): Promise<void>;
   close(userData?: Uint8Array): Promise<CloseReason>;

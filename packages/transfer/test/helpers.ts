@@ -20,7 +20,7 @@ export async function startReceiver(
 ): Promise<{ server: Server; receiver: Receiver; events: ReceiverEvent[] }> {
   const events: ReceiverEvent[] = [];
   const receiver = await Receiver.open(dir, { onEvent: (e) => events.push(e) });
-  const server = await listen('tcp://127.0.0.1:0');
+  const server = await listen('tcp://127.0.0.1:0', { onConnect: Receiver.accept });
   t.after(() => server.close());
   void (async () => {
     for await (const session of server) void receiver.handle(session, 'test');

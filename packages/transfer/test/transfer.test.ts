@@ -106,7 +106,7 @@ describe('file transfer', { timeout: 120_000 }, () => {
     });
     const startReceiverOn = async (p: number) => {
       const receiver = await Receiver.open(dir);
-      const server = await listen(`tcp://127.0.0.1:${p}`);
+      const server = await listen(`tcp://127.0.0.1:${p}`, { onConnect: Receiver.accept });
       t.after(() => server.close());
       void (async () => {
         for await (const s of server) void receiver.handle(s, 'second');

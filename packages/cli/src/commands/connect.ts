@@ -4,12 +4,13 @@
  * release completed and every message from the peer was printed. Refusal, abort or failure exit
  * non-zero with a one-line reason on stderr.
  */
-import { connect, describeCloseReason, SessionClosedError } from '@liaison/node';
+import { AbortCode, connect, describeCloseReason, SessionClosedError } from '@liaison/node';
 import { Exit, exitCodeFor } from '../exit-codes.js';
 import { hex, type NoiseConnectFlags, noiseForConnect } from '../noise-options.js';
 import { type LimitFlags, limitsFrom, unitsFrom } from '../options.js';
-import { LineWriter, makeReporter, reasonJson, unitsJson } from '../output.js';
+import { LineWriter, makeReporter, reasonJson, transportHint, unitsJson } from '../output.js';
 import { type ConnectSecurityFlags, clientAuth, clientTls } from '../security-options.js';
+import { onStop, type Stop } from '../stop.js';
 import { expiredHint, renewalReporter, TokenFileWatcher } from '../token-watch.js';
 
 export interface ConnectFlags extends LimitFlags, ConnectSecurityFlags, NoiseConnectFlags {
@@ -41,6 +42,14 @@ export async function connectCommand(url: string, flags: ConnectFlags): Promise<
   });
   watcher?.attach(session);
   const out = new LineWriter(process.stdout);
+  // Ctrl-C, SIGTERM or a closed stdout: abort, so the server ends the session now (it would keep
+  // a session whose transport just vanished suspended for its resume window).
+  let stopped: Stop | null = null;
+  const unStop = onStop((s) => {
+    stopped = s;
+    session.abort(s.why);
+    process.stdin.destroy();
+  });
 
   session.on('open', () => {
     const a = session.agreed;
@@ -95,18 +104,21 @@ export async function connectCommand(url: string, flags: ConnectFlags): Promise<
       await sendLines(session.send.bind(session));
       await session.close();
     } catch (e) {
-      if (!(e instanceof SessionClosedError)) throw e;
+      // A stop destroys stdin under the reader: not a failure.
+      if (!(e instanceof SessionClosedError) && stopped === null) throw e;
     }
   })();
 
   const reason = await session.closed;
+  unStop();
   watcher?.close();
   await printing;
   await out.end();
   // Stop reading stdin if the session ended first (the peer released or aborted).
   process.stdin.destroy();
   await sending.catch(() => {});
-  const code = exitCodeFor(reason);
+  const stop = stopped as Stop | null;
+  const code = stop ? stop.code : exitCodeFor(reason);
   const s = session.stats;
   report.event(
     'closed',
@@ -125,8 +137,15 @@ export async function connectCommand(url: string, flags: ConnectFlags): Promise<
     },
     describeCloseReason(reason),
   );
+  if (stop) {
+    report.error(`${stop.why}: session aborted`, { exitCode: code });
+    return code;
+  }
   const expired = code === Exit.CREDENTIALS_EXPIRED ? `; ${expiredHint(watcher !== null)}` : '';
-  if (code !== Exit.OK) report.error(`${describeCloseReason(reason)}${expired}`, { exitCode: code });
+  // A transport that failed says why in its own words (the TLS alert, the Noise stage...).
+  const failure = reason.kind === 'aborted' && reason.code === AbortCode.TRANSPORT_LOST ? session.transportError : null;
+  const message = failure ? `${failure.message}${transportHint(failure.failure)}` : describeCloseReason(reason);
+  if (code !== Exit.OK) report.error(`${message}${expired}`, { exitCode: code });
   return code;
 }
 

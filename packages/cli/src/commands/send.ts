@@ -12,6 +12,7 @@ import { type LimitFlags, limitsFrom } from '../options.js';
 import { makeReporter } from '../output.js';
 import { makeProgress } from '../progress.js';
 import { type ConnectSecurityFlags, clientAuth, clientTls } from '../security-options.js';
+import { onStop, type Stop } from '../stop.js';
 import { expiredHint, renewalReporter, TokenFileWatcher } from '../token-watch.js';
 
 export interface SendFlags extends LimitFlags, ConnectSecurityFlags, NoiseConnectFlags {
@@ -85,8 +86,17 @@ export async function sendCommand(args: string[], flags: SendFlags): Promise<num
     }
   };
 
+  // Ctrl-C or SIGTERM: the transfer aborts its session (the receiver drops it at once and keeps
+  // the file's confirmed part for the next run).
+  const stopping = new AbortController();
+  let stopped: Stop | null = null;
+  const unStop = onStop((s) => {
+    stopped = s;
+    stopping.abort(s);
+  });
   try {
     const result = await sendFiles(url, paths, {
+      signal: stopping.signal,
       syncEveryBytes: flags.syncEvery,
       retryForMs: flags.retryForMs,
       connection: {
@@ -116,11 +126,17 @@ export async function sendCommand(args: string[], flags: SendFlags): Promise<num
     return Exit.OK;
   } catch (e) {
     progress.end();
+    const stop = stopped as Stop | null;
+    if (stop) {
+      report.error(`${stop.why}: transfer stopped, session aborted`, { exitCode: stop.code });
+      return stop.code;
+    }
     const code = exitFor(e);
     const expired = code === Exit.CREDENTIALS_EXPIRED ? `; ${expiredHint(watcher !== null)}` : '';
     report.error(`${(e as Error).message}${expired}`, { code: (e as LiaisonError).code, exitCode: code });
     return code;
   } finally {
+    unStop();
     watcher?.close();
   }
 }
@@ -139,6 +155,8 @@ function exitFor(e: unknown): number {
         return Exit.TRANSPORT;
       case TransferErrorCode.TRANSFER_PROTOCOL:
         return Exit.ABORTED;
+      case TransferErrorCode.NOT_A_RECEIVER:
+        return Exit.REFUSED;
     }
   }
   if (e instanceof SessionClosedError) return exitCodeFor(e.reason);

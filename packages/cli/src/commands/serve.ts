@@ -10,6 +10,7 @@ import { hex, type NoiseServeFlags, noiseForServe } from '../noise-options.js';
 import { type LimitFlags, limitsFrom, unitsFrom } from '../options.js';
 import { LineWriter, makeReporter, type Reporter, reasonJson, unitsJson } from '../output.js';
 import { type ServeSecurityFlags, serverAttackLimits, serverAuthenticator, serverTls } from '../security-options.js';
+import { onStop } from '../stop.js';
 
 export interface ServeFlags extends LimitFlags, ServeSecurityFlags, NoiseServeFlags {
   listen: string;
@@ -32,23 +33,21 @@ export async function serve(flags: ServeFlags): Promise<number> {
     authenticate: serverAuthenticator(flags),
     attackLimits: serverAttackLimits(flags),
     noise: noiseForServe(flags),
+    // A receiver says so in its acceptance, so that `send` to a plain server stops at once.
+    ...(flags.receiveDir ? { onConnect: Receiver.accept } : {}),
   });
   const noiseKey = flags.noiseKey ? hex(readNoiseKeyFile(flags.noiseKey).publicKey) : null;
   const out = new LineWriter(process.stdout);
   const receiver = flags.receiveDir ? await openReceiver(flags.receiveDir, report) : null;
 
   // Installed before the listening line is printed: a supervisor may signal as soon as it reads it.
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    report.event('stopping', { signal }, `stopping on ${signal}`);
+  // A signal is the normal way to stop a server (exit 0); a closed stdout is not (exit 141).
+  onStop(async (s) => {
+    report.event('stopping', { signal: s.cause }, `stopping: ${s.why}`);
     await server.close();
     await out.end();
-    process.exit(0);
-  };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
+    process.exit(s.cause === 'EPIPE' ? s.code : 0);
+  });
 
   process.stdout.write(`listening ${server.url}\n`);
   report.event(
