@@ -793,6 +793,7 @@ export class Session {
         if (this.#receiveData(now, f)) return;
         if (f.type === FrameType.FINISH) {
           this.#dialogue?.checkPeerRelease();
+          this.#dialogue?.peerFinished();
           this.#countReceived(now);
           this.#state = { name: 'release-requested', since: now };
           this.#host.timer(this);
