@@ -174,12 +174,16 @@ export class Network {
     return this.#heap.length > 0 ? (this.#heap[0] as Scheduled).at : null;
   }
 
-  /** Runs every happening due at or before `now`, in order. Returns how many ran. */
-  runDue(now: number): number {
+  /**
+   * Runs every happening due at or before `now`, in order, and `after` after each one. Returns
+   * how many ran.
+   */
+  runDue(now: number, after?: () => void): number {
     let n = 0;
     while (this.#heap.length > 0 && (this.#heap[0] as Scheduled).at <= now) {
       const item = pop(this.#heap);
       item.run(now);
+      after?.();
       n++;
     }
     return n;

@@ -278,6 +278,18 @@ export class Dialogue {
     }
   }
 
+  /**
+   * The peer's FINISH arrived. If this side's resynchronize waits for its answer, the FINISH
+   * crossed it and the releaser discards it (`#receiveResync`): no answer will come, so the
+   * request is superseded now. Without this a refused release left this side waiting forever and
+   * discarding every normal message of the peer (issue 18 audit).
+   */
+  peerFinished(): void {
+    if (this.#awaiting?.what !== 'resync-ack') return;
+    this.#awaiting = null;
+    this.#host.emit({ kind: 'resync-superseded' });
+  }
+
   // ---------------------------------------------------------------- commands
 
   giveTokens(tokens: number, userData: Uint8Array): void {

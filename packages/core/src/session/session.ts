@@ -793,6 +793,7 @@ export class Session {
         if (this.#receiveData(now, f)) return;
         if (f.type === FrameType.FINISH) {
           this.#dialogue?.checkPeerRelease();
+          this.#dialogue?.peerFinished();
           this.#countReceived(now);
           this.#state = { name: 'release-requested', since: now };
           this.#host.timer(this);
@@ -1599,9 +1600,12 @@ export class Session {
   }
 
   /**
-   * X.225 purge: unsent normal data and a partly received normal message are dropped. A message
-   * already partly sent is the receiver's to count (it holds its first fragments); the others are
-   * this side's, reported in a `purged` event so the application knows exactly what never left.
+   * X.225 purge: unsent normal data and a partly received normal message are dropped. Every
+   * normal message dropped here is reported in a `purged` event, a partly sent one too: only its
+   * last fragment would have put it in the retransmit buffer's accounting (delivered when
+   * acknowledged, or undelivered), so a message left out here would be in neither. The receiver
+   * may also report that one's first fragments (`discarded`), but it cannot be relied on: the
+   * session may be lost before the RS reaches it (sim seed 937199).
    */
   #purge(): void {
     let kept = this.#queueHead;
@@ -1610,7 +1614,7 @@ export class Session {
       const item = this.#queue[i] as Outgoing;
       if (item.kind === 'normal') {
         this.#queuedBytes -= item.data.byteLength - item.offset;
-        if (item.offset === 0) purged.push(item.data);
+        purged.push(item.data);
       } else {
         this.#queue[kept++] = item;
       }
