@@ -135,10 +135,18 @@ export class Pool {
     return created.open(options);
   }
 
-  /** Aborts every session of the pool and closes its connections. */
-  close(): void {
-    for (const set of this.#connections.values()) for (const c of set) c.abortAll();
+  /**
+   * Releases every session of the pool in order (S-RELEASE: what was sent before is delivered
+   * first) and resolves once all of them ended and their last frames reached the operating
+   * system, so a process may exit right after. A session with no transport at that moment
+   * (suspended or resuming) cannot release and is aborted. Each connection closes with its last
+   * session. Never rejects; each session's `closed` says how it ended.
+   */
+  async close(): Promise<void> {
+    const closing: Promise<unknown>[] = [];
+    for (const set of this.#connections.values()) for (const c of set) closing.push(c.releaseAll());
     this.#connections.clear();
+    await Promise.all(closing);
   }
 }
 
@@ -210,10 +218,17 @@ class ClientConnection {
     return session;
   }
 
-  abortAll(): void {
-    for (const s of [...this.#sessions.values()]) s.abort();
+  /** Releases the attached sessions, aborts the others; resolves when every one has closed. */
+  releaseAll(): Promise<unknown> {
+    const closing: Promise<unknown>[] = [];
+    for (const s of [...this.#sessions.values()]) {
+      if (s.link === 'attached') closing.push(s.close().catch(() => s.abort()));
+      else s.abort();
+      closing.push(s.closed);
+    }
     this.#parking?.update(); // suspended sessions' close events wait there
-    this.#retire();
+    if (this.#sessions.size === 0) this.#retire();
+    return Promise.all(closing);
   }
 
   #newConnection(): Connection {

@@ -58,6 +58,8 @@ export class ConnectionDriver {
   #wroteThisTurn = false;
   #closeCode: number | null = null;
   #resumesRefused = 0;
+  /** Callbacks waiting for what the core has queued so far to reach the operating system. */
+  #written: (() => void)[] = [];
   /** Close the transport once no session remains (a client's own connection). */
   endWhenIdle = false;
 
@@ -98,6 +100,7 @@ export class ConnectionDriver {
         this.io.handleTransportDown(now(), error ? `transport failed: ${error.message}` : 'transport closed');
         this.#drainEvents();
         this.#clearTimer();
+        this.#releaseWritten();
         this.#hooks.onParkingChanged?.();
         this.#hooks.onClosed?.();
       },
@@ -138,6 +141,16 @@ export class ConnectionDriver {
     this.#afterInput();
   }
 
+  /**
+   * Calls `done` once everything the core has queued so far (an acknowledgement that completes a
+   * release, say) has been written and handed to the operating system, or the transport is gone.
+   */
+  whenWritten(done: () => void): void {
+    if (this.#transportClosed) return queueMicrotask(done);
+    this.#written.push(done);
+    this.scheduleFlush();
+  }
+
   get transportClosed(): boolean {
     return this.#transportClosed;
   }
@@ -150,6 +163,15 @@ export class ConnectionDriver {
       if (!dispatched && !wrote) break;
     }
     this.#rearm();
+    // Once the core has nothing more to write (and the transport takes writes), what it queued
+    // before is in the transport: wait for that to reach the operating system.
+    if (this.#written.length > 0 && !this.#transportBlocked) {
+      const waiting = this.#written;
+      this.#written = [];
+      this.transport.whenWritten(() => {
+        for (const done of waiting) done();
+      });
+    }
     if (this.#parkingChanged) {
       this.#parkingChanged = false;
       this.#hooks.onParkingChanged?.();
@@ -214,6 +236,12 @@ export class ConnectionDriver {
       },
       Math.max(0, Math.ceil(at - now())),
     );
+  }
+
+  #releaseWritten(): void {
+    const waiting = this.#written;
+    this.#written = [];
+    for (const done of waiting) done();
   }
 
   #clearTimer(): void {

@@ -901,7 +901,11 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
         this.#dialogueEvent(e.event);
         return;
       case 'closed':
-        this.#ended(e.reason);
+        // A release completes here only once its last frame (the acknowledgement of the peer's
+        // DISCONNECT) has reached the operating system: a process that exits when close()
+        // resolves still completes the release at the peer instead of leaving it suspended.
+        if (e.reason.kind === 'released' && driver) driver.whenWritten(() => this.#ended(e.reason));
+        else this.#ended(e.reason);
         // Its tokens pass to the next waiters (a suspended session never gets here until it expires).
         this.#serverTokens?.handleEvent(e);
         return;
