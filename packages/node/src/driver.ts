@@ -54,6 +54,7 @@ export class ConnectionDriver {
   #transportBlocked = false;
   #ended = false;
   #transportClosed = false;
+  #opened = false;
   #parkingChanged = false;
   #wroteThisTurn = false;
   #closeCode: number | null = null;
@@ -76,6 +77,7 @@ export class ConnectionDriver {
     this.transport.start({
       onOpen: () => {
         if (this.#transportClosed) return;
+        this.#opened = true;
         this.io.handleTransportUp(now());
         this.#afterInput();
       },
@@ -149,6 +151,11 @@ export class ConnectionDriver {
     if (this.#transportClosed) return queueMicrotask(done);
     this.#written.push(done);
     this.scheduleFlush();
+  }
+
+  /** Whether the transport ever opened (a peer was there), as opposed to failing to connect. */
+  get opened(): boolean {
+    return this.#opened;
   }
 
   get transportClosed(): boolean {

@@ -1,14 +1,16 @@
 /**
  * Session and connection lifecycle over loopback TCP, with clients that are real processes:
  * what a server is left holding after a client released and exited at once, after a pool was
- * closed, and after many short sessions from one address (issue 10, points 3 and 5).
+ * closed, after a cut before the session was established, and after many short sessions from
+ * one address (issue 10, points 3, 4 and 5).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { connect, type Server, type Session } from '@liaison/node';
-import { startServer, waitFor, within } from './helpers.js';
+import { AbortCode, connect, ErrorCode, type Server, type Session, SessionClosedError } from '@liaison/node';
+import { FaultProxy } from '@liaison/testkit';
+import { echoServer, startServer, text, track, waitFor, within } from './helpers.js';
 
 /** The workspace root: a child's `import '@liaison/node'` resolves from its node_modules. */
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -131,5 +133,80 @@ describe('connections do not outlive their sessions', { timeout: 60_000 }, () =>
     await waitFor(() => server.connectionCount === 0, 1_000, 'every connection closed after its session');
     await waitFor(() => reasons.size === TOTAL, 1_000, 'server sessions closed');
     assert.equal([...reasons.values()].filter((r) => r !== 'released').length, 0);
+  });
+});
+
+/**
+ * Bytes into a connection's server-to-client stream at which the ACCEPT is cut: the client sends
+ * 106 bytes before it (preface, CONNECT with its key share, WINDOW), the server 48 (preface,
+ * CHALLENGE, WINDOW) and then 123 with the ACCEPT. At 130 the server has accepted and the client
+ * gets part of the ACCEPT only.
+ */
+const INSIDE_ACCEPT = 130;
+
+/** A proxy that cuts the first `cuts` connections inside the ACCEPT (every one for Infinity). */
+async function acceptCutter(t: { after: (fn: () => Promise<void>) => void }, server: Server, cuts: number) {
+  const proxy = new FaultProxy({ target: server.address, cutAtBytes: [INSIDE_ACCEPT, INSIDE_ACCEPT], cutStyle: 'reset' });
+  // 'connection' comes before the connection's cut offsets are drawn: later ones pass untouched.
+  proxy.on('connection', ({ id }) => {
+    if (id > cuts) proxy.setFaults({ cutAtBytes: null });
+  });
+  await proxy.start();
+  t.after(() => proxy.stop());
+  return proxy;
+}
+
+describe('establishment across a cut before ACCEPT', { timeout: 30_000 }, () => {
+  test('regression (issue 10.4): connect() retries within the backoff and the server drops the half-open sessions', async (t) => {
+    // The half-open sessions are kept for the server's handshake timeout, not its resume window.
+    const server = await startServer(t, { limits: { handshakeTimeoutMs: 800, resumeWindowMs: 60_000 } });
+    echoServer(server);
+    const reasons: string[] = [];
+    server.on('session', (s) => {
+      void s.closed.then((r) => reasons.push(r.kind === 'aborted' ? `aborted ${r.code}` : r.kind));
+    });
+    const proxy = await acceptCutter(t, server, 3);
+    const client = track(t, connect(proxy.url));
+    await within(client.ready, 5_000, 'ready after the cuts');
+    assert.equal(proxy.counters.cuts, 3, 'three connections cut inside the ACCEPT');
+    assert.equal(proxy.counters.connections, 4, 'established on the fourth');
+    const echoed = new Promise<string>((resolve) => client.once('message', (m) => resolve(text(m))));
+    await client.send('after the cuts');
+    assert.equal(await within(echoed, 2_000, 'echo'), 'after the cuts');
+    // The three accepted on cut connections never heard from their client: dropped promptly.
+    await within(
+      waitFor(() => reasons.length === 3, 3_000, 'half-open sessions dropped'),
+      3_000,
+      'half-open sessions dropped',
+    );
+    assert.deepEqual(reasons, Array(3).fill(`aborted ${AbortCode.RESUME_WINDOW_EXPIRED}`));
+    assert.equal(server.resumableSessions, 1, 'only the live session');
+    assert.equal((await within(client.close(), 2_000, 'release')).kind, 'released');
+    await waitFor(() => server.resumableSessions === 0, 1_000, 'nothing kept');
+  });
+
+  test('regression (issue 10.4): past establishmentTimeoutMs ready rejects with a typed error', async (t) => {
+    const server = await startServer(t);
+    const proxy = await acceptCutter(t, server, Number.POSITIVE_INFINITY);
+    const started = Date.now();
+    const client = track(t, connect(proxy.url, { establishmentTimeoutMs: 1_000 }));
+    await assert.rejects(within(client.ready, 4_000, 'ready settles'), (e: unknown) => {
+      assert.ok(e instanceof SessionClosedError);
+      assert.equal(e.code, ErrorCode.SESSION_ABORTED);
+      const r = e.reason;
+      assert.ok(r.kind === 'aborted' && r.by === 'provider' && r.origin === 'local');
+      assert.ok(([AbortCode.HANDSHAKE_TIMEOUT, AbortCode.TRANSPORT_LOST] as number[]).includes(r.code), `code ${r.code}`);
+      return true;
+    });
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed >= 900 && elapsed < 3_000, `gave up after ${elapsed} ms`);
+    assert.ok(proxy.counters.connections > 2, `retried (${proxy.counters.connections} connections)`);
+    assert.equal(client.state, 'closed');
+  });
+
+  test('establishmentTimeoutMs is checked at connect()', () => {
+    for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      assert.throws(() => connect('tcp://127.0.0.1:1', { establishmentTimeoutMs: bad }), { code: ErrorCode.INVALID_ARGUMENT });
+    }
   });
 });
