@@ -53,7 +53,9 @@ export interface ConnectionOptions {
    * retried on (default 10,000 ms). A transport that opened and broke before the server's answer
    * is replaced after the backoff delay and the connect request sent again; past this deadline
    * `ready` rejects (SESSION_ABORTED, code HANDSHAKE_TIMEOUT, or the last transport's failure).
-   * A transport that never opens (nothing listens) fails at once.
+   * Retried only once the server answered on some transport: a transport that never opens
+   * (nothing listens) or closes before the server sent a byte (a Noise handshake the server
+   * rejected) fails at once.
    */
   establishmentTimeoutMs?: number;
   /** Session-level encryption with Noise (XX, or IK with the server's key); never falls back to plaintext. */
@@ -178,7 +180,7 @@ class ClientConnection {
   readonly #opening = new Map<Session, { deadline: number; reopen: (conn: Connection) => CoreSession }>();
   /** Sessions whose connect request was lost with its transport, waiting for the next one. */
   #lost: Session[] = [];
-  /** A transport of this connection opened once: the server exists, a failure is a fault to retry. */
+  /** The server answered on a transport of this connection once: a failure is a fault to retry. */
   #reachedPeer = false;
   #conn: Connection;
   #driver: ConnectionDriver;
@@ -289,14 +291,14 @@ class ClientConnection {
   }
 
   /**
-   * A session's connect request went down with its transport (its engine session ended). When a
-   * transport of this connection reached the server and the session's deadline is ahead, it is
+   * A session's connect request went down with its transport (its engine session ended). When the
+   * server answered on a transport of this connection and the session's deadline is ahead, it is
    * sent again on the next connection (true); otherwise the session ends with that reason.
    */
   #establishmentLost(session: Session, reason: CloseReason): boolean {
     const opening = this.#opening.get(session);
     const lost = reason.kind === 'aborted' && reason.code === AbortCode.TRANSPORT_LOST;
-    if (this.#driver.opened) this.#reachedPeer = true;
+    if (this.#driver.peerAnswered) this.#reachedPeer = true;
     if (!opening || !lost || !this.#reachedPeer || this.#gone || now() >= opening.deadline) return false;
     this.#lost.push(session);
     return true;

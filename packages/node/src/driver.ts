@@ -54,7 +54,7 @@ export class ConnectionDriver {
   #transportBlocked = false;
   #ended = false;
   #transportClosed = false;
-  #opened = false;
+  #peerAnswered = false;
   #parkingChanged = false;
   #wroteThisTurn = false;
   #closeCode: number | null = null;
@@ -77,11 +77,11 @@ export class ConnectionDriver {
     this.transport.start({
       onOpen: () => {
         if (this.#transportClosed) return;
-        this.#opened = true;
         this.io.handleTransportUp(now());
         this.#afterInput();
       },
       onData: (bytes) => {
+        this.#peerAnswered = true;
         this.io.handleBytes(now(), bytes);
         while (this.#resumesRefused < this.conn.resumesRefused) {
           this.#resumesRefused++;
@@ -153,9 +153,13 @@ export class ConnectionDriver {
     this.scheduleFlush();
   }
 
-  /** Whether the transport ever opened (a peer was there), as opposed to failing to connect. */
-  get opened(): boolean {
-    return this.#opened;
+  /**
+   * Whether the peer sent anything on this transport: a liaison endpoint was there and answered,
+   * as opposed to a transport that never opened or a peer that closed without a word (a failed
+   * Noise handshake, a server turning the connection away).
+   */
+  get peerAnswered(): boolean {
+    return this.#peerAnswered;
   }
 
   get transportClosed(): boolean {
