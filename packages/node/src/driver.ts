@@ -55,6 +55,8 @@ export class ConnectionDriver {
   #ended = false;
   #transportClosed = false;
   #peerAnswered = false;
+  /** Every session left for another connection: the transport is presumed dead, not ended gracefully. */
+  #abandoned = false;
   #parkingChanged = false;
   #wroteThisTurn = false;
   #closeCode: number | null = null;
@@ -137,6 +139,18 @@ export class ConnectionDriver {
     this.scheduleFlush();
   }
 
+  /**
+   * A session of this connection resumed on another one (PROTOCOL.md 16.9: the peer found this
+   * one dead before this side did). Once none is left, the peer no longer uses this connection:
+   * it is dropped now instead of holding a socket, and a place in its address's connection
+   * count, until the handshake or idle timeout notices.
+   */
+  sessionMovedAway(): void {
+    if (this.#ended || this.conn.role !== 'responder' || this.conn.sessionCount > 0) return;
+    this.#abandoned = true;
+    this.close(AbortCode.SHUTDOWN, 'its sessions resumed on another connection');
+  }
+
   /** Closes the connection and every session on it with a provider abort. */
   close(code?: AbortCode, message?: string): void {
     this.io.close(now(), code, message);
@@ -192,7 +206,7 @@ export class ConnectionDriver {
       this.#clearTimer();
       // A peer found unresponsive gets no graceful end (it would wait out the linger before the
       // reconnection could start): the transport is dropped at once.
-      if (this.#closeCode === AbortCode.IDLE_TIMEOUT) this.transport.destroy();
+      if (this.#closeCode === AbortCode.IDLE_TIMEOUT || this.#abandoned) this.transport.destroy();
       else this.transport.end();
     }
   }

@@ -877,7 +877,11 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
         void this.#answerRenewal(e.requestId, e.credentials);
         return;
       case 'resumed':
-        if (driver) this.#driver = driver;
+        if (driver && driver !== this.#driver) {
+          const previous = this.#driver;
+          this.#driver = driver;
+          previous.sessionMovedAway();
+        }
         this.emit('resumed', e.stats);
         this.#pump();
         return;

@@ -107,6 +107,29 @@ describe('a client process that exits right after close()', { timeout: 60_000 },
 });
 
 describe('connections do not outlive their sessions', { timeout: 60_000 }, () => {
+  test('regression (issue 10.5): a connection whose sessions resumed elsewhere is dropped at once', async (t) => {
+    const N = 20;
+    const server = await startServer(t);
+    echoServer(server);
+    const proxy = new FaultProxy({ target: server.address });
+    await proxy.start();
+    t.after(() => proxy.stop());
+    const clients = Array.from({ length: N }, () => track(t, connect(proxy.url)));
+    await within(Promise.all(clients.map((c) => c.ready)), 5_000, 'ready');
+    assert.equal(server.connectionCount, N);
+    const resumed = Promise.all(clients.map((c) => new Promise<void>((r) => c.once('resumed', () => r()))));
+    // The clients see a reset; the server's side stays open and silent, as after a NAT rebinding.
+    assert.equal(proxy.stall({ resetClient: true }), N);
+    await within(resumed, 5_000, 'every client resumed on a new connection');
+    // The old connections carry nothing any more: gone now, not after the handshake or idle timeout.
+    await waitFor(() => server.connectionCount === N, 1_000, `${N} connections, one per session`);
+    const echoes = clients.map((c) => new Promise<string>((r) => c.once('message', (m) => r(text(m)))));
+    await Promise.all(clients.map((c, i) => c.send(`after ${i}`)));
+    assert.deepEqual(await within(Promise.all(echoes), 2_000, 'echoes'), clients.map((_, i) => `after ${i}`));
+    await within(Promise.all(clients.map((c) => c.close())), 2_000, 'released');
+    await waitFor(() => server.connectionCount === 0, 1_000, 'no connection left');
+  });
+
   test('regression (issue 10.5): 2,000 short sessions, 200 at a time from one address, none refused', async (t) => {
     const TOTAL = 2_000;
     const CONCURRENT = 200;
