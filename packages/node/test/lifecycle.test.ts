@@ -125,7 +125,10 @@ describe('connections do not outlive their sessions', { timeout: 60_000 }, () =>
     await waitFor(() => server.connectionCount === N, 1_000, `${N} connections, one per session`);
     const echoes = clients.map((c) => new Promise<string>((r) => c.once('message', (m) => r(text(m)))));
     await Promise.all(clients.map((c, i) => c.send(`after ${i}`)));
-    assert.deepEqual(await within(Promise.all(echoes), 2_000, 'echoes'), clients.map((_, i) => `after ${i}`));
+    assert.deepEqual(
+      await within(Promise.all(echoes), 2_000, 'echoes'),
+      clients.map((_, i) => `after ${i}`),
+    );
     await within(Promise.all(clients.map((c) => c.close())), 2_000, 'released');
     await waitFor(() => server.connectionCount === 0, 1_000, 'no connection left');
   });
@@ -169,7 +172,11 @@ const INSIDE_ACCEPT = 130;
 
 /** A proxy that cuts the first `cuts` connections inside the ACCEPT (every one for Infinity). */
 async function acceptCutter(t: { after: (fn: () => Promise<void>) => void }, server: Server, cuts: number) {
-  const proxy = new FaultProxy({ target: server.address, cutAtBytes: [INSIDE_ACCEPT, INSIDE_ACCEPT], cutStyle: 'reset' });
+  const proxy = new FaultProxy({
+    target: server.address,
+    cutAtBytes: [INSIDE_ACCEPT, INSIDE_ACCEPT],
+    cutStyle: 'reset',
+  });
   // 'connection' comes before the connection's cut offsets are drawn: later ones pass untouched.
   proxy.on('connection', ({ id }) => {
     if (id > cuts) proxy.setFaults({ cutAtBytes: null });
@@ -218,7 +225,10 @@ describe('establishment across a cut before ACCEPT', { timeout: 30_000 }, () => 
       assert.equal(e.code, ErrorCode.SESSION_ABORTED);
       const r = e.reason;
       assert.ok(r.kind === 'aborted' && r.by === 'provider' && r.origin === 'local');
-      assert.ok(([AbortCode.HANDSHAKE_TIMEOUT, AbortCode.TRANSPORT_LOST] as number[]).includes(r.code), `code ${r.code}`);
+      assert.ok(
+        ([AbortCode.HANDSHAKE_TIMEOUT, AbortCode.TRANSPORT_LOST] as number[]).includes(r.code),
+        `code ${r.code}`,
+      );
       return true;
     });
     const elapsed = Date.now() - started;
@@ -229,7 +239,9 @@ describe('establishment across a cut before ACCEPT', { timeout: 30_000 }, () => 
 
   test('establishmentTimeoutMs is checked at connect()', () => {
     for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
-      assert.throws(() => connect('tcp://127.0.0.1:1', { establishmentTimeoutMs: bad }), { code: ErrorCode.INVALID_ARGUMENT });
+      assert.throws(() => connect('tcp://127.0.0.1:1', { establishmentTimeoutMs: bad }), {
+        code: ErrorCode.INVALID_ARGUMENT,
+      });
     }
   });
 });
