@@ -331,3 +331,52 @@ describe('regression (sim seed 709): a resume answered before the replay ends lo
     assert.deepEqual(received(l.serverEvents).sort(), ['a0', 'a1', 'b0', 'c0']);
   });
 });
+
+describe('half-open sessions (issue 10.4)', () => {
+  /** A session the server accepted, with everything the server sent since lost in a cut. */
+  function acceptedThenCut(l: Link): { c: Session; s: Session } {
+    const c = l.client.openSession(l.now);
+    for (let b = l.client.pollTransmit(); b; b = l.client.pollTransmit()) l.server.handleBytes(l.now, b);
+    for (let e = l.server.pollEvent(); e; e = l.server.pollEvent()) {
+      if (e.type === 'connect-request') e.session.accept(l.now, new Uint8Array(0));
+    }
+    while (l.server.pollTransmit()); // the ACCEPT is lost with the transport
+    const s = l.server.session(c.channel) as Session;
+    assert.equal(s.state, 'open');
+    l.cut();
+    return { c, s };
+  }
+
+  test('regression: a session whose ACCEPT was lost is parked only handshakeTimeoutMs, not the resume window', () => {
+    const l = new Link({ handshakeTimeoutMs: 500 });
+    const { c, s } = acceptedThenCut(l);
+    assert.equal(c.state, 'closed', 'the initiator never had the session');
+    assert.equal(s.link, 'suspended');
+    assert.equal(s.parkWindowMs, 500);
+    assert.equal(l.serverTable.pollTimeout(), l.now + 500);
+    l.now += 500;
+    l.serverTable.handleTimeout(l.now);
+    const reason = s.closeReason;
+    assert.ok(reason?.kind === 'aborted' && reason.code === AbortCode.RESUME_WINDOW_EXPIRED);
+    assert.equal(l.serverTable.registeredCount, 0);
+  });
+
+  test('a session the initiator has been heard on keeps the whole resume window, and resumes', () => {
+    const l = new Link({ handshakeTimeoutMs: 500 });
+    const c = l.client.openSession(l.now);
+    l.pump();
+    const s = l.server.session(c.channel) as Session;
+    assert.equal(s.parkWindowMs, 500, 'nothing from the initiator yet');
+    c.send(l.now, 'normal', new TextEncoder().encode('hello'));
+    l.pump();
+    assert.equal(s.parkWindowMs, s.resumeWindowMs, 'the initiator has the session');
+    l.cut();
+    assert.equal(l.serverTable.pollTimeout(), l.now + 10_000, "the table's resume window");
+    l.now += 2_000; // past the handshake timeout, inside the resume window
+    l.connect();
+    l.client.resumeSession(l.now, c);
+    l.pump();
+    assert.equal(c.link, 'attached');
+    assert.equal(s.link, 'attached');
+  });
+});

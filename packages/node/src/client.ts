@@ -15,10 +15,13 @@
 import { isIP, connect as netConnect } from 'node:net';
 import { type ConnectionOptions as TlsConnectionOptions, connect as tlsConnect } from 'node:tls';
 import {
+  AbortCode,
   type BackoffOptions,
+  type CloseReason,
   Connection,
   type Session as CoreSession,
   DEFAULT_BACKOFF,
+  DEFAULT_LIMITS,
   ErrorCode,
   type Extension,
   type Limits,
@@ -45,6 +48,16 @@ export interface ConnectionOptions {
   resume?: boolean;
   /** Reconnection delays (default: about 5 ms, then 4x per attempt up to 5 s, half of each randomised). */
   backoff?: Partial<BackoffOptions>;
+  /**
+   * How long a session may take to be established, from connect(), across the transports it is
+   * retried on (default 10,000 ms). A transport that opened and broke before the server's answer
+   * is replaced after the backoff delay and the connect request sent again; past this deadline
+   * `ready` rejects (SESSION_ABORTED, code HANDSHAKE_TIMEOUT, or the last transport's failure).
+   * Retried only once the server answered on some transport: a transport that never opens
+   * (nothing listens) or closes before the server sent a byte (a Noise handshake the server
+   * rejected) fails at once.
+   */
+  establishmentTimeoutMs?: number;
   /** Session-level encryption with Noise (XX, or IK with the server's key); never falls back to plaintext. */
   noise?: NoiseOptions;
   /**
@@ -135,10 +148,18 @@ export class Pool {
     return created.open(options);
   }
 
-  /** Aborts every session of the pool and closes its connections. */
-  close(): void {
-    for (const set of this.#connections.values()) for (const c of set) c.abortAll();
+  /**
+   * Releases every session of the pool in order (S-RELEASE: what was sent before is delivered
+   * first) and resolves once all of them ended and their last frames reached the operating
+   * system, so a process may exit right after. A session with no transport at that moment
+   * (suspended or resuming) cannot release and is aborted. Each connection closes with its last
+   * session. Never rejects; each session's `closed` says how it ended.
+   */
+  async close(): Promise<void> {
+    const closing: Promise<unknown>[] = [];
+    for (const set of this.#connections.values()) for (const c of set) closing.push(c.releaseAll());
     this.#connections.clear();
+    await Promise.all(closing);
   }
 }
 
@@ -154,6 +175,13 @@ class ClientConnection {
   readonly #onGone: () => void;
   readonly #noise: NoiseConfig | null;
   readonly #sessions = new Map<CoreSession, Session>();
+  readonly #establishmentTimeoutMs: number;
+  /** Sessions not yet accepted: their deadline and how to send their connect request again. */
+  readonly #opening = new Map<Session, { deadline: number; reopen: (conn: Connection) => CoreSession }>();
+  /** Sessions whose connect request was lost with its transport, waiting for the next one. */
+  #lost: Session[] = [];
+  /** The server answered on a transport of this connection once: a failure is a fault to retry. */
+  #reachedPeer = false;
   #conn: Connection;
   #driver: ConnectionDriver;
   #timer: NodeJS.Timeout | null = null;
@@ -164,6 +192,7 @@ class ClientConnection {
     this.#limits = options.limits;
     this.#tls = options.tls;
     this.#schedule = new ReconnectSchedule(resolveBackoff(options.backoff));
+    this.#establishmentTimeoutMs = resolveEstablishmentTimeout(options.establishmentTimeoutMs);
     const probe = new Connection({ role: 'initiator', limits: options.limits }); // validates the limits now
     this.#parking = options.resume === false ? null : new Parking(probe.limits);
     this.#onGone = onGone;
@@ -185,40 +214,54 @@ class ClientConnection {
       throw new UsageError(ErrorCode.INVALID_ARGUMENT, `user data exceeds ${this.#conn.limits.userDataBytesMax} bytes`);
     }
     const plan = options.auth ? credentialsFor(options.auth) : null;
-    const core = this.#conn.openSession(now(), {
-      units,
-      userData,
-      extensions: options.extensions,
-      credentials: plan?.credentials,
-      dialogue: connectDialogue(options.initialTokens, options.initialSerial),
-    });
-    const session = new Session(this.#driver, core, {
+    const reopen = (conn: Connection) =>
+      conn.openSession(now(), {
+        units,
+        userData,
+        extensions: options.extensions,
+        credentials: plan?.credentials,
+        dialogue: connectDialogue(options.initialTokens, options.initialSerial),
+      });
+    const core = reopen(this.#conn);
+    const session: Session = new Session(this.#driver, core, {
       onReleaseRequest: options.onReleaseRequest,
       parking: this.#parking,
       checkAccept: plan?.checkAccept ?? null,
+      onEstablishmentLost: (reason) => this.#establishmentLost(session, reason),
     });
     this.#sessions.set(core, session);
+    this.#opening.set(session, { deadline: now() + this.#establishmentTimeoutMs, reopen });
+    const opened = () => this.#opening.delete(session);
+    session.ready.then(opened, opened);
     session.on('resumed', () => {
       this.#schedule.succeeded();
     });
     session.once('close', () => {
-      this.#sessions.delete(core);
+      this.#sessions.delete(session.engine);
+      this.#opening.delete(session);
       if (this.#sessions.size === 0) this.#retire();
     });
     this.#driver.scheduleFlush();
     return session;
   }
 
-  abortAll(): void {
-    for (const s of [...this.#sessions.values()]) s.abort();
+  /** Releases the attached sessions, aborts the others; resolves when every one has closed. */
+  releaseAll(): Promise<unknown> {
+    const closing: Promise<unknown>[] = [];
+    for (const s of [...this.#sessions.values()]) {
+      if (s.link === 'attached') closing.push(s.close().catch(() => s.abort()));
+      else s.abort();
+      closing.push(s.closed);
+    }
     this.#parking?.update(); // suspended sessions' close events wait there
-    this.#retire();
+    if (this.#sessions.size === 0) this.#retire();
+    return Promise.all(closing);
   }
 
-  #newConnection(): Connection {
+  #newConnection(limits = this.#limits): Connection {
     return new Connection({
       role: 'initiator',
-      limits: this.#limits,
+      limits,
       random,
       keyAgreement: nativeKeyAgreement,
       table: this.#parking?.table,
@@ -249,28 +292,74 @@ class ClientConnection {
     return [...this.#sessions.keys()].filter((s) => s.state !== 'closed' && s.link === 'suspended');
   }
 
+  /**
+   * A session's connect request went down with its transport (its engine session ended). When the
+   * server answered on a transport of this connection and the session's deadline is ahead, it is
+   * sent again on the next connection (true); otherwise the session ends with that reason.
+   */
+  #establishmentLost(session: Session, reason: CloseReason): boolean {
+    const opening = this.#opening.get(session);
+    const lost = reason.kind === 'aborted' && reason.code === AbortCode.TRANSPORT_LOST;
+    if (this.#driver.peerAnswered) this.#reachedPeer = true;
+    if (!opening || !lost || !this.#reachedPeer || this.#gone || now() >= opening.deadline) return false;
+    this.#lost.push(session);
+    return true;
+  }
+
   #transportClosed(driver: ConnectionDriver): void {
     if (driver !== this.#driver || this.#gone) return;
-    if (this.#suspended().length === 0) {
+    if (this.#suspended().length === 0 && this.#lost.length === 0) {
       if (this.#sessions.size === 0) this.#retire();
       return;
     }
-    const delay = this.#schedule.nextDelay(Math.random());
+    let delay = this.#schedule.nextDelay(Math.random());
+    // A session still to be established is not kept waiting past its deadline.
+    for (const s of this.#lost) delay = Math.min(delay, Math.max(0, (this.#opening.get(s)?.deadline ?? 0) - now()));
     this.#timer = setTimeout(() => this.#reconnect(), delay);
   }
 
-  /** A new transport connection that resumes every suspended session, all together. */
+  /**
+   * A new transport connection that resumes every suspended session, all together, and sends the
+   * connect requests lost with the previous one again.
+   */
   #reconnect(): void {
     this.#timer = null;
+    if (this.#gone) return;
     const waiting = this.#suspended();
-    if (waiting.length === 0 || this.#gone) return;
-    const conn = this.#newConnection();
-    for (const core of waiting) conn.resumeSession(now(), core);
+    const t = now();
+    const reopening: { session: Session; reopen: (conn: Connection) => CoreSession }[] = [];
+    let deadline = Number.POSITIVE_INFINITY;
+    for (const session of this.#lost.splice(0)) {
+      const opening = this.#opening.get(session);
+      if (!session.reestablishing || !opening) continue; // aborted meanwhile
+      if (t >= opening.deadline) {
+        session.giveUp(establishmentExpired(this.#establishmentTimeoutMs));
+        continue;
+      }
+      deadline = Math.min(deadline, opening.deadline);
+      reopening.push({ session, reopen: opening.reopen });
+    }
+    if (waiting.length === 0 && reopening.length === 0) {
+      if (this.#sessions.size === 0) this.#retire();
+      return;
+    }
+    // The new connection's handshake deadline ends with the earliest establishment deadline.
+    const conn =
+      reopening.length === 0
+        ? this.#newConnection()
+        : this.#newConnection({ ...this.#limits, handshakeTimeoutMs: handshakeWithin(this.#limits, deadline - t) });
+    for (const core of waiting) conn.resumeSession(t, core);
     this.#parking?.update();
     const driver = this.#newDriver(conn);
     this.#conn = conn;
     this.#driver = driver;
     for (const core of waiting) this.#sessions.get(core)?.moveTo(driver);
+    for (const { session, reopen } of reopening) {
+      this.#sessions.delete(session.engine);
+      const core = reopen(conn);
+      session.reestablish(driver, core);
+      this.#sessions.set(core, session);
+    }
     driver.start();
   }
 
@@ -282,6 +371,36 @@ class ClientConnection {
     this.#onGone();
   }
 }
+
+/** The reason a session ends with when it could not be established within its deadline. */
+function establishmentExpired(timeoutMs: number): CloseReason {
+  return {
+    kind: 'aborted',
+    origin: 'local',
+    by: 'provider',
+    code: AbortCode.HANDSHAKE_TIMEOUT,
+    message: `not established within establishmentTimeoutMs (${timeoutMs} ms)`,
+    userData: new Uint8Array(0),
+    undelivered: 0,
+  };
+}
+
+/** The handshake timeout of a retry connection: the configured one, cut to what is left (at least 1 ms). */
+function handshakeWithin(limits: Partial<Limits> | undefined, leftMs: number): number {
+  const configured = limits?.handshakeTimeoutMs ?? DEFAULT_LIMITS.handshakeTimeoutMs;
+  return Math.max(1, Math.min(configured, Math.ceil(leftMs)));
+}
+
+function resolveEstablishmentTimeout(ms: number | undefined): number {
+  if (ms === undefined) return DEFAULT_ESTABLISHMENT_TIMEOUT_MS;
+  if (!(Number.isFinite(ms) && ms > 0)) {
+    throw new UsageError(ErrorCode.INVALID_ARGUMENT, `establishmentTimeoutMs must be a positive number, got ${ms}`);
+  }
+  return ms;
+}
+
+/** Default of `establishmentTimeoutMs`: the default handshake timeout, now across retries. */
+const DEFAULT_ESTABLISHMENT_TIMEOUT_MS = 10_000;
 
 function resolveBackoff(partial: Partial<BackoffOptions> = {}): BackoffOptions {
   const b = { ...DEFAULT_BACKOFF, ...partial };

@@ -61,12 +61,16 @@ export class ConnectionDriver {
   #transportBlocked = false;
   #ended = false;
   #transportClosed = false;
+  #peerAnswered = false;
+  /** Every session left for another connection: the transport is presumed dead, not ended gracefully. */
+  #abandoned = false;
   #parkingChanged = false;
   #wroteThisTurn = false;
   #closeCode: number | null = null;
   #closeError: TransportFailureError | null = null;
   #resumesRefused = 0;
-  #peerReached = false;
+  /** Callbacks waiting for what the core has queued so far to reach the operating system. */
+  #written: (() => void)[] = [];
   /** Close the transport once no session remains (a client's own connection). */
   endWhenIdle = false;
 
@@ -87,8 +91,8 @@ export class ConnectionDriver {
         this.#afterInput();
       },
       onData: (bytes) => {
-        if (!this.#peerReached) {
-          this.#peerReached = true;
+        if (!this.#peerAnswered) {
+          this.#peerAnswered = true;
           this.#hooks.onPeerReached?.();
         }
         this.io.handleBytes(now(), bytes);
@@ -112,6 +116,7 @@ export class ConnectionDriver {
         this.io.handleTransportDown(now(), this.#closeError.message);
         this.#drainEvents();
         this.#clearTimer();
+        this.#releaseWritten();
         this.#hooks.onParkingChanged?.();
         this.#hooks.onClosed?.();
       },
@@ -146,10 +151,41 @@ export class ConnectionDriver {
     this.scheduleFlush();
   }
 
+  /**
+   * A session of this connection resumed on another one (PROTOCOL.md 16.9: the peer found this
+   * one dead before this side did). Once none is left, the peer no longer uses this connection:
+   * it is dropped now instead of holding a socket, and a place in its address's connection
+   * count, until the handshake or idle timeout notices.
+   */
+  sessionMovedAway(): void {
+    if (this.#ended || this.conn.role !== 'responder' || this.conn.sessionCount > 0) return;
+    this.#abandoned = true;
+    this.close(AbortCode.SHUTDOWN, 'its sessions resumed on another connection');
+  }
+
   /** Closes the connection and every session on it with a provider abort. */
   close(code?: AbortCode, message?: string): void {
     this.io.close(now(), code, message);
     this.#afterInput();
+  }
+
+  /**
+   * Calls `done` once everything the core has queued so far (an acknowledgement that completes a
+   * release, say) has been written and handed to the operating system, or the transport is gone.
+   */
+  whenWritten(done: () => void): void {
+    if (this.#transportClosed) return queueMicrotask(done);
+    this.#written.push(done);
+    this.scheduleFlush();
+  }
+
+  /**
+   * Whether the peer sent anything on this transport: a liaison endpoint was there and answered,
+   * as opposed to a transport that never opened or a peer that closed without a word (a failed
+   * Noise handshake, a server turning the connection away).
+   */
+  get peerAnswered(): boolean {
+    return this.#peerAnswered;
   }
 
   get transportClosed(): boolean {
@@ -182,6 +218,15 @@ export class ConnectionDriver {
       if (!dispatched && !wrote) break;
     }
     this.#rearm();
+    // Once the core has nothing more to write (and the transport takes writes), what it queued
+    // before is in the transport: wait for that to reach the operating system.
+    if (this.#written.length > 0 && !this.#transportBlocked) {
+      const waiting = this.#written;
+      this.#written = [];
+      this.transport.whenWritten(() => {
+        for (const done of waiting) done();
+      });
+    }
     if (this.#parkingChanged) {
       this.#parkingChanged = false;
       this.#hooks.onParkingChanged?.();
@@ -191,7 +236,7 @@ export class ConnectionDriver {
       this.#clearTimer();
       // A peer found unresponsive gets no graceful end (it would wait out the linger before the
       // reconnection could start): the transport is dropped at once.
-      if (this.#closeCode === AbortCode.IDLE_TIMEOUT) this.transport.destroy();
+      if (this.#closeCode === AbortCode.IDLE_TIMEOUT || this.#abandoned) this.transport.destroy();
       else this.transport.end();
     }
   }
@@ -246,6 +291,12 @@ export class ConnectionDriver {
       },
       Math.max(0, Math.ceil(at - now())),
     );
+  }
+
+  #releaseWritten(): void {
+    const waiting = this.#written;
+    this.#written = [];
+    for (const done of waiting) done();
   }
 
   #clearTimer(): void {

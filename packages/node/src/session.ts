@@ -98,6 +98,11 @@ export interface SessionInit {
   tokens?: ServerTokens | null;
   /** Client with a PSK: checks the server's answer in ACCEPT; false aborts (AUTHENTICATION_FAILED). */
   checkAccept?: ((credentials: Extension[], agreed: AgreedParameters, binding: PskBinding) => boolean) | null;
+  /**
+   * Client: the engine session ended before the server accepted it. True means the client takes
+   * over (it opens the session again on a new connection, `reestablish`); false lets it end.
+   */
+  onEstablishmentLost?: ((reason: CloseReason) => boolean) | null;
 }
 
 interface TokenWaiter {
@@ -124,7 +129,10 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
   #isOpen = false;
   #readyError: Error | null = null;
   #driver: ConnectionDriver;
-  readonly #core: CoreSession;
+  #core: CoreSession;
+  /** Client: the connect request was lost with its transport; a new one is on its way. */
+  #reestablishing = false;
+  readonly #onEstablishmentLost: ((reason: CloseReason) => boolean) | null;
   readonly #onReleaseRequest: ReleaseDecider | undefined;
   readonly #parking: Parking | null;
   readonly #checkAccept: ((credentials: Extension[], agreed: AgreedParameters, binding: PskBinding) => boolean) | null;
@@ -169,6 +177,7 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
     this.#parking = init.parking ?? null;
     this.#serverTokens = init.tokens ?? null;
     this.#checkAccept = init.checkAccept ?? null;
+    this.#onEstablishmentLost = init.onEstablishmentLost ?? null;
     registerSession(core, this);
   }
 
@@ -208,7 +217,7 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
 
   /** The X.225 state: connecting, awaiting-response, open, releasing, release-requested, disconnecting, closed. */
   get state(): SessionStateName {
-    return this.#core.state;
+    return this.#reestablishing ? 'connecting' : this.#core.state;
   }
 
   get agreed(): AgreedParameters | null {
@@ -241,6 +250,30 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
   /** @internal A reconnection carries this session on a new connection. */
   moveTo(driver: ConnectionDriver): void {
     this.#driver = driver;
+  }
+
+  /** @internal The engine session (a new one after `reestablish`). */
+  get engine(): CoreSession {
+    return this.#core;
+  }
+
+  /** @internal Whether the session waits for a new connection to send its connect request on. */
+  get reestablishing(): boolean {
+    return this.#reestablishing;
+  }
+
+  /** @internal The connect request goes again, as a new engine session on a new connection. */
+  reestablish(driver: ConnectionDriver, core: CoreSession): void {
+    this.#driver = driver;
+    this.#core = core;
+    this.#reestablishing = false;
+    registerSession(core, this);
+  }
+
+  /** @internal The client stopped trying to establish the session. */
+  giveUp(reason: CloseReason): void {
+    this.#reestablishing = false;
+    this.#ended(reason);
   }
 
   get remoteAddress(): string {
@@ -342,7 +375,7 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
     if (state === 'release-requested' && !this.#releaseAnswered) {
       this.#releaseAnswered = true;
       this.#enqueue({ op: 'respond', accept: true, userData: bytes });
-    } else if (state === 'open' || state === 'connecting') {
+    } else if (state === 'open' || state === 'connecting' || this.#reestablishing) {
       // Without the tokens a release needs, say so now instead of never closing.
       try {
         this.#core.dialogue?.checkRelease();
@@ -357,6 +390,12 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
   /** User abort (S-U-ABORT): ends at once; data in transit may be lost and is counted in the reason. */
   abort(userData: Uint8Array | string = EMPTY): void {
     if (this.#reason) return;
+    if (this.#reestablishing) {
+      // No engine session to abort: nothing of it is on any wire.
+      const undelivered = this.#ops.slice(this.#opsHead).filter((op) => op.op === 'send').length;
+      const reason = { kind: 'aborted', origin: 'local', by: 'user', code: AbortCode.USER, message: '' } as const;
+      return this.giveUp({ ...reason, userData: toBytes(userData), undelivered });
+    }
     try {
       this.#core.abort(now(), toBytes(userData));
     } catch (e) {
@@ -848,7 +887,11 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
         void this.#answerRenewal(e.requestId, e.credentials);
         return;
       case 'resumed':
-        if (driver) this.#driver = driver;
+        if (driver && driver !== this.#driver) {
+          const previous = this.#driver;
+          this.#driver = driver;
+          previous.sessionMovedAway();
+        }
         this.emit('resumed', e.stats);
         this.#pump();
         return;
@@ -911,7 +954,15 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
         this.#dialogueEvent(e.event);
         return;
       case 'closed':
-        this.#ended(e.reason);
+        if (!this.#isOpen && this.#onEstablishmentLost?.(e.reason)) {
+          this.#reestablishing = true;
+          return;
+        }
+        // A release completes here only once its last frame (the acknowledgement of the peer's
+        // DISCONNECT) has reached the operating system: a process that exits when close()
+        // resolves still completes the release at the peer instead of leaving it suspended.
+        if (e.reason.kind === 'released' && driver) driver.whenWritten(() => this.#ended(e.reason));
+        else this.#ended(e.reason);
         // Its tokens pass to the next waiters (a suspended session never gets here until it expires).
         this.#serverTokens?.handleEvent(e);
         return;

@@ -31,6 +31,11 @@ export interface Transport {
   write(bytes: Uint8Array): boolean;
   /** Queues several chunks in order, as one vectored write where the transport can. */
   writev(chunks: Uint8Array[]): boolean;
+  /**
+   * Calls `done` once every byte written so far has been handed to the operating system, which
+   * delivers it even if this process exits next (or at once when the transport is gone).
+   */
+  whenWritten(done: () => void): void;
   /** Graceful close after everything written so far has been sent. */
   end(): void;
   /** Immediate close. */
@@ -114,6 +119,25 @@ export class TcpTransport implements Transport {
     return ok;
   }
 
+  whenWritten(done: () => void): void {
+    const s = this.#socket;
+    if (s.destroyed || s.writableFinished || this.#closed) return queueMicrotask(done);
+    if (s.writableEnded) {
+      let called = false;
+      const once = () => {
+        if (called) return;
+        called = true;
+        done();
+      };
+      s.once('finish', once);
+      s.once('close', once);
+      return;
+    }
+    // Writes complete in order: an empty one completes after every byte queued before it. It
+    // also calls back (with an error) if the socket fails first.
+    s.write(EMPTY, () => done());
+  }
+
   end(): void {
     if (!this.#socket.destroyed && !this.#socket.writableEnded) this.#socket.end();
     // A peer that never closes its side must not keep the socket forever.
@@ -126,3 +150,4 @@ export class TcpTransport implements Transport {
 }
 
 const END_LINGER_MS = 5_000;
+const EMPTY = new Uint8Array(0);

@@ -74,7 +74,7 @@ export class SessionTable {
     this.unpark(session);
     // The window runs from the start of the suspension: failed resume attempts do not extend it.
     const since = session.suspendedSince ?? now;
-    const deadline = since + Math.min(this.options.resumeWindowMs, session.resumeWindowMs ?? Infinity);
+    const deadline = since + Math.min(this.options.resumeWindowMs, session.parkWindowMs ?? Infinity);
     // What a parked session costs: what it retains, plus the session itself (an empty one is not free).
     const cost = session.retainedBytes + PARKED_SESSION_OVERHEAD_BYTES;
     this.#parked.set(session, { deadline, cost });

@@ -241,6 +241,8 @@ export class Session {
   #consumedBytes = 0;
   #advertisedLimit = 0;
   #ackedReceived = 0;
+  /** Responder: a frame of the initiator arrived after the ACCEPT (it knows the session exists). */
+  #peerHeard = false;
   #ackDueAt: number | null = null;
   #ackNow = false;
   /** Fragments of a message being reassembled: payload bytes, and their window cost (credit). */
@@ -364,6 +366,19 @@ export class Session {
   /** The responder's resume window, as it announced it (initiator side), or null. */
   get resumeWindowMs(): number | null {
     return this.#recovery?.resumeWindowMs ?? null;
+  }
+
+  /**
+   * How long a session table keeps this session parked (with its own resume window), or null for
+   * no limit of its own. A responder that has heard nothing on the session since its ACCEPT does
+   * not know the initiator has it: a transport cut before the ACCEPT arrived leaves an initiator
+   * that cannot resume and opens a new session instead. Such a half-open session is kept only
+   * `handshakeTimeoutMs`, long enough for an initiator that did get the ACCEPT to resume (its first
+   * attempt follows the break within milliseconds), not the whole resume window.
+   */
+  get parkWindowMs(): number | null {
+    if (this.#initiator || this.#peerHeard) return this.resumeWindowMs;
+    return Math.min(this.resumeWindowMs ?? Number.POSITIVE_INFINITY, this.#limits.handshakeTimeoutMs);
   }
 
   /** Bytes this session holds for retransmission or waiting to be sent (its cost while suspended). */
@@ -712,6 +727,7 @@ export class Session {
    * reported through events, never thrown.
    */
   handleFrame(now: number, f: Frame): void {
+    this.#peerHeard = true;
     if (this.#duplicatesToDrop > 0 && isSequenced(f.type)) {
       // The peer resent frames this side already had (it could not know how far we got).
       this.#duplicatesToDrop--;
@@ -1199,6 +1215,7 @@ export class Session {
   }
 
   #resumed(now: number, since: number, counts: Omit<ResumeStats, 'downtimeMs' | 'lost'>): void {
+    this.#peerHeard = true; // a proven RESUME: the initiator has the session
     this.stats.resumes++;
     // The release deadline bounds a release on a working connection, not the outages it lives
     // through (those are bounded by the resume window): each resume gives it its full time again.
