@@ -1,0 +1,135 @@
+/**
+ * Issue 10.8: `npm i liaison` gives a user the command and the typed API outside this repository.
+ * The packages are packed and installed into a fresh project in the temp directory (packed.ts);
+ * there `npx liaison` runs, a server and a client talk over loopback, and a TypeScript file that
+ * imports 'liaison' type-checks (nodenext and node10 resolution) and runs.
+ */
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { packedProject, type Project, ROOT, TSC, TYPE_ROOTS } from './packed.js';
+
+const run = promisify(execFile);
+let project: Project;
+
+const TYPED = `import { connect, listen, type CloseReason, type Session } from 'liaison';
+
+const server = await listen('tcp://127.0.0.1:0', {
+  onSession: async (session: Session) => {
+    for await (const message of session) await session.send(message);
+  },
+});
+const session = connect(server.url, { userData: 'typed' });
+await session.send('round trip');
+for await (const message of session) {
+  console.log(new TextDecoder().decode(message));
+  break;
+}
+const reason: CloseReason = await session.close();
+console.log(reason.kind);
+await server.close();
+`;
+
+/** Must not compile: proves the import is typed, not \`any\`. */
+const MISTYPED = `import { connect } from 'liaison';
+const wrong: number = connect('tcp://127.0.0.1:1').ready;
+`;
+
+function npx(args: string[], input?: string): Promise<{ stdout: string; stderr: string }> {
+  const child = execFile('npx', ['--no-install', ...args], { cwd: project.dir, timeout: 15_000 });
+  if (input !== undefined) child.stdin?.end(input);
+  return new Promise((resolve, reject) => {
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d) => (stdout += d));
+    child.stderr?.on('data', (d) => (stderr += d));
+    child.on('close', (code) =>
+      code === 0 ? resolve({ stdout, stderr }) : reject(new Error(`npx ${args.join(' ')}: exit ${code}\n${stderr}`)),
+    );
+  });
+}
+
+describe('packed packages in a fresh project', { timeout: 90_000 }, () => {
+  before(async () => {
+    project = await packedProject();
+  });
+  after(() => project?.remove());
+
+  test('npx liaison --version prints the installed package.json version (not a constant)', async () => {
+    const manifest = join(project.dir, 'node_modules/liaison/package.json');
+    const pkg = JSON.parse(readFileSync(manifest, 'utf8'));
+    assert.equal(pkg.version, JSON.parse(readFileSync(join(ROOT, 'packages/cli/package.json'), 'utf8')).version);
+    assert.equal((await npx(['liaison', '--version'])).stdout.trim(), pkg.version);
+    writeFileSync(manifest, JSON.stringify({ ...pkg, version: '9.8.7-packed' }));
+    try {
+      assert.equal((await npx(['liaison', '--version'])).stdout.trim(), '9.8.7-packed');
+    } finally {
+      writeFileSync(manifest, JSON.stringify(pkg));
+    }
+  });
+
+  test('what each tarball holds: dist code and types, README, LICENSE; no tests, sources, maps or build info', async () => {
+    for (const tarball of project.tarballs) {
+      const { stdout } = await run('tar', ['-tzf', tarball]);
+      const files = stdout.trim().split('\n');
+      for (const needed of ['package/package.json', 'package/README.md', 'package/LICENSE', 'package/dist/index.js', 'package/dist/index.d.ts']) {
+        assert.ok(files.includes(needed), `${tarball} lacks ${needed}`);
+      }
+      const extra = files.filter((f) => /test|\.map$|tsbuildinfo|\/src\/|tsconfig/.test(f));
+      assert.deepEqual(extra, [], `${tarball} ships files a user does not need`);
+    }
+  });
+
+  test('serve --echo and connect talk over loopback; liaison-proxy is there too', async () => {
+    const server = spawn('npx', ['--no-install', 'liaison', 'serve', '--listen', 'tcp://127.0.0.1:0', '--echo', '--quiet'], {
+      cwd: project.dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        server.stdout.on('data', (d) => {
+          out += d;
+          const m = /^listening (tcp:\/\/\S+)$/m.exec(out);
+          if (m?.[1]) resolve(m[1]);
+        });
+        server.once('exit', (code) => reject(new Error(`serve exited ${code}`)));
+        setTimeout(() => reject(new Error('serve did not listen within 10 s')), 10_000);
+      });
+      const { stdout } = await npx(['liaison', 'connect', url], 'one\ntwo\nthree\n');
+      assert.equal(stdout, 'one\ntwo\nthree\n');
+    } finally {
+      if (server.pid) process.kill(-server.pid, 'SIGTERM');
+    }
+    assert.match((await npx(['liaison-proxy', '--help'])).stdout, /^usage: liaison-proxy /);
+  });
+
+  test("a TypeScript file importing 'liaison' type-checks (nodenext and node10) and runs", async () => {
+    writeFileSync(join(project.dir, 'typed.ts'), TYPED);
+    writeFileSync(join(project.dir, 'mistyped.ts'), MISTYPED);
+    const common = ['--strict', '--target', 'es2022', '--typeRoots', TYPE_ROOTS, '--types', 'node', '--skipLibCheck', 'false'];
+    await run(process.execPath, [TSC, ...common, '--module', 'nodenext', '--outDir', 'out', 'typed.ts'], {
+      cwd: project.dir,
+      timeout: 30_000,
+    });
+    await run(
+      process.execPath,
+      [TSC, ...common, '--noEmit', '--module', 'esnext', '--moduleResolution', 'node10', 'typed.ts'],
+      { cwd: project.dir, timeout: 30_000 },
+    );
+    const mistyped = await run(process.execPath, [TSC, ...common, '--noEmit', '--module', 'nodenext', 'mistyped.ts'], {
+      cwd: project.dir,
+      timeout: 30_000,
+    }).then(
+      () => '',
+      (e: { stdout: string }) => e.stdout,
+    );
+    assert.match(mistyped, /TS2322: Type 'Promise<void>' is not assignable to type 'number'/);
+    const { stdout } = await run(process.execPath, ['out/typed.js'], { cwd: project.dir, timeout: 10_000 });
+    assert.equal(stdout, 'round trip\nreleased\n');
+  });
+});
