@@ -3,14 +3,21 @@
  * The packages are packed and installed into a fresh project in the temp directory (packed.ts);
  * there `npx liaison` runs, a server and a client talk over loopback, and a TypeScript file that
  * imports 'liaison' type-checks (nodenext and node10 resolution) and runs.
+ *
+ * Then the README, as a user copy-pastes it into that project: every shell block runs with bash
+ * (servers in the background on free ports that stand in for the README's), every TypeScript
+ * block is compiled and run, and their output is checked against what the README says
+ * (readme-blocks.ts has the markers). One install serves both: it is most of the time.
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { packedProject, type Project, ROOT, TSC, TYPE_ROOTS } from './packed.js';
+import { readmeBlocks, withPorts } from './readme-blocks.js';
 
 const run = promisify(execFile);
 let project: Project;
@@ -130,4 +137,86 @@ describe('packed packages in a fresh project', { timeout: 90_000 }, () => {
     const { stdout } = await run(process.execPath, ['out/typed.js'], { cwd: project.dir, timeout: 10_000 });
     assert.equal(stdout, 'round trip\nreleased\n');
   });
+
+  // ------------------------------------------------------------------ the README, copy-pasted
+
+  const blocks = readmeBlocks(readFileSync(join(ROOT, 'README.md'), 'utf8'));
+  const ports = new Map<number, number>();
+  const port = (readmePort: number) => ports.get(readmePort) as number;
+
+  test('README: every code block is marked, and the ones not run say why', async () => {
+    assert.ok(blocks.length >= 10, 'the README has its blocks');
+    for (const b of blocks) if (b.kind === 'skip') assert.ok(b.reason.length > 10, `README.md:${b.line}: say why`);
+    // One free port per README port, the same in every block (a block's server, its clients).
+    for (const b of blocks) for (const m of b.code.matchAll(/:(7\d{3})\b/g)) ports.set(Number(m[1]), 0);
+    for (const readmePort of ports.keys()) ports.set(readmePort, await freePort());
+  });
+
+  for (const block of blocks.filter((b) => b.kind === 'sh')) {
+    test(`README.md:${block.line}: the shell block runs and prints what the README says`, async () => {
+      const script = [...block.setup, withPorts(block.code, port)].join('\n');
+      const { status, stdout, stderr } = await shell(script, project.dir);
+      assert.equal(status, 0, `exit ${status}\n${stdout}\n${stderr}`);
+      for (const re of block.expect) assert.match(stdout, re, `stdout of README.md:${block.line}\n${stderr}`);
+      for (const re of block.stderr) assert.match(stderr, re, `stderr of README.md:${block.line}`);
+    });
+  }
+
+  test('README: the TypeScript blocks type-check and print what the README says', async () => {
+    const ts = blocks.filter((b) => b.kind === 'ts');
+    assert.ok(ts.length >= 2);
+    const files = ts.map((b) => {
+      const name = `readme-${b.line}.ts`;
+      writeFileSync(join(project.dir, name), withPorts(b.code, port));
+      return name;
+    });
+    const args = ['--strict', '--target', 'es2022', '--module', 'nodenext', '--skipLibCheck'];
+    await run(process.execPath, [TSC, ...args, '--typeRoots', TYPE_ROOTS, '--types', 'node', '--outDir', 'out-readme', ...files], {
+      cwd: project.dir,
+      timeout: 30_000,
+    }).catch((e: { stdout: string }) => assert.fail(`tsc:\n${e.stdout}`));
+    for (const [i, b] of ts.entries()) {
+      const js = `out-readme/${(files[i] as string).replace(/\.ts$/, '.js')}`;
+      const { stdout, stderr } = await run(process.execPath, [js], { cwd: project.dir, timeout: 10_000 });
+      for (const re of b.expect) assert.match(stdout, re, `stdout of README.md:${b.line}\n${stderr}`);
+      for (const re of b.stderr) assert.match(stderr, re, `stderr of README.md:${b.line}`);
+    }
+  });
 });
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/**
+ * Runs a script as a user would paste it into bash (-e: a failing command fails it). Servers it
+ * starts with `&` share its process group, which is ended when the script ends.
+ */
+function shell(script: string, cwd: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = spawn('bash', ['-e', '-o', 'pipefail', '-c', script], { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const killAll = () => {
+    try {
+      if (child.pid) process.kill(-child.pid, 'SIGTERM');
+    } catch {
+      // the group is gone already
+    }
+  };
+  const timer = setTimeout(killAll, 40_000);
+  return new Promise((resolve) => {
+    let status: number | null = null;
+    child.on('exit', (code) => {
+      status = code;
+      clearTimeout(timer);
+      killAll(); // the background servers; the pipes close when the last of them is gone
+    });
+    child.on('close', () => resolve({ status, stdout, stderr }));
+  });
+}
