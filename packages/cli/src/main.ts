@@ -4,7 +4,6 @@ import { ErrorCode, LiaisonError, UsageError } from '@liaison/node';
  * The `liaison` command: `serve`, `connect` and `send`. Parses arguments, runs the command, and
  * turns every outcome into a documented exit code (exit-codes.ts).
  */
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { connectCommand } from './commands/connect.js';
 import { keygen } from './commands/keygen.js';
@@ -14,9 +13,7 @@ import { EXIT_CODES_HELP, Exit } from './exit-codes.js';
 import { noiseConnectOptions, noiseServeOptions } from './noise-options.js';
 import { byteSize, integer, limitOptions } from './options.js';
 import { connectSecurityOptions, serveSecurityOptions } from './security-options.js';
-
-// The installed package's own version (dist/main.js sits one level below package.json).
-const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+import { VERSION } from './version.js';
 
 function program(): Command {
   const root = new Command('liaison')

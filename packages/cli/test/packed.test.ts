@@ -16,7 +16,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { packedProject, type Project, ROOT, TSC, TYPE_ROOTS } from './packed.js';
+import { type Project, packedProject, ROOT, TSC, TYPE_ROOTS } from './packed.js';
 import { readmeBlocks, withPorts } from './readme-blocks.js';
 
 const run = promisify(execFile);
@@ -82,7 +82,13 @@ describe('packed packages in a fresh project', { timeout: 90_000 }, () => {
     for (const tarball of project.tarballs) {
       const { stdout } = await run('tar', ['-tzf', tarball]);
       const files = stdout.trim().split('\n');
-      for (const needed of ['package/package.json', 'package/README.md', 'package/LICENSE', 'package/dist/index.js', 'package/dist/index.d.ts']) {
+      for (const needed of [
+        'package/package.json',
+        'package/README.md',
+        'package/LICENSE',
+        'package/dist/index.js',
+        'package/dist/index.d.ts',
+      ]) {
         assert.ok(files.includes(needed), `${tarball} lacks ${needed}`);
       }
       const extra = files.filter((f) => /test|\.map$|tsbuildinfo|\/src\/|tsconfig/.test(f));
@@ -91,11 +97,15 @@ describe('packed packages in a fresh project', { timeout: 90_000 }, () => {
   });
 
   test('serve --echo and connect talk over loopback; liaison-proxy is there too', async () => {
-    const server = spawn('npx', ['--no-install', 'liaison', 'serve', '--listen', 'tcp://127.0.0.1:0', '--echo', '--quiet'], {
-      cwd: project.dir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
+    const server = spawn(
+      'npx',
+      ['--no-install', 'liaison', 'serve', '--listen', 'tcp://127.0.0.1:0', '--echo', '--quiet'],
+      {
+        cwd: project.dir,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
+      },
+    );
     try {
       const url = await new Promise<string>((resolve, reject) => {
         let out = '';
@@ -120,10 +130,25 @@ describe('packed packages in a fresh project', { timeout: 90_000 }, () => {
     writeFileSync(join(project.dir, 'mistyped.ts'), MISTYPED);
     // Both files in each run: the only error must be mistyped.ts's (tsc still emits typed.js).
     const tsc = (args: string[]) =>
-      run(process.execPath, [TSC, '--strict', '--target', 'es2022', '--typeRoots', TYPE_ROOTS, '--types', 'node', '--skipLibCheck', ...args], {
-        cwd: project.dir,
-        timeout: 30_000,
-      }).then(
+      run(
+        process.execPath,
+        [
+          TSC,
+          '--strict',
+          '--target',
+          'es2022',
+          '--typeRoots',
+          TYPE_ROOTS,
+          '--types',
+          'node',
+          '--skipLibCheck',
+          ...args,
+        ],
+        {
+          cwd: project.dir,
+          timeout: 30_000,
+        },
+      ).then(
         () => '',
         (e: { stdout: string }) => e.stdout,
       );
@@ -171,10 +196,14 @@ describe('packed packages in a fresh project', { timeout: 90_000 }, () => {
       return name;
     });
     const args = ['--strict', '--target', 'es2022', '--module', 'nodenext', '--skipLibCheck'];
-    await run(process.execPath, [TSC, ...args, '--typeRoots', TYPE_ROOTS, '--types', 'node', '--outDir', 'out-readme', ...files], {
-      cwd: project.dir,
-      timeout: 30_000,
-    }).catch((e: { stdout: string }) => assert.fail(`tsc:\n${e.stdout}`));
+    await run(
+      process.execPath,
+      [TSC, ...args, '--typeRoots', TYPE_ROOTS, '--types', 'node', '--outDir', 'out-readme', ...files],
+      {
+        cwd: project.dir,
+        timeout: 30_000,
+      },
+    ).catch((e: { stdout: string }) => assert.fail(`tsc:\n${e.stdout}`));
     for (const [i, b] of ts.entries()) {
       const js = `out-readme/${(files[i] as string).replace(/\.ts$/, '.js')}`;
       const { stdout, stderr } = await run(process.execPath, [js], { cwd: project.dir, timeout: 10_000 });
@@ -197,7 +226,11 @@ async function freePort(): Promise<number> {
  * starts with `&` share its process group, which is ended when the script ends.
  */
 function shell(script: string, cwd: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn('bash', ['-e', '-o', 'pipefail', '-c', script], { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('bash', ['-e', '-o', 'pipefail', '-c', script], {
+    cwd,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));

@@ -36,7 +36,12 @@ export async function packedProject(): Promise<Project> {
   const dir = join(base, 'app');
   mkdirSync(packs);
   mkdirSync(dir);
-  const npmEnv = { ...process.env, npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' };
+  const npmEnv = {
+    ...process.env,
+    npm_config_update_notifier: 'false',
+    npm_config_fund: 'false',
+    npm_config_audit: 'false',
+  };
   // One npm process packs all five (the workspace flags); scripts off: dist/ is built already.
   await run(
     'npm',
@@ -94,7 +99,13 @@ function projectFiles(tarballs: string[]): { manifest: object; lock: object } {
   const manifest = { name: 'app', version: '1.0.0', private: true, type: 'module', dependencies };
   return {
     manifest,
-    lock: { name: 'app', version: '1.0.0', lockfileVersion: 3, requires: true, packages: { '': manifest, ...packages } },
+    lock: {
+      name: 'app',
+      version: '1.0.0',
+      lockfileVersion: 3,
+      requires: true,
+      packages: { '': manifest, ...packages },
+    },
   };
 }
 
@@ -105,4 +116,3 @@ interface LockEntry {
   devDependencies?: Record<string, string>;
   [key: string]: unknown;
 }
-

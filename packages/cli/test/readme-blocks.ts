@@ -33,9 +33,11 @@ export function readmeBlocks(markdown: string): ReadmeBlock[] {
     const indent = (open[1] as string).length;
     const body: string[] = [];
     let j = i + 1;
-    for (; j < lines.length && !/^\s*```\s*$/.test(lines[j] as string); j++) body.push((lines[j] as string).slice(indent));
+    for (; j < lines.length && !/^\s*```\s*$/.test(lines[j] as string); j++)
+      body.push((lines[j] as string).slice(indent));
     const marker = markerBefore(lines, i);
-    if (marker === null) throw new Error(`README.md:${i + 1}: a \`\`\`${open[2]} block without a <!-- test: ... --> comment`);
+    if (marker === null)
+      throw new Error(`README.md:${i + 1}: a \`\`\`${open[2]} block without a <!-- test: ... --> comment`);
     blocks.push({ line: i + 1, lang: open[2] as string, code: `${body.join('\n')}\n`, ...parseMarker(marker, i + 1) });
     i = j;
   }
@@ -64,7 +66,13 @@ function parseMarker(text: string, line: number): Omit<ReadmeBlock, 'line' | 'la
   const skip = /^skip,\s*(.+)$/.exec(head);
   if (skip) return { kind: 'skip', reason: skip[1] as string, setup: [], expect: [], stderr: [] };
   if (head !== 'sh' && head !== 'ts') throw new Error(`README.md:${line}: unknown test kind "${head}"`);
-  const out = { kind: head as 'sh' | 'ts', reason: '', setup: [] as string[], expect: [] as RegExp[], stderr: [] as RegExp[] };
+  const out = {
+    kind: head as 'sh' | 'ts',
+    reason: '',
+    setup: [] as string[],
+    expect: [] as RegExp[],
+    stderr: [] as RegExp[],
+  };
   for (const l of rest.filter((x) => x !== '')) {
     const m = /^(setup|expect|stderr):\s*(.+)$/.exec(l);
     if (!m) throw new Error(`README.md:${line}: cannot read "${l}" in the test comment`);

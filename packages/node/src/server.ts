@@ -537,7 +537,11 @@ export class Server extends EventEmitter<ServerEventMap> {
       const error = e instanceof Error ? e : new Error(String(e));
       if (session.closeReason === null) session.abort();
       if (this.listenerCount('session-error') > 0) this.emit('session-error', error, session);
-      else process.emitWarning(error, { type: 'LiaisonSessionError', detail: 'from onSession; see server.on("session-error")' });
+      else
+        process.emitWarning(error, {
+          type: 'LiaisonSessionError',
+          detail: 'from onSession; see server.on("session-error")',
+        });
     };
     try {
       Promise.resolve(handler(session)).catch(failed);

@@ -75,7 +75,9 @@ describe('onSession', { timeout: 20_000 }, () => {
         for await (const _ of session) throw bug;
       },
     });
-    const reported = new Promise<[Error, Session]>((resolve) => server.once('session-error', (e, s) => resolve([e, s])));
+    const reported = new Promise<[Error, Session]>((resolve) =>
+      server.once('session-error', (e, s) => resolve([e, s])),
+    );
     const client = track(t, connect(server.url));
     await within(client.send('x'), 2_000, 'send');
     const [error, session] = await within(reported, 2_000, 'session-error');
