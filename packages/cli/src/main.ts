@@ -14,8 +14,7 @@ import { noiseConnectOptions, noiseServeOptions } from './noise-options.js';
 import { byteSize, integerOption, limitOptions } from './options.js';
 import { connectSecurityOptions, serveSecurityOptions } from './security-options.js';
 import { installStopHandlers } from './stop.js';
-
-const VERSION = '0.1.0';
+import { VERSION } from './version.js';
 
 function program(): Command {
   const root = new Command('liaison')

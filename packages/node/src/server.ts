@@ -18,6 +18,7 @@ import {
   type NoiseConfig,
   ProtocolError,
   RefuseCode,
+  SessionClosedError,
   TimeoutError,
   TransportError,
   UsageError,
@@ -67,6 +68,15 @@ export interface ListenOptions {
   /** Decides release requests of every session (see Session); default accepts. */
   onReleaseRequest?: ReleaseDecider;
   /**
+   * Runs once for each accepted session: the safe place for per-session code (an echo loop).
+   * Its rejection never becomes an unhandled rejection: a SessionClosedError thrown because this
+   * session ended (the peer aborted, the connection was lost for good) is the normal end of a
+   * conversation, its reason on `session.closeReason` and the session's 'close' event; any
+   * other error aborts the session if it is still open and is emitted as 'session-error'.
+   * Sessions handled here are not queued for `for await (const s of server)`.
+   */
+  onSession?: (session: Session) => unknown;
+  /**
    * Keep sessions whose transport broke, for their clients to resume (default true). The resume
    * window and memory budget are `limits.resumeWindowMs` and `limits.suspendedBytesMax`.
    */
@@ -100,6 +110,11 @@ export interface ListenOptions {
 
 export interface ServerEventMap {
   session: [session: Session];
+  /**
+   * `onSession` threw or rejected for a reason other than its session's end; the session was
+   * aborted. Without a listener the error becomes a process warning, never a crash.
+   */
+  'session-error': [error: Error, session: Session];
   /** A transport connection failed or sent bytes that are not liaison; others are unaffected. */
   'connection-error': [error: Error];
   /** A connect request was refused by `authenticate` (the reason is for logs, never sent). */
@@ -504,10 +519,35 @@ export class Server extends EventEmitter<ServerEventMap> {
   }
 
   #deliver(session: Session): void {
-    const read = this.#readers.shift();
-    if (read) read({ done: false, value: session });
-    else if (this.listenerCount('session') === 0) this.#waiting.push(session);
+    const handler = this.#options.onSession;
+    if (handler) this.#handle(session, handler);
+    else {
+      const read = this.#readers.shift();
+      if (read) read({ done: false, value: session });
+      else if (this.listenerCount('session') === 0) this.#waiting.push(session);
+    }
     this.emit('session', session);
+  }
+
+  /** Runs `onSession` for one session and catches what it throws (see ListenOptions.onSession). */
+  #handle(session: Session, handler: (session: Session) => unknown): void {
+    const failed = (e: unknown) => {
+      // The session ended under the handler (a read or a send after the peer's abort): not a fault.
+      if (e instanceof SessionClosedError && session.closeReason !== null) return;
+      const error = e instanceof Error ? e : new Error(String(e));
+      if (session.closeReason === null) session.abort();
+      if (this.listenerCount('session-error') > 0) this.emit('session-error', error, session);
+      else
+        process.emitWarning(error, {
+          type: 'LiaisonSessionError',
+          detail: 'from onSession; see server.on("session-error")',
+        });
+    };
+    try {
+      Promise.resolve(handler(session)).catch(failed);
+    } catch (e) {
+      failed(e);
+    }
   }
 }
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
- * The fault proxy as a command, for people and CI:
+ * The fault proxy as a command, for people and CI (`liaison-proxy` once @liaison/testkit is installed):
  *
- *   node packages/testkit/dist/cli.js --listen 127.0.0.1:0 --target 127.0.0.1:7000 --cut-ms 200-500
+ *   liaison-proxy --listen 127.0.0.1:0 --target 127.0.0.1:7000 --cut-ms 200-500
  *
  * The first line on stdout is `proxy tcp://HOST:PORT` (the real port when PORT is 0), then
  * `seed N`. Each cut is a line on stderr (or nothing with --quiet). SIGINT or SIGTERM stops it
@@ -11,7 +11,7 @@
 import { parseArgs } from 'node:util';
 import { FaultProxy, type FaultProxyOptions, parseEndpoint, parseRange } from './fault-proxy.js';
 
-const USAGE = `usage: node packages/testkit/dist/cli.js --listen HOST:PORT --target HOST:PORT [options]
+const USAGE = `usage: liaison-proxy --listen HOST:PORT --target HOST:PORT [options]
 
   --listen HOST:PORT     where to listen (default 127.0.0.1:0; port 0 picks a free port)
   --target HOST:PORT     where connections go (required)
@@ -91,15 +91,15 @@ async function main(): Promise<void> {
   try {
     opts = options(process.argv.slice(2));
   } catch (e) {
-    process.stderr.write(`fault-proxy: ${(e as Error).message}\n${USAGE}\n`);
+    process.stderr.write(`liaison-proxy: ${(e as Error).message}\n${USAGE}\n`);
     process.exitCode = 2;
     return;
   }
   const proxy = new FaultProxy(opts);
   if (!opts.quiet) {
-    proxy.on('cut', ({ id, cause }) => process.stderr.write(`fault-proxy: cut connection ${id} (${cause})\n`));
+    proxy.on('cut', ({ id, cause }) => process.stderr.write(`liaison-proxy: cut connection ${id} (${cause})\n`));
   }
-  proxy.on('error', (e) => process.stderr.write(`fault-proxy: ${e.message}\n`));
+  proxy.on('error', (e) => process.stderr.write(`liaison-proxy: ${e.message}\n`));
   await proxy.start();
   process.stdout.write(`proxy ${proxy.url}\nseed ${proxy.seed}\n`);
   const stop = async () => {
