@@ -779,6 +779,13 @@ export class Session {
           this.#startDialogue(true, dialogue.responderTokens, dialogue.serial);
           this.#host.rttSample(now - s.since);
           this.#state = OPEN;
+          // Confirm the ACCEPT at once when the session can be resumed: until the responder hears
+          // from this side it cannot tell a session this side has from a half-open one, and keeps
+          // it parked only the handshake timeout after a break (issue 10.4).
+          if (this.#recovery) {
+            this.#ackNow = true;
+            this.#host.wake(this);
+          }
           this.#host.emit({
             type: 'accepted',
             channel: this.channel,
