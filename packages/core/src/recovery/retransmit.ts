@@ -44,6 +44,8 @@ export class RetransmitBuffer {
   #replay = 0;
   /** The peer's acknowledged count: frames up to it are delivered, even if still held for a replay. */
   #acked = 0;
+  /** Bytes (charged like `unackedBytes`) of the frames a running replay has still to send. */
+  #pendingReplayBytes = 0;
 
   get unackedBytes(): number {
     return this.#unackedBytes;
@@ -53,11 +55,21 @@ export class RetransmitBuffer {
     return this.#frames.length - this.#head;
   }
 
+  /**
+   * Bytes written on the current link and not yet acknowledged: everything held except what a
+   * running replay has still to send. Acknowledged frames the replay already sent again count
+   * until the next call that drops them (`acknowledge`, `nextReplay`).
+   */
+  get inflightBytes(): number {
+    return this.#unackedBytes - this.#pendingReplayBytes;
+  }
+
   /** Records a frame just sent for the first time. */
   push(frame: SentFrame): void {
     this.#frames.push(frame);
     this.#unackedBytes += frame.body.byteLength + FRAME_CHARGE_BYTES;
     this.#replay = this.#frames.length;
+    this.#pendingReplayBytes = 0;
   }
 
   /**
@@ -73,6 +85,7 @@ export class RetransmitBuffer {
   rewind(): void {
     this.#drop(this.#frames.length);
     this.#replay = this.#head;
+    this.#pendingReplayBytes = this.#unackedBytes;
   }
 
   /** The sequence number the next replayed frame carries (or the next new one when nothing is held). */
@@ -91,7 +104,9 @@ export class RetransmitBuffer {
   nextReplay(): SentFrame | undefined {
     this.#drop(this.#replay);
     if (this.#replay >= this.#frames.length) return undefined;
-    return this.#frames[this.#replay++];
+    const f = this.#frames[this.#replay++] as SentFrame;
+    this.#pendingReplayBytes -= f.body.byteLength + FRAME_CHARGE_BYTES;
+    return f;
   }
 
   /**
@@ -167,5 +182,6 @@ export class RetransmitBuffer {
     this.#head = 0;
     this.#replay = 0;
     this.#unackedBytes = 0;
+    this.#pendingReplayBytes = 0;
   }
 }

@@ -244,6 +244,11 @@ export class Session {
   /** Responder: a frame of the initiator arrived after the ACCEPT (it knows the session exists). */
   #peerHeard = false;
   #ackDueAt: number | null = null;
+  /**
+   * Bytes this side may have in flight on the current link (replayed or new, unacknowledged):
+   * unbounded until a resume, then PACE_INITIAL_BYTES, growing by what the peer acknowledges.
+   */
+  #paceBytes = Number.POSITIVE_INFINITY;
   #ackNow = false;
   /** Fragments of a message being reassembled: payload bytes, and their window cost (credit). */
   /** Allocated only when a message arrives in fragments: most sessions never need it. */
@@ -1032,7 +1037,7 @@ export class Session {
     }
     if (received > this.#peerReceived) {
       this.#peerReceived = received;
-      this.#sent.acknowledge(received);
+      this.#acknowledge(received);
       this.#host.wake(this); // the retransmit budget may have room again
     }
     if (windowLimit > this.#peerWindowLimit) {
@@ -1118,6 +1123,7 @@ export class Session {
     });
     this.#link = { name: 'awaiting-resumed', since: link.since, challenge, clientNonce, resendFrom, replaying };
     this.#sent.rewind();
+    this.#startPacing();
     this.#ackDueAt = now + this.#limits.ackDelayMs;
     this.#host.timer(this);
     this.#host.wake(this);
@@ -1156,6 +1162,7 @@ export class Session {
     this.#peerReceived = f.received;
     this.#sent.acknowledge(f.received);
     this.#sent.rewind();
+    this.#startPacing();
     const replaying = this.#sent.pendingMessages();
     host.sendControl({
       type: FrameType.RESUMED,
@@ -1212,7 +1219,7 @@ export class Session {
       );
     }
     this.#peerReceived = f.received;
-    this.#sent.acknowledge(f.received);
+    this.#acknowledge(f.received);
     this.#link = ATTACHED;
     this.#resumed(now, link.since, {
       replayedMessages: link.replaying,
@@ -1386,9 +1393,10 @@ export class Session {
       const cost = next.body.byteLength + FRAME_CHARGE_BYTES;
       if (this.#host.sendRoom(this, 0) < cost) return wrote;
     }
+    if (next !== undefined && !this.#paceAllows(next)) return wrote;
     const again = next === undefined ? undefined : this.#sent.nextReplay();
     if (again !== undefined) {
-      this.#writeSent(w, again);
+      this.#writeSent(w, again, this.#sent.inflightBytes * 2 >= this.#paceBytes);
       this.stats.framesRetransmitted++;
       this.stats.bytesRetransmitted += again.body.byteLength;
       return true;
@@ -1454,7 +1462,7 @@ export class Session {
     frame.message = message;
     // Ask for an acknowledgement once half the in-flight budget is used: the sender would stall
     // before the receiver's own schedule (every 256 KiB, or ackDelayMs) acknowledged anything.
-    const budget = Math.min(this.#retransmitBudget(), this.#host.inflightCap(this));
+    const budget = Math.min(this.#retransmitBudget(), this.#host.inflightCap(this), this.#paceBytes);
     const inflight = this.#sent.unackedBytes + frame.body.byteLength + FRAME_CHARGE_BYTES;
     this.#writeSent(w, frame, inflight * 2 >= budget);
     this.#sent.push(frame);
@@ -1497,7 +1505,10 @@ export class Session {
 
   #hasSendable(): boolean {
     if (!this.#isEstablished() && this.#state.name !== 'releasing') return false;
-    if (this.#sent.replaying) return true;
+    if (this.#sent.replaying) {
+      const next = this.#sent.peekReplay();
+      return next === undefined || this.#paceAllows(next);
+    }
     const ex = this.#expedited[0];
     if (ex !== undefined) return this.#windowRoom() >= ex.byteLength + FRAME_CHARGE_BYTES;
     const item = this.#queue[this.#queueHead];
@@ -1574,7 +1585,37 @@ export class Session {
       this.#peerWindowLimit - this.#sentFlowBytes,
       this.#retransmitBudget() - this.#sent.unackedBytes,
       this.#host.sendRoom(this, this.#sent.unackedBytes),
+      this.#paceBytes - this.#sent.inflightBytes,
     );
+  }
+
+  /**
+   * After a resume, this side puts only as much on the new link as the link has shown it carries.
+   * A link that breaks again and again (issue 10: cuts every 100 ms, 1 MiB/s) would otherwise
+   * take the whole retransmit budget into its socket buffers at each resume and lose it at the
+   * next cut, so each resume replayed megabytes that could not arrive. Like TCP's slow start, the
+   * allowance starts small and grows by every byte acknowledged (doubling each round trip) until
+   * it reaches the retransmit budget, where pacing ends.
+   */
+  #startPacing(): void {
+    this.#paceBytes = PACE_INITIAL_BYTES;
+  }
+
+  /** Drops what the peer acknowledged and lets the pacing allowance grow by it. */
+  #acknowledge(received: number): void {
+    const before = this.#sent.unackedBytes;
+    this.#sent.acknowledge(received);
+    if (this.#paceBytes === Number.POSITIVE_INFINITY) return;
+    this.#paceBytes += before - this.#sent.unackedBytes;
+    if (this.#paceBytes >= this.#retransmitBudget()) this.#paceBytes = Number.POSITIVE_INFINITY;
+  }
+
+  /** Whether the pacing allowance lets `next` be replayed now (always, with nothing in flight). */
+  #paceAllows(next: SentFrame): boolean {
+    if (this.#paceBytes === Number.POSITIVE_INFINITY || next.seq <= this.#peerReceived) return true;
+    this.#acknowledge(this.#peerReceived); // drops acknowledged frames already sent again
+    const inflight = this.#sent.inflightBytes;
+    return inflight === 0 || inflight + next.body.byteLength + FRAME_CHARGE_BYTES <= this.#paceBytes;
   }
 
   #popQueue(): void {
@@ -1801,6 +1842,8 @@ export const FRAGMENT_BYTES_MIN = 256;
  * FLAG_ACK_SOON, so this can be large: bulk transfers then cost almost no acknowledgements.
  */
 const ACK_EVERY_BYTES = 256 * 1024;
+/** What a session may have in flight on a link it just resumed on, before the link proved more. */
+const PACE_INITIAL_BYTES = 64 * 1024;
 
 function isFlowControlled(type: number): boolean {
   return type === FrameType.DATA || type === FrameType.TYPED_DATA || type === FrameType.EXPEDITED;
