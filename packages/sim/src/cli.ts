@@ -130,6 +130,7 @@ async function explore(args: Args, budgetMs: number): Promise<never> {
       const rate = (done * 1000) / elapsedMs;
       console.log(`  ${done} seeds, ${failures} failed, ${(elapsedMs / 1000).toFixed(0)}s, ${rate.toFixed(0)} seeds/s`);
     },
+    onFailure: (f) => console.log(`  found: seed ${f.seed}: ${f.message} (replay: ${f.replay})`),
   });
   const last = result.start + result.seeds - 1;
   console.log(

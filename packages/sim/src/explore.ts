@@ -41,6 +41,8 @@ export interface ExploreOptions {
   overrides?: Partial<WorldOptions>;
   /** Called after every finished chunk with the seeds done so far. */
   onProgress?: (seedsDone: number, failures: number, elapsedMs: number) => void;
+  /** Called for each failure as it is found (a long run reports it without waiting for the end). */
+  onFailure?: (failure: ExploreFailure) => void;
 }
 
 /** Seeds are u32 (the simulator's Rng takes `seed >>> 0`). */
@@ -74,7 +76,11 @@ export async function exploreSeeds(options: ExploreOptions): Promise<ExploreResu
       };
       w.on('message', (msg: { count: number; failures: Omit<ExploreFailure, 'replay'>[] }) => {
         done += msg.count;
-        for (const f of msg.failures) failures.push({ ...f, replay: `npm run sim -- --seed ${f.seed}${replayFlags}` });
+        for (const f of msg.failures) {
+          const failure = { ...f, replay: `npm run sim -- --seed ${f.seed}${replayFlags}` };
+          failures.push(failure);
+          options.onFailure?.(failure);
+        }
         options.onProgress?.(done, failures.length, elapsed());
         give();
       });
