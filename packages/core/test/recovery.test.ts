@@ -447,3 +447,30 @@ describe('replay pacing after a resume (issue 10.1)', () => {
     );
   });
 });
+
+describe('regression (sim seed 971755): a replayed frame larger than the contended in-flight cap', () => {
+  test('is sent once the window has room, even after another session sent on the connection', () => {
+    const l = new Link({ frameBytesMax: 65_536, contendedInflightBytes: 16 * 1024 });
+    const a = l.client.openSession(l.now);
+    const b = l.client.openSession(l.now);
+    l.pump();
+    // a has the connection alone, so its 40 KiB message leaves as one frame; it is lost.
+    l.budget = 0;
+    a.send(l.now, 'normal', new Uint8Array(40 * 1024).fill(1));
+    l.pump();
+    assert.equal(a.stats.messagesSent, 1);
+    l.cut();
+    l.budget = Number.POSITIVE_INFINITY;
+    l.now += 100;
+    l.connect();
+    l.client.resumeSession(l.now, b);
+    l.pump();
+    b.send(l.now, 'normal', new TextEncoder().encode('b'));
+    l.pump(); // b sent last: a is contended from here on
+    l.client.resumeSession(l.now, a);
+    l.pump();
+    assert.equal(a.link, 'attached');
+    const sizes = l.serverEvents.flatMap((e) => (e.type === 'message' ? [e.data.byteLength] : []));
+    assert.deepEqual(sizes, [1, 40 * 1024], 'the replay went out (before the fix it waited forever)');
+  });
+});

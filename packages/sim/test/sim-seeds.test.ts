@@ -24,4 +24,11 @@ describe('regression seeds', () => {
     // (packages/core/test/purge-accounting.test.ts).
     holds(937199);
   });
+
+  test('971755: a replayed frame larger than the contended in-flight cap waited forever (terminates)', () => {
+    // Sent whole while its session had the connection alone, lost in a cut, then replayed on a
+    // connection another session had sent on: measured against the 16 KiB cap it never fitted
+    // (packages/core/test/recovery.test.ts, "contended").
+    holds(971755);
+  });
 });

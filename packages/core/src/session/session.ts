@@ -1391,7 +1391,11 @@ export class Session {
     const next = this.#sent.peekReplay();
     if (next !== undefined && isFlowControlled(next.type)) {
       const cost = next.body.byteLength + FRAME_CHARGE_BYTES;
-      if (this.#host.sendRoom(this, 0) < cost) return wrote;
+      // Counted as if nothing were in flight; and a frame larger than the contended in-flight cap
+      // (it was sent while the session had the connection alone) needs only the window: measured
+      // against the cap it would wait forever once another session had sent (sim seed 971755).
+      const cap = this.#host.inflightCap(this);
+      if (this.#host.sendRoom(this, Math.min(0, cap - cost)) < cost) return wrote;
     }
     if (next !== undefined && !this.#paceAllows(next)) return wrote;
     const again = next === undefined ? undefined : this.#sent.nextReplay();
