@@ -104,9 +104,11 @@ export type {
   AgreedParameters,
   ConnectionEvent,
   ConnectRequest,
+  DeliveryStatus,
   MessageKind,
   ResumeStats,
   SessionEvent,
+  UndeliveredMessage,
 } from './session/events.js';
 export { type AnswerOutcome, type NamedTokenOffer, NamedTokenRequests } from './session/named-token-requests.js';
 export { NamedTokenService } from './session/named-token-service.js';

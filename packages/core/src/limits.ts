@@ -36,6 +36,13 @@ export interface Limits {
   resumeWindowMs: number;
   /** Responder: bytes all suspended sessions may retain together; past it the oldest are dropped. */
   suspendedBytesMax: number;
+  /**
+   * Responder: ended resumable sessions remembered as tombstones (their final received count and
+   * resume key, about 200 bytes each), so a late resume learns exactly what arrived. Oldest go first.
+   */
+  tombstonesMax: number;
+  /** Responder: how long a tombstone is kept after its session ended. */
+  tombstoneMs: number;
   /** Flow-control window of the whole connection (all its sessions together), in charged bytes. */
   connectionWindowBytes: number;
   /**
@@ -67,6 +74,8 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   retransmitBufferBytes: 8 * 1024 * 1024,
   resumeWindowMs: 60_000,
   suspendedBytesMax: 256 * 1024 * 1024,
+  tombstonesMax: 16_384,
+  tombstoneMs: 600_000,
   connectionWindowBytes: 16 * 1024 * 1024,
   contendedInflightBytes: 16 * 1024,
   noiseRekeyBytes: 1024 * 1024 * 1024,
@@ -95,6 +104,8 @@ const RANGES: { [K in keyof Limits]: [min: number, max: number] } = {
   retransmitBufferBytes: [64 * 1024, 1024 * 1024 * 1024],
   resumeWindowMs: [0, U32_MAX],
   suspendedBytesMax: [0, Number.MAX_SAFE_INTEGER],
+  tombstonesMax: [0, 1 << 24],
+  tombstoneMs: [0, U32_MAX],
   connectionWindowBytes: [64 * 1024, 4 * 1024 * 1024 * 1024],
   contendedInflightBytes: [16 * 1024, 1024 * 1024 * 1024],
   noiseRekeyBytes: [1024, 2 ** 50],

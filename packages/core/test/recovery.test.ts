@@ -5,94 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import {
-  AbortCode,
-  Connection,
-  type ConnectionEvent,
-  encodeFrame,
-  FrameType,
-  type Limits,
-  PREFACE,
-  type Session,
-  SessionTable,
-} from '@liaison/core';
+import { AbortCode, Connection, encodeFrame, FrameType, PREFACE, type Session, SessionTable } from '@liaison/core';
+import { Link, nums, received, text } from './resume-link.js';
 import { seededRandom } from './seeded-random.js';
-
-class Link {
-  now = 0;
-  client!: Connection;
-  server!: Connection;
-  readonly clientTable = new SessionTable({ resumeWindowMs: 10_000, suspendedBytesMax: 1 << 30 });
-  readonly serverTable = new SessionTable({ resumeWindowMs: 10_000, suspendedBytesMax: 1 << 30 });
-  readonly random = seededRandom(7);
-  readonly clientEvents: ConnectionEvent[] = [];
-  readonly serverEvents: ConnectionEvent[] = [];
-  /** Bytes allowed through before the link breaks (a cut at an arbitrary byte offset). */
-  budget = Number.POSITIVE_INFINITY;
-
-  constructor(readonly limits: Partial<Limits> = {}) {
-    this.connect();
-  }
-
-  connect(): void {
-    this.client = new Connection({
-      role: 'initiator',
-      limits: this.limits,
-      random: this.random,
-      table: this.clientTable,
-    });
-    this.server = new Connection({
-      role: 'responder',
-      limits: this.limits,
-      random: this.random,
-      table: this.serverTable,
-    });
-    this.client.handleTransportUp(this.now);
-    this.server.handleTransportUp(this.now);
-  }
-
-  pump(): void {
-    for (let i = 0; i < 100_000; i++) {
-      const moved = this.#flow(this.client, this.server) + this.#flow(this.server, this.client);
-      this.#drain(this.client, this.clientEvents);
-      this.#drain(this.server, this.serverEvents);
-      for (let e = this.serverTable.pollEvent(); e; e = this.serverTable.pollEvent()) this.serverEvents.push(e);
-      for (let e = this.clientTable.pollEvent(); e; e = this.clientTable.pollEvent()) this.clientEvents.push(e);
-      if (moved === 0) return;
-    }
-    throw new Error('no quiescence');
-  }
-
-  cut(): void {
-    this.client.handleTransportDown(this.now, 'cut');
-    this.server.handleTransportDown(this.now, 'cut');
-    this.pump();
-  }
-
-  #flow(from: Connection, to: Connection): number {
-    let n = 0;
-    for (let b = from.pollTransmit(); b; b = from.pollTransmit()) {
-      if (this.budget <= 0) continue; // lost in the break
-      const part = b.byteLength > this.budget ? b.subarray(0, this.budget) : b;
-      this.budget -= part.byteLength;
-      to.handleBytes(this.now, part);
-      n += part.byteLength;
-    }
-    return n;
-  }
-
-  #drain(c: Connection, into: ConnectionEvent[]): void {
-    for (let e = c.pollEvent(); e; e = c.pollEvent()) {
-      into.push(e);
-      if (e.type === 'message') e.session.consume(this.now, e.credit);
-      if (e.type === 'connect-request') e.session.accept(this.now, new Uint8Array(0));
-    }
-  }
-}
-
-const text = (e: ConnectionEvent) => (e.type === 'message' ? new TextDecoder().decode(e.data) : '');
-const received = (events: ConnectionEvent[]) => events.filter((e) => e.type === 'message').map(text);
-const nums = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
 describe('recovery', () => {
   test('a session resumes after a cut and delivers exactly once, in order, both ways', () => {

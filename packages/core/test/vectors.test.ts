@@ -34,6 +34,8 @@ function vectorFrame(json: unknown): Frame {
     const v = f[key];
     if (typeof v === 'string') f[key] = fromHex(v);
   }
+  const final = f.final as { proof?: unknown } | undefined;
+  if (typeof final?.proof === 'string') final.proof = fromHex(final.proof);
   return f as unknown as Frame;
 }
 

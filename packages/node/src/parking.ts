@@ -11,10 +11,12 @@ export class Parking {
   readonly table: SessionTable;
   #timer: NodeJS.Timeout | null = null;
 
-  constructor(limits: Pick<Limits, 'resumeWindowMs' | 'suspendedBytesMax'>) {
+  constructor(limits: Pick<Limits, 'resumeWindowMs' | 'suspendedBytesMax' | 'tombstonesMax' | 'tombstoneMs'>) {
     this.table = new SessionTable({
       resumeWindowMs: limits.resumeWindowMs,
       suspendedBytesMax: limits.suspendedBytesMax,
+      tombstonesMax: limits.tombstonesMax,
+      tombstoneMs: limits.tombstoneMs,
     });
   }
 

@@ -49,6 +49,7 @@ import {
   TransportError,
   tokenMask,
   tokenNames,
+  type UndeliveredMessage,
   Unit,
   UsageError,
 } from '@liaison/core';
@@ -240,10 +241,12 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
 
   /**
    * The messages accepted by send() that the peer is not known to have received, oldest first.
-   * After a session was lost (aborted or not resumed in time), these are exactly the ones that
-   * never arrived: resend them elsewhere if they matter.
+   * After a session was lost (aborted or not resumed in time), resend them elsewhere if they
+   * matter. Each has a `status`: `undelivered` when it is known not to have arrived (never sent,
+   * or the server's tombstone of the session proved what arrived), `unconfirmed` when it was sent
+   * and never acknowledged (it may have arrived: make resending it idempotent).
    */
-  undeliveredMessages(): { kind: MessageKind; data: Uint8Array }[] {
+  undeliveredMessages(): UndeliveredMessage[] {
     return this.#core.undeliveredMessages();
   }
 

@@ -10,8 +10,9 @@
  *   network), and its `undeliveredMessages()` is a suffix of what it sent that reaches back at
  *   least to the first message its peer never got: nothing is silently lost. (It may reach
  *   further back: a message whose acknowledgement died with the transport is reported
- *   undelivered although it arrived. No protocol can avoid that; such messages are counted as
- *   `ambiguousMessages`.)
+ *   undelivered although it arrived. No protocol can avoid that; such messages must say
+ *   `status: 'unconfirmed'` and are counted as `ambiguousMessages`.) A message reported with
+ *   `status: 'undelivered'` (known lost) was never delivered.
  * - user-abort: an end that called abort(userData) closed aborted/local/user with that user data;
  *   an end that closed aborted/peer/user did so because its peer aborted, with the same user data
  *   (a peer that ended otherwise first never learned of it). What either side delivered before is
@@ -161,11 +162,14 @@ function checkEnd(world: World, plan: SessionPlan, end: AppEnd, out: Stream, inc
   }
   const session = end.session;
   if (!session) return;
-  const undelivered = session.undeliveredMessages().map((m) => ({ kind: m.kind, index: indexOf(m.data) }));
+  const undelivered = session
+    .undeliveredMessages()
+    .map((m) => ({ kind: m.kind, index: indexOf(m.data), status: m.status }));
   for (const cls of ['data', 'expedited'] as const) {
     const pick = (k: MessageKind) => (cls === 'data' ? isData(k) : !isData(k));
     const sent = out.sent.filter((m) => pick(m.kind) && !out.purged.has(m.index)).map((m) => m.index);
-    const reported = undelivered.filter((m) => pick(m.kind) && !out.purged.has(m.index)).map((m) => m.index);
+    const entries = undelivered.filter((m) => pick(m.kind) && !out.purged.has(m.index));
+    const reported = entries.map((m) => m.index);
     const delivered = cls === 'data' ? out.deliveredData.length : out.deliveredExpedited.length;
     const from = sent.length - reported.length;
     const suffix = sent.slice(Math.max(0, from));
@@ -180,6 +184,14 @@ function checkEnd(world: World, plan: SessionPlan, end: AppEnd, out: Stream, inc
         'accounted',
         `${who}: ${cls} #${sent[delivered]}..#${sent[from - 1]} were neither delivered nor reported undelivered ` +
           `(silently lost)`,
+      );
+    }
+    // "undelivered" is a promise that it never arrived; "unconfirmed" only that nobody knows.
+    const broken = entries.findIndex((m, i) => m.status === 'undelivered' && from + i < delivered);
+    if (broken >= 0) {
+      throw new InvariantViolation(
+        'accounted',
+        `${who}: ${cls} #${reported[broken]} reported undelivered (known lost) but it was delivered`,
       );
     }
     world.stats.ambiguousMessages += delivered - from;

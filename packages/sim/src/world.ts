@@ -509,6 +509,8 @@ export class World {
     this.serverTable = new SessionTable({
       resumeWindowMs: this.limits.resumeWindowMs,
       suspendedBytesMax: this.limits.suspendedBytesMax,
+      tombstonesMax: this.limits.tombstonesMax,
+      tombstoneMs: this.limits.tombstoneMs,
     });
     const rng = this.#rng;
     for (let id = 0; id < options.clients; id++) {

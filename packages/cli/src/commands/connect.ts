@@ -4,7 +4,7 @@
  * release completed and every message from the peer was printed. Refusal, abort or failure exit
  * non-zero with a one-line reason on stderr.
  */
-import { AbortCode, connect, describeCloseReason, SessionClosedError } from '@liaison/node';
+import { AbortCode, connect, describeCloseReason, SessionClosedError, type UndeliveredMessage } from '@liaison/node';
 import { Exit, exitCodeFor } from '../exit-codes.js';
 import { hex, type NoiseConnectFlags, noiseForConnect } from '../noise-options.js';
 import { type LimitFlags, limitsFrom, unitsFrom } from '../options.js';
@@ -130,10 +130,9 @@ export async function connectCommand(url: string, flags: ConnectFlags): Promise<
       framesRetransmitted: s.framesRetransmitted,
       bytesRetransmitted: s.bytesRetransmitted,
       duplicatesSuppressed: s.duplicatesSuppressed,
-      // Lost session: exactly the lines the peer never got, in order.
-      ...(reason.kind === 'released'
-        ? {}
-        : { undeliveredMessages: session.undeliveredMessages().map((m) => new TextDecoder().decode(m.data)) }),
+      // Lost session: the lines the peer is not known to have got, in order, and which of them
+      // were sent and never confirmed (they may have arrived).
+      ...(reason.kind === 'released' ? {} : lostLines(session.undeliveredMessages())),
     },
     describeCloseReason(reason),
   );
@@ -165,4 +164,13 @@ async function sendLines(send: (line: Uint8Array) => Promise<void>): Promise<voi
     data = Buffer.alloc(0);
   }
   if (rest && rest.length > 0) await send(rest);
+}
+
+/** The lines of a lost session that the peer is not known to have received. */
+function lostLines(messages: UndeliveredMessage[]): { undeliveredMessages: string[]; unconfirmedMessages: number } {
+  const decoder = new TextDecoder();
+  return {
+    undeliveredMessages: messages.map((m) => decoder.decode(m.data)),
+    unconfirmedMessages: messages.filter((m) => m.status === 'unconfirmed').length,
+  };
 }

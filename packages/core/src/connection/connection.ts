@@ -53,12 +53,14 @@ import {
   type ConnectFrame,
   type Extension,
   ExtensionId,
+  type FinalCount,
   FRAME_CHARGE_BYTES,
   type Frame,
   FrameType,
   frameTypeName,
   INITIAL_CONNECTION_WINDOW_BYTES,
   PREFACE,
+  type ResumeFrame,
 } from '../wire/frame.js';
 import { FrameWriter } from '../wire/writer.js';
 
@@ -667,30 +669,58 @@ export class Connection {
     this.#highestPeerChannel = f.channel;
     const session = this.#table?.find(f.sessionId);
     const challenge = this.#challenge;
+    let final: FinalCount | undefined;
     if (session && challenge && this.#sessions.size < this.limits.sessionsPerConnectionMax) {
       if (session.resumeFrom(now, this.#host, f.channel, f, this.#boundChallenge(challenge))) {
         this.#table?.unpark(session);
         this.#sessions.set(f.channel, session);
         return;
       }
+    } else if (session === undefined && challenge) {
+      final = this.#tombstoneAnswer(now, f, challenge);
     } else {
-      // No session to check against: the same HMAC and comparison are spent all the same, so an
-      // unknown id takes the path (and the time) of a wrong proof.
-      const decoy = resumeProof(DECOY_RESUME_KEY, 'initiator', {
-        ...f,
-        challenge: this.#boundChallenge(challenge ?? f.clientNonce),
-      });
-      constantTimeEqual(decoy, f.proof);
+      this.#decoyCheck(f, challenge);
     }
-    // Unknown, expired and unproven look the same from outside. What the initiator sends next on
-    // this channel (its replay) is dropped as traffic of a closed channel.
+    // Unknown, expired and unproven look the same from outside; only a proven resume of an
+    // ended session also learns its final count. What the initiator sends next on this channel
+    // (its replay) is dropped as traffic of a closed channel.
     this.#resumesRefused++;
     this.#queueControl(now, {
       type: FrameType.RESUME_REFUSE,
       channel: f.channel,
       code: AbortCode.RESUME_REFUSED,
-      message: 'no session to resume',
+      message: final ? 'the session has ended' : 'no session to resume',
+      ...(final ? { final } : {}),
     });
+  }
+
+  /**
+   * A resume of no live session: if the table still keeps its tombstone and the resume proves
+   * the session's key, the answer carries the session's final received count, proven in turn.
+   */
+  #tombstoneAnswer(now: number, f: ResumeFrame, nonce: Uint8Array): FinalCount | undefined {
+    const tomb = this.#table?.tombstone(now, f.sessionId);
+    if (tomb === undefined) {
+      this.#decoyCheck(f, nonce);
+      return undefined;
+    }
+    const challenge = this.#boundChallenge(nonce);
+    const expected = resumeProof(tomb.key, 'initiator', { ...f, challenge });
+    if (!constantTimeEqual(expected, f.proof)) return undefined;
+    const proof = resumeProof(tomb.key, 'final', { ...f, challenge, received: tomb.received });
+    return { received: tomb.received, proof };
+  }
+
+  /**
+   * No session to check against: the same HMAC and comparison are spent all the same, so an
+   * unknown id takes the path (and the time) of a wrong proof.
+   */
+  #decoyCheck(f: ResumeFrame, nonce: Uint8Array | null): void {
+    const decoy = resumeProof(DECOY_RESUME_KEY, 'initiator', {
+      ...f,
+      challenge: this.#boundChallenge(nonce ?? f.clientNonce),
+    });
+    constantTimeEqual(decoy, f.proof);
   }
 
   #wasUsed(channel: number): boolean {

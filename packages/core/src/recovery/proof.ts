@@ -72,12 +72,18 @@ export interface ProofInput {
   resendFrom: number;
 }
 
-export function resumeProof(key: Uint8Array, role: 'initiator' | 'responder', p: ProofInput): Uint8Array {
+/**
+ * Who proves: the initiator's RESUME, the responder's RESUMED, or the responder's tombstone of a
+ * session that has ended, answering a late RESUME with the session's final received count.
+ */
+export type ProofRole = 'initiator' | 'responder' | 'final';
+
+export function resumeProof(key: Uint8Array, role: ProofRole, p: ProofInput): Uint8Array {
   const counts = new Uint8Array(16);
   const view = new DataView(counts.buffer);
   view.setFloat64(0, p.received);
   view.setFloat64(8, p.resendFrom);
-  const label = role === 'initiator' ? LABEL_REQUEST : LABEL_ANSWER;
+  const label = role === 'initiator' ? LABEL_REQUEST : role === 'responder' ? LABEL_ANSWER : LABEL_FINAL;
   return hmac(sha256, key, concatBytes([label, p.sessionId, p.challenge, p.clientNonce, counts]));
 }
 
@@ -111,3 +117,4 @@ const ascii = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(
 const LABEL_KEY = ascii('liaison resume v1');
 const LABEL_REQUEST = ascii('liaison resume request');
 const LABEL_ANSWER = ascii('liaison resume answer');
+const LABEL_FINAL = ascii('liaison resume final');

@@ -9,9 +9,15 @@
  * - Parked sessions are bounded twice: by time (the resume window) and by memory (the bytes
  *   they retain for retransmission, `suspendedBytesMax`; the oldest go first). A session that
  *   leaves by either bound ends with a provider abort saying why and what was not delivered.
+ * - A resumable responder session that ends (released, aborted, expired) leaves a tombstone: its
+ *   final received count and resume key, bounded by count (`tombstonesMax`, oldest first) and
+ *   time (`tombstoneMs`). A late resume that proves the key is told that count (a proven
+ *   RESUME_REFUSE), so its initiator learns exactly which messages arrived instead of guessing.
+ *   All tombstones live equally long, so insertion order is expiry order: pruning is O(1) each.
  * The table does no I/O; a driver calls handleTimeout at pollTimeout.
  */
 import { AbortCode, InternalError } from '../errors.js';
+import { DEFAULT_LIMITS } from '../limits.js';
 import type { ConnectionEvent } from '../session/events.js';
 import type { Session, SessionHost } from '../session/session.js';
 
@@ -20,6 +26,18 @@ export interface SessionTableOptions {
   resumeWindowMs: number;
   /** Bytes all parked sessions may retain together before the oldest are dropped. */
   suspendedBytesMax: number;
+  /** Ended sessions remembered for a late resume (default DEFAULT_LIMITS.tombstonesMax; 0: none). */
+  tombstonesMax?: number;
+  /** How long each is remembered (default DEFAULT_LIMITS.tombstoneMs). */
+  tombstoneMs?: number;
+}
+
+/** What a late resume of an ended session is told, and the key it must prove first. */
+export interface Tombstone {
+  key: Uint8Array;
+  /** Frames the session had received when it ended. */
+  received: number;
+  expires: number;
 }
 
 export class SessionTable {
@@ -28,11 +46,17 @@ export class SessionTable {
   /** Parked sessions, their expiry and cost, in parking order (oldest first). */
   readonly #parked = new Map<Session, { deadline: number; cost: number }>();
   #parkedBytes = 0;
+  /** Ended sessions by id, oldest first (insertion order is expiry order). */
+  readonly #tombstones = new Map<string, Tombstone>();
+  readonly #tombstonesMax: number;
+  readonly #tombstoneMs: number;
   readonly #events: ConnectionEvent[] = [];
   readonly host: SessionHost;
 
   constructor(options: SessionTableOptions) {
     this.options = Object.freeze({ ...options });
+    this.#tombstonesMax = options.tombstonesMax ?? DEFAULT_LIMITS.tombstonesMax;
+    this.#tombstoneMs = options.tombstoneMs ?? DEFAULT_LIMITS.tombstoneMs;
     this.host = {
       emit: (e) => this.#events.push(e),
       wake: () => {},
@@ -60,6 +84,10 @@ export class SessionTable {
     return this.#byId.size;
   }
 
+  get tombstoneCount(): number {
+    return this.#tombstones.size;
+  }
+
   register(session: Session): void {
     const id = session.sessionId;
     if (id) this.#byId.set(key(id), session);
@@ -74,7 +102,8 @@ export class SessionTable {
     this.unpark(session);
     // The window runs from the start of the suspension: failed resume attempts do not extend it.
     const since = session.suspendedSince ?? now;
-    const deadline = since + Math.min(this.options.resumeWindowMs, session.parkWindowMs ?? Infinity);
+    const window = Math.min(this.options.resumeWindowMs, session.parkWindowMs ?? Infinity);
+    const deadline = since + window + session.resumeGraceMs;
     // What a parked session costs: what it retains, plus the session itself (an empty one is not free).
     const cost = session.retainedBytes + PARKED_SESSION_OVERHEAD_BYTES;
     this.#parked.set(session, { deadline, cost });
@@ -95,10 +124,37 @@ export class SessionTable {
     this.#parked.delete(session);
   }
 
+  /** The session ended: it leaves the table, and a tombstone if it was a resumable responder session. */
   forget(session: Session): void {
     this.unpark(session);
     const id = session.sessionId;
-    if (id && this.#byId.get(key(id)) === session) this.#byId.delete(key(id));
+    if (!id || this.#byId.get(key(id)) !== session) return;
+    this.#byId.delete(key(id));
+    const final = session.finalCount;
+    if (final === null || this.#tombstonesMax === 0) return;
+    const now = final.closedAt;
+    this.#pruneTombstones(now);
+    while (this.#tombstones.size >= this.#tombstonesMax) {
+      this.#tombstones.delete(this.#tombstones.keys().next().value as string);
+    }
+    this.#tombstones.set(key(id), {
+      key: final.key.slice(),
+      received: final.received,
+      expires: now + this.#tombstoneMs,
+    });
+  }
+
+  /** The tombstone of an ended session, if still kept. */
+  tombstone(now: number, sessionId: Uint8Array): Tombstone | undefined {
+    this.#pruneTombstones(now);
+    return this.#tombstones.get(key(sessionId));
+  }
+
+  #pruneTombstones(now: number): void {
+    for (const [id, t] of this.#tombstones) {
+      if (t.expires > now) return;
+      this.#tombstones.delete(id);
+    }
   }
 
   /** Ends every parked session (its server is shutting down) with a provider abort carrying `code`. */

@@ -54,6 +54,19 @@ export interface ConnectRequest {
 
 export type MessageKind = 'normal' | 'expedited' | 'typed';
 
+/**
+ * Of a message accepted by send() and not acknowledged: `undelivered` when the peer is known not
+ * to have received it (never sent, or beyond the count a peer's tombstone proved); `unconfirmed`
+ * when it was sent and its acknowledgement never came (it may have arrived: not known to be delivered).
+ */
+export type DeliveryStatus = 'undelivered' | 'unconfirmed';
+
+export interface UndeliveredMessage {
+  kind: MessageKind;
+  data: Uint8Array;
+  status: DeliveryStatus;
+}
+
 /** What a resumption did, in numbers. */
 export interface ResumeStats {
   /** From the suspension (or, replacing a live connection, from the resume) to the resume. */

@@ -47,6 +47,7 @@ import {
   EXPEDITED_BYTES_MAX,
   type Extension,
   ExtensionId,
+  type FinalCount,
   FRAME_CHARGE_BYTES,
   type Frame,
   FrameType,
@@ -66,7 +67,15 @@ import type { FrameWriter } from '../wire/writer.js';
 import { checkCredentials, credentialsOf, extensionValue, type PskBinding } from './credentials.js';
 import { Dialogue, type DialogueEvent } from './dialogue.js';
 import { acceptedDialogue, dialogueAcceptExtensions } from './dialogue-setup.js';
-import type { AgreedParameters, ConnectRequest, MessageKind, ResumeStats, SessionEvent } from './events.js';
+import type {
+  AgreedParameters,
+  ConnectRequest,
+  DeliveryStatus,
+  MessageKind,
+  ResumeStats,
+  SessionEvent,
+  UndeliveredMessage,
+} from './events.js';
 import { type NamedTokenOffer, NamedTokenRequests } from './named-token-requests.js';
 import { checkTokenName, tokenNameBytes } from './named-tokens.js';
 import { APPLICATION_EXTENSION_ID_MIN, agreedFromAccept, buildAccept, checkExtensions } from './negotiation.js';
@@ -218,7 +227,9 @@ export class Session {
   readonly #sent = new RetransmitBuffer();
   #peerReceived = 0;
   #unackedReceivedBytes = 0;
-  #undeliveredAtClose: { kind: MessageKind; data: Uint8Array }[] = [];
+  #undeliveredAtClose: UndeliveredMessage[] = [];
+  /** The peer proved how much it received (a tombstone's answer): nothing sent is left unconfirmed. */
+  #deliveryKnown = false;
 
   // Recovery
   #keyShare: KeyShare | null = null;
@@ -237,6 +248,8 @@ export class Session {
 
   // Receiving
   #receivedSeq = 0;
+  /** When the session closed (its tombstone's age runs from here). */
+  #closedAt = 0;
   #receivedFlowBytes = 0;
   #consumedBytes = 0;
   #advertisedLimit = 0;
@@ -386,6 +399,26 @@ export class Session {
     return Math.min(this.resumeWindowMs ?? Number.POSITIVE_INFINITY, this.#limits.handshakeTimeoutMs);
   }
 
+  /**
+   * Initiator: how long it goes on trying past its window, one handshake timeout. The
+   * responder's window runs from its own suspension, which may begin later than ours (the
+   * session is then still there); if it has ended, the responder's tombstone says exactly what
+   * arrived. Either way one more attempt turns "not known to be delivered" into an answer.
+   */
+  get resumeGraceMs(): number {
+    return this.#initiator ? this.#limits.handshakeTimeoutMs : 0;
+  }
+
+  /**
+   * Responder, once a resumable session has closed: what its tombstone keeps (the frames it had
+   * received, and the key a late resume must prove). Null otherwise.
+   */
+  get finalCount(): { key: Uint8Array; received: number; closedAt: number } | null {
+    const recovery = this.#recovery;
+    if (this.#initiator || recovery === null || this.#state.name !== 'closed') return null;
+    return { key: recovery.key, received: this.#receivedSeq, closedAt: this.#closedAt };
+  }
+
   /** Bytes this session holds for retransmission or waiting to be sent (its cost while suspended). */
   get retainedBytes(): number {
     return this.#sent.unackedBytes + this.#queuedBytes;
@@ -393,9 +426,10 @@ export class Session {
 
   /**
    * The messages accepted by send() that the peer is not known to have received: after a lost
-   * session, exactly the ones the application may want to send elsewhere. Oldest first.
+   * session, the ones the application may want to send elsewhere. Oldest first. Each says whether
+   * it is known not to have arrived (`undelivered`) or was sent and never confirmed (`unconfirmed`).
    */
-  undeliveredMessages(): { kind: MessageKind; data: Uint8Array }[] {
+  undeliveredMessages(): UndeliveredMessage[] {
     if (this.#state.name === 'closed') return this.#undeliveredAtClose;
     return this.#collectUndelivered();
   }
@@ -1191,6 +1225,12 @@ export class Session {
     const recovery = this.#recovery;
     if (link.name !== 'awaiting-resumed' || recovery === null) throw this.#unexpected(f);
     if (f.type === FrameType.RESUME_REFUSE) {
+      if (f.final && this.#finalCountProven(f.final, recovery, link)) {
+        // The peer's tombstone: the session ended there having received `received` frames.
+        this.#peerReceived = f.final.received;
+        this.#acknowledge(f.final.received);
+        this.#deliveryKnown = true;
+      }
       return this.#close(now, {
         kind: 'aborted',
         origin: 'peer',
@@ -1226,6 +1266,26 @@ export class Session {
       peerReplayedMessages: f.replaying,
       duplicatesSuppressed: 0,
     });
+  }
+
+  /**
+   * Whether a refusal's final count is the peer's (proven with the session key over this
+   * attempt) and possible. An unproven or impossible one is ignored: the refusal stands, and what
+   * was sent stays unconfirmed.
+   */
+  #finalCountProven(final: FinalCount, recovery: Recovery, link: Extract<Link, { name: 'awaiting-resumed' }>): boolean {
+    const expected = resumeProof(recovery.key, 'final', {
+      sessionId: recovery.sessionId,
+      challenge: link.challenge,
+      clientNonce: link.clientNonce,
+      received: final.received,
+      resendFrom: link.resendFrom,
+    });
+    return (
+      constantTimeEqual(expected, final.proof) &&
+      final.received >= this.#peerReceived &&
+      final.received <= this.#sentSeq
+    );
   }
 
   #resumed(now: number, since: number, counts: Omit<ResumeStats, 'downtimeMs' | 'lost'>): void {
@@ -1277,12 +1337,18 @@ export class Session {
     this.#abortWith(now, { byProvider: true, code, message, userData: EMPTY }, 'local', false);
   }
 
-  #collectUndelivered(): { kind: MessageKind; data: Uint8Array }[] {
-    const out: { kind: MessageKind; data: Uint8Array }[] = this.#sent.undeliveredMessages();
-    for (const data of this.#expedited) out.push({ kind: 'expedited', data });
+  #collectUndelivered(): UndeliveredMessage[] {
+    // Sent and not acknowledged: unconfirmed, unless the peer proved its final count (then
+    // everything past it is known lost). Still queued (or its last fragment is): never arrived.
+    const sentStatus: DeliveryStatus = this.#deliveryKnown ? 'undelivered' : 'unconfirmed';
+    const out: UndeliveredMessage[] = [];
+    for (const m of this.#sent.undeliveredMessages()) out.push({ kind: m.kind, data: m.data, status: sentStatus });
+    for (const data of this.#expedited) out.push({ kind: 'expedited', data, status: 'undelivered' });
     for (let i = this.#queueHead; i < this.#queue.length; i++) {
       const item = this.#queue[i] as Outgoing;
-      if (item.kind === 'normal' || item.kind === 'typed') out.push({ kind: item.kind, data: item.data });
+      if (item.kind === 'normal' || item.kind === 'typed') {
+        out.push({ kind: item.kind, data: item.data, status: 'undelivered' });
+      }
     }
     return out;
   }
@@ -1795,6 +1861,7 @@ export class Session {
     this.#reportedCredit = this.#receivedFlowBytes;
     this.#sent.clear();
     this.#state = { name: 'closed', reason };
+    this.#closedAt = now;
     this.#queue.length = 0;
     this.#queueHead = 0;
     this.#expedited.length = 0;
@@ -1802,7 +1869,6 @@ export class Session {
     this.#assembling = null;
     this.#host.emit({ type: 'closed', channel: this.channel, session: this, reason });
     this.#host.released(this);
-    void now;
   }
 
   #checkUserData(userData: Uint8Array): void {

@@ -18,6 +18,7 @@ import {
   type Extension,
   FLAG_ACK_SOON,
   FLAG_END,
+  FLAG_FINAL,
   type Frame,
   FrameType,
   frameTypeName,
@@ -118,9 +119,13 @@ export function writeFrame(w: FrameWriter, f: Frame): void {
       w.bytes(fixed(f.proof, PROOF_BYTES));
       break;
     case FrameType.RESUME_REFUSE:
-      w.beginFrame(f.type, 0, f.channel);
+      w.beginFrame(f.type, f.final ? FLAG_FINAL : 0, f.channel);
       w.u16(f.code);
       w.utf8(truncateUtf8(f.message, ABORT_MESSAGE_BYTES_MAX));
+      if (f.final) {
+        w.u53(f.final.received);
+        w.bytes(fixed(f.final.proof, PROOF_BYTES));
+      }
       break;
     case FrameType.CHALLENGE:
       w.beginFrame(f.type, 0, CONNECTION_CHANNEL);
@@ -250,7 +255,12 @@ export function decodePayload(
         connectionFrame ? `${name} frame on session channel ${channel}` : `${name} frame on the connection channel`,
       );
     }
-    const allowedFlags = type === FrameType.DATA || type === FrameType.TYPED_DATA ? FLAG_END | FLAG_ACK_SOON : 0;
+    const allowedFlags =
+      type === FrameType.DATA || type === FrameType.TYPED_DATA
+        ? FLAG_END | FLAG_ACK_SOON
+        : type === FrameType.RESUME_REFUSE
+          ? FLAG_FINAL
+          : 0;
     if ((flags & ~allowedFlags) !== 0) {
       throw new ProtocolError(AbortCode.MALFORMED_FRAME, `${name} frame with reserved flags 0x${flags.toString(16)}`);
     }
@@ -350,9 +360,15 @@ export function decodePayload(
     case FrameType.RESUMED:
       f = { type, channel, received: r.u53(), replaying: r.u32(), proof: r.bytes(PROOF_BYTES) };
       break;
-    case FrameType.RESUME_REFUSE:
-      f = { type, channel, code: r.u16(), message: r.utf8(ABORT_MESSAGE_BYTES_MAX, 'message') };
+    case FrameType.RESUME_REFUSE: {
+      const code = r.u16();
+      const message = r.utf8(ABORT_MESSAGE_BYTES_MAX, 'message');
+      f =
+        (flags & FLAG_FINAL) === 0
+          ? { type, channel, code, message }
+          : { type, channel, code, message, final: { received: r.u53(), proof: r.bytes(PROOF_BYTES) } };
       break;
+    }
     case FrameType.CHALLENGE:
       f = { type, channel: CONNECTION_CHANNEL, nonce: r.bytes(NONCE_BYTES) };
       break;

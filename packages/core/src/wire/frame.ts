@@ -86,6 +86,9 @@ export const FLAG_END = 0x01;
  */
 export const FLAG_ACK_SOON = 0x02;
 
+/** Flag of RESUME_REFUSE: the frame ends with the session's final received count and its proof. */
+export const FLAG_FINAL = 0x01;
+
 /**
  * What each DATA, TYPED_DATA and EXPEDITED frame costs in the flow-control window and the
  * retransmit budget beyond its payload. Without it, tiny messages would let a window of payload
@@ -312,12 +315,24 @@ export interface ResumedFrame {
   proof: Uint8Array;
 }
 
-/** Responder: no such session to resume (unknown, expired or not proven: deliberately not said which). */
+/**
+ * Responder: no such session to resume (unknown, expired or not proven: deliberately not said
+ * which). When the responder still keeps a tombstone of the session and the resume proved its
+ * key, `final` says how many frames the session had received when it ended, proven with the same
+ * key, so the initiator learns exactly which of its messages arrived (FLAG_FINAL).
+ */
 export interface ResumeRefuseFrame {
   type: typeof FrameType.RESUME_REFUSE;
   channel: number;
   code: number;
   message: string;
+  final?: FinalCount;
+}
+
+/** A lost session's final received count, proven with its resume key (see recovery/proof.ts). */
+export interface FinalCount {
+  received: number;
+  proof: Uint8Array;
 }
 
 export interface WindowFrame {
