@@ -8,8 +8,9 @@
  *   it opens a new TCP connection and hands every suspended session to a new core Connection with
  *   resumeSession(). All sessions of a connection suspend and resume together.
  * - It gives up on a session when its resume window (the server's, at most the client's own)
- *   passes: the session ends with RESUME_WINDOW_EXPIRED, or RESUME_REFUSED when the server no
- *   longer knows it, and `undeliveredMessages()` lists what never arrived.
+ *   and one handshake timeout more have passed: the session ends with RESUME_WINDOW_EXPIRED, or
+ *   RESUME_REFUSED when the server no longer has it, and `undeliveredMessages()` lists what is
+ *   not known to have arrived (exactly what did not, when the server's tombstone answered).
  * - A connection whose last session ended closes its transport; a pool then forgets it.
  */
 import { isIP, connect as netConnect } from 'node:net';

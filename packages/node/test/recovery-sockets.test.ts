@@ -62,7 +62,7 @@ describe('recovery over sockets through a fault proxy', () => {
     );
   });
 
-  test('a server that lost the session refuses the resume; undeliveredMessages() lists what never arrived', {
+  test('a server that lost the session refuses the resume; undeliveredMessages() lists what is not known to have arrived', {
     timeout: 20_000,
   }, async (t) => {
     const first = await startServer(t);
@@ -92,16 +92,55 @@ describe('recovery over sockets through a fault proxy', () => {
     assert.equal(reason.kind, 'aborted');
     assert.equal((reason as Extract<CloseReason, { kind: 'aborted' }>).code, AbortCode.RESUME_REFUSED);
     assert.equal(reason.undelivered, 3);
+    // A server that lost its state cannot say what arrived: sent and never confirmed.
     assert.deepEqual(
-      client.undeliveredMessages().map((m) => [m.kind, text(m.data)]),
+      client.undeliveredMessages().map((m) => [m.kind, text(m.data), m.status]),
       [
-        ['normal', 'lost-1'],
-        ['normal', 'lost-2'],
-        ['normal', 'lost-3'],
+        ['normal', 'lost-1', 'unconfirmed'],
+        ['normal', 'lost-2', 'unconfirmed'],
+        ['normal', 'lost-3', 'unconfirmed'],
       ],
     );
     assert.equal(fresh, 0, 'the second server made no session of it');
     assert.equal(client.stats.resumes, 0);
+  });
+
+  test('a server that gave the session up tells a late resume exactly what arrived (issue 10.2)', {
+    timeout: 30_000,
+  }, async (t) => {
+    const server = await startServer(t, { limits: { resumeWindowMs: 1_000 } });
+    const proxy = await startProxy(t, { target: server.address });
+    const client = track(t, connect(proxy.url, { limits: { handshakeTimeoutMs: 5_000 } }));
+    const accepted = await nextSession(server);
+    await within(client.ready, 5_000, 'client ready');
+    const got: string[] = [];
+    accepted.on('message', (m) => got.push(text(m)));
+
+    // Acknowledgements stop coming back: the first 20 arrive unconfirmed.
+    proxy.setFaults({ delayMs: { 'to-client': 60_000 } });
+    for (let i = 0; i < 20; i++) await client.send(`m${i}`);
+    await until(() => got.length === 20, 5_000, 'the first 20 at the server');
+    // Then nothing passes either way: the next 30 wait in the proxy and die with the connection.
+    proxy.setFaults({ delayMs: 60_000 });
+    for (let i = 20; i < 50; i++) await client.send(`m${i}`);
+    await sleep(50);
+    await proxy.down('refuse', { cutExisting: true });
+    proxy.setFaults({ delayMs: 0 });
+    const gone = await within(accepted.closed, 5_000, 'the server gives the session up');
+    assert.equal(gone.kind === 'aborted' && gone.code, AbortCode.RESUME_WINDOW_EXPIRED);
+    assert.equal(client.state, 'open', 'the client still tries');
+    await proxy.up();
+
+    const reason = await within(client.closed, 15_000, 'the late resume');
+    assert.equal(reason.kind === 'aborted' && reason.code, AbortCode.RESUME_REFUSED);
+    assert.equal(got.length, 20, 'what the server received');
+    const expected = Array.from({ length: 30 }, (_, i) => [`m${20 + i}`, 'undelivered']);
+    assert.deepEqual(
+      client.undeliveredMessages().map((m) => [text(m.data), m.status]),
+      expected,
+      'exactly what never arrived, each known lost',
+    );
+    assert.equal(reason.undelivered, 30);
   });
 
   test('a resume while the server still believes in the old connection replaces it and loses nothing', {

@@ -46,8 +46,8 @@ export class SessionTable {
   /** Parked sessions, their expiry and cost, in parking order (oldest first). */
   readonly #parked = new Map<Session, { deadline: number; cost: number }>();
   #parkedBytes = 0;
-  /** Ended sessions by id, oldest first (insertion order is expiry order). */
-  readonly #tombstones = new Map<string, Tombstone>();
+  /** Ended sessions by id, oldest first (insertion order is expiry order); keys as hex: ~250 B each. */
+  readonly #tombstones = new Map<string, { key: string; received: number; expires: number }>();
   readonly #tombstonesMax: number;
   readonly #tombstoneMs: number;
   readonly #events: ConnectionEvent[] = [];
@@ -138,7 +138,7 @@ export class SessionTable {
       this.#tombstones.delete(this.#tombstones.keys().next().value as string);
     }
     this.#tombstones.set(key(id), {
-      key: final.key.slice(),
+      key: key(final.key),
       received: final.received,
       expires: now + this.#tombstoneMs,
     });
@@ -147,7 +147,8 @@ export class SessionTable {
   /** The tombstone of an ended session, if still kept. */
   tombstone(now: number, sessionId: Uint8Array): Tombstone | undefined {
     this.#pruneTombstones(now);
-    return this.#tombstones.get(key(sessionId));
+    const t = this.#tombstones.get(key(sessionId));
+    return t && { key: bytesOf(t.key), received: t.received, expires: t.expires };
   }
 
   #pruneTombstones(now: number): void {
@@ -182,8 +183,17 @@ export class SessionTable {
 /** What a parked session is counted for beyond the bytes it retains (its engine state). */
 const PARKED_SESSION_OVERHEAD_BYTES = 2048;
 
-function key(id: Uint8Array): string {
-  let s = '';
-  for (const b of id) s += b.toString(16).padStart(2, '0');
-  return s;
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+
+/** Hex of an id or key, built with join: a flat string (`+=` would keep a rope of 2-char pieces). */
+function key(bytes: Uint8Array): string {
+  const parts: string[] = new Array(bytes.byteLength);
+  for (let i = 0; i < bytes.byteLength; i++) parts[i] = HEX[bytes[i] as number] as string;
+  return parts.join('');
+}
+
+function bytesOf(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.byteLength; i++) out[i] = Number.parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
 }
