@@ -103,6 +103,70 @@ describe('liaison CLI on a flapping link (issue 10.1)', () => {
   });
 });
 
+describe('liaison CLI: a session the server gave up (issue 10.2)', () => {
+  // Before the fix the closed event listed all 50 lines as lost, although the server had 20.
+  test('a late resume learns from the tombstone exactly which lines never arrived', {
+    timeout: 60_000,
+  }, async (t) => {
+    const server = start(t, ['serve', '--listen', 'tcp://127.0.0.1:0', '--resume-window-ms', '1000', '--quiet']);
+    const first = await within(firstLine(server), 10_000, 'serve: listening line');
+    const printed: string[] = [];
+    let partial = '';
+    server.stdout?.setEncoding('utf8').on('data', (d: string) => {
+      const parts = (partial + d).split('\n');
+      partial = parts.pop() ?? '';
+      printed.push(...parts);
+    });
+    server.stdout?.resume(); // firstLine's reader paused it
+    const proxy = new FaultProxy({ target: parseEndpoint(first.slice('listening '.length)) });
+    await proxy.start();
+    t.after(() => proxy.stop());
+
+    const client = start(t, ['connect', proxy.url, '--json']);
+    let stderr = '';
+    client.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    await within(
+      waitFor(() => stderr.includes('"event":"open"')),
+      10_000,
+      'connect: the open event',
+    );
+    proxy.setFaults({ delayMs: { 'to-client': 60_000 } }); // acknowledgements stop coming back
+    for (let i = 0; i < 20; i++) client.stdin?.write(`arrives ${i}\n`);
+    await within(
+      waitFor(() => printed.length >= 20),
+      10_000,
+      'the server printed 20 lines',
+    );
+    proxy.setFaults({ delayMs: 60_000 }); // and now nothing passes: these die in the proxy
+    for (let i = 0; i < 30; i++) client.stdin?.write(`lost ${i}\n`);
+    await new Promise((r) => setTimeout(r, 100));
+    await proxy.down('refuse', { cutExisting: true });
+    proxy.setFaults({ delayMs: 0 });
+    await new Promise((r) => setTimeout(r, 1_500)); // past the server's resume window
+    await proxy.up();
+    const [code] = await within(once(client, 'exit'), 30_000, 'connect exits');
+
+    const closed = stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { event: string; undeliveredMessages?: string[]; unconfirmedMessages?: number })
+      .find((e) => e.event === 'closed');
+    const where = `exit ${code}, stderr: ${stderr.slice(-800)}`;
+    assert.equal(code, 4, `aborted: the server no longer had the session (${where})`);
+    assert.equal(printed.length, 20, where);
+    assert.deepEqual(
+      closed?.undeliveredMessages,
+      Array.from({ length: 30 }, (_, i) => `lost ${i}`),
+      where,
+    );
+    assert.equal(closed?.unconfirmedMessages, 0, 'each known lost, none merely unconfirmed');
+  });
+});
+
+async function waitFor(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((r) => setTimeout(r, 10));
+}
+
 function start(t: TestContext, args: string[], script = CLI): ChildProcess {
   const child = spawn(process.execPath, [script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   t.after(() => {
