@@ -389,3 +389,29 @@ describe('regression (sim seed 971755): a replayed frame larger than the contend
     assert.deepEqual(sizes, [1, 40 * 1024], 'the replay went out (before the fix it waited forever)');
   });
 });
+
+describe('regression (sim seed 1203007): a frame acknowledged before the replay reached it', () => {
+  // The replay sends every held frame again, even those the peer acknowledged meanwhile (its
+  // duplicate count depends on it), and kept the last one after sending it, waiting for an
+  // acknowledgement that could never come: it counted as in flight forever, and with another
+  // session on the connection it held the contended in-flight cap shut (a session stuck for good).
+  test('once sent again it leaves the buffer: nothing stays in flight after the replay', () => {
+    const l = new Link({ frameBytesMax: 4096 });
+    const c = l.client.openSession(l.now);
+    l.pump();
+    l.toClient = () => null; // everything arrives; no acknowledgement comes back
+    const sent = nums(400, 'r'.repeat(600));
+    for (const m of sent) c.send(l.now, 'normal', new TextEncoder().encode(m));
+    l.pump();
+    assert.ok(c.retainedBytes > 64 * 1024, `more than the pacing allowance is unacknowledged (${c.retainedBytes})`);
+    l.cut();
+    l.toClient = (b) => b;
+    l.now += 50;
+    l.connect();
+    l.client.resumeSession(l.now, c);
+    l.pump();
+    assert.equal(c.link, 'attached');
+    assert.deepEqual(received(l.serverEvents), sent, 'once each, in order');
+    assert.equal(c.retainedBytes, 0, 'nothing held once the replay is over');
+  });
+});

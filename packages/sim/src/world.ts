@@ -126,6 +126,12 @@ export interface WorldOptions {
   dialogueShare: number;
   /** Broken on purpose (checker tests only): the client application forgets one delivered message. */
   forgetMessage: boolean;
+  /**
+   * Broken on purpose (checker tests only): while one reader of a connection is stuck, every end
+   * of the same role on that connection stops consuming too, as one read loop per connection would
+   * (isolated).
+   */
+  stuckBlocksGroup: boolean;
   /** Share of sessions that contend for named tokens (named-tokens.ts). */
   namedTokenShare: number;
   /** Broken on purpose (checker tests only): the server grants a held name to a second session. */
@@ -214,6 +220,7 @@ export function worldOptionsFor(rng: Rng, overrides: Partial<WorldOptions> = {})
     noiseShare: 0,
     dialogueShare: 0.15,
     forgetMessage: false,
+    stuckBlocksGroup: false,
     namedTokenShare: 0.5,
     doubleGrant: false,
     forgeTokenGive: false,
@@ -238,6 +245,8 @@ export interface Stream {
   deliveredExpedited: number[];
   /** Normal messages purged unsent by the sender or discarded on arrival (dialogue sessions' resynchronizations). */
   purged: Set<number>;
+  /** Virtual time of the latest delivery (isolation: a session still delivering is not blocked). */
+  lastDeliveryAt?: number;
 }
 
 export type EndRole = 'client' | 'server';
@@ -395,6 +404,12 @@ const EMPTY = new Uint8Array(0);
 const HEADER_BYTES = 8;
 /** How long a stuck reader may wait for the rest of its group before that counts as blocking it. */
 const ISOLATION_BOUND_MS = 300_000;
+/**
+ * A session of the group that delivered a message this recently is making progress of its own
+ * (a small session window on a slow link can take a minute per large message: sim seed 982260,
+ * one 1 KiB frame per 300 ms round trip), so it is slow, not blocked by the stuck reader.
+ */
+const ISOLATION_PROGRESS_MS = 100_000;
 
 function planClosed(p: SessionPlan): boolean {
   return p.client.closeReason !== null && (p.server === null || p.server.closeReason !== null);
@@ -1157,9 +1172,10 @@ export class World {
     }
     const index = checkMessage(stream, kind, data);
     (kind === 'expedited' ? stream.deliveredExpedited : stream.deliveredData).push(index);
+    stream.lastDeliveryAt = this.now;
     this.stats.messagesDelivered++;
     this.trace(this.now, `${end.role} s${end.plan.id} got ${kind} #${index} ${data.byteLength}B`);
-    if (end.stuck) {
+    if (end.stuck || (this.options.stuckBlocksGroup && this.#groupStuck(end))) {
       end.heldCredit += credit;
       end.unconsumedBytes += credit;
       end.unconsumedPeak = Math.max(end.unconsumedPeak, end.unconsumedBytes);
@@ -1364,14 +1380,23 @@ export class World {
     this.#stuck.push(end);
   }
 
+  /** Whether another end of the same role on this end's connection has stopped consuming. */
+  #groupStuck(end: AppEnd): boolean {
+    const group = (this.clients[end.plan.clientId] as Client).groups[end.plan.group] as SessionPlan[];
+    return group.some((p) => p !== end.plan && (end.role === 'client' ? p.client : p.server)?.stuck === true);
+  }
+
   /** A stuck end past ISOLATION_BOUND_MS: a violation if the others could have finished, else it consumes again. */
   #checkIsolation(): void {
     for (const end of this.#stuck) {
       if (!end.stuck || this.now - end.stuckSince < ISOLATION_BOUND_MS) continue;
       const group = (this.clients[end.plan.clientId] as Client).groups[end.plan.group] as SessionPlan[];
+      const since = (p: SessionPlan) =>
+        Math.max(end.stuckSince, p.c2s.lastDeliveryAt ?? 0, p.s2c.lastDeliveryAt ?? 0);
       const open = group.filter((p) => p !== end.plan && !planClosed(p));
-      if (open.length > 0 && this.#isolationGuaranteed()) {
-        const p = open[0] as SessionPlan;
+      const blocked = open.filter((p) => this.now - since(p) >= ISOLATION_PROGRESS_MS);
+      if (blocked.length > 0 && this.#isolationGuaranteed()) {
+        const p = blocked[0] as SessionPlan;
         throw new InvariantViolation(
           'isolated',
           `${end.role} s${end.plan.id} has held ${end.heldCredit} bytes unconsumed for ${this.now - end.stuckSince} ms ` +

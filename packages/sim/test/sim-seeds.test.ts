@@ -31,4 +31,19 @@ describe('regression seeds', () => {
     // (packages/core/test/recovery.test.ts, "contended").
     holds(971755);
   });
+
+  test('1203007: a frame acknowledged before the replay reached it stayed in flight forever (terminates)', () => {
+    // Sent again after its acknowledgement, it waited for one that never came; with another
+    // session on the connection it held the in-flight cap shut, and a named-token release and
+    // request queued behind it never left (packages/core/test/recovery.test.ts, "1203007").
+    holds(1203007);
+  });
+
+  test('982260 and 1292963: a session slow on its own small window is not blocked by a stuck reader (isolated)', () => {
+    // A 2 KiB session window and 300 ms round trips move one 1 KiB frame per round trip, a minute
+    // per large message: still delivering at the isolation bound, so slow, not starved. The
+    // checker now asks whether the others still make progress (ISOLATION_PROGRESS_MS).
+    holds(982260);
+    holds(1292963);
+  });
 });

@@ -181,6 +181,14 @@ describe('simulation', () => {
     assert.ok(resumedDialogues >= 10, `${resumedDialogues} seeds resumed sessions beside dialogue ones`);
   });
 
+  test('one stuck reader stopping its whole connection is caught (isolated)', () => {
+    // As a library with one read loop per connection would: the other sessions stop delivering.
+    const broken = runSeed(1088, { overrides: { stuckBlocksGroup: true } });
+    assert.equal(broken.ok, false);
+    assert.equal(broken.violation?.invariant, 'isolated');
+    assert.equal(runSeed(1088).ok, true, 'the same world, unbroken, passes');
+  });
+
   test('an application that loses a delivered message is caught (exactly-once)', () => {
     const r = runSeed(3, { overrides: { forgetMessage: true, messagesMin: 10 } });
     assert.equal(r.ok, false);

@@ -807,6 +807,12 @@ export class Connection {
     if (this.#sessions.get(s.channel) !== s) return;
     this.#sessions.delete(s.channel);
     if (this.#sessions.size === 0) this.#noSessionsSince = this.#now;
+    if (this.#lastSender === s) {
+      // The session others were capped against is gone: the cap must not outlive it (the others
+      // could wait for acknowledgements that no longer come, sim seed 1203007).
+      this.#lastSender = null;
+      for (const other of this.#sessions.values()) this.#wake(other);
+    }
   }
 
   #established(session: Session, agreed: AgreedParameters): void {

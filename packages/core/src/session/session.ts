@@ -1469,6 +1469,10 @@ export class Session {
       this.#writeSent(w, again, this.#sent.inflightBytes * 2 >= this.#paceBytes);
       this.stats.framesRetransmitted++;
       this.stats.bytesRetransmitted += again.body.byteLength;
+      // Acknowledged before the replay reached it: once sent again it is done. Kept, it would
+      // count as in flight with no acknowledgement left to come and hold the in-flight cap shut
+      // (sim seed 1203007).
+      if (again.seq <= this.#peerReceived) this.#acknowledge(this.#peerReceived);
       return true;
     }
     const ex = this.#expedited[0];
