@@ -1391,8 +1391,7 @@ export class World {
     for (const end of this.#stuck) {
       if (!end.stuck || this.now - end.stuckSince < ISOLATION_BOUND_MS) continue;
       const group = (this.clients[end.plan.clientId] as Client).groups[end.plan.group] as SessionPlan[];
-      const since = (p: SessionPlan) =>
-        Math.max(end.stuckSince, p.c2s.lastDeliveryAt ?? 0, p.s2c.lastDeliveryAt ?? 0);
+      const since = (p: SessionPlan) => Math.max(end.stuckSince, p.c2s.lastDeliveryAt ?? 0, p.s2c.lastDeliveryAt ?? 0);
       const open = group.filter((p) => p !== end.plan && !planClosed(p));
       const blocked = open.filter((p) => this.now - since(p) >= ISOLATION_PROGRESS_MS);
       if (blocked.length > 0 && this.#isolationGuaranteed()) {
