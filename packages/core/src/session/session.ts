@@ -29,7 +29,6 @@ import type { Limits } from '../limits.js';
 import { constantTimeEqual, type KeyShare, resumeKeyFrom, resumeProof, SESSION_ID_BYTES } from '../recovery/proof.js';
 import { RetransmitBuffer, type SentFrame } from '../recovery/retransmit.js';
 import { hasUnit, Unit } from '../units.js';
-import { concatBytes } from '../wire/bytes.js';
 import {
   assertNever,
   encodeFrame,
@@ -79,6 +78,7 @@ import type {
 import { type NamedTokenOffer, NamedTokenRequests } from './named-token-requests.js';
 import { checkTokenName, tokenNameBytes } from './named-tokens.js';
 import { APPLICATION_EXTENSION_ID_MIN, agreedFromAccept, buildAccept, checkExtensions } from './negotiation.js';
+import { ReceiveWindow } from './receive-window.js';
 
 export type SessionState =
   /** Initiator: CONNECT sent, waiting for ACCEPT or REFUSE. */
@@ -133,12 +133,6 @@ export interface RecoveryOffer {
   peerPublicKey: Uint8Array;
   sessionId: Uint8Array;
   resumeWindowMs: number;
-}
-
-interface Assembly {
-  parts: Uint8Array[];
-  bytes: number;
-  credit: number;
 }
 
 /**
@@ -226,7 +220,6 @@ export class Session {
   /** Sent and unacknowledged frames: what a resume sends again. */
   readonly #sent = new RetransmitBuffer();
   #peerReceived = 0;
-  #unackedReceivedBytes = 0;
   #undeliveredAtClose: UndeliveredMessage[] = [];
   /** The peer proved how much it received (a tombstone's answer): nothing sent is left unconfirmed. */
   #deliveryKnown = false;
@@ -237,8 +230,6 @@ export class Session {
   #recovery: Recovery | null = null;
   #link: Link = ATTACHED;
   #duplicatesToDrop = 0;
-  /** Receive credit already reported to the connection (for the connection-level window). */
-  #reportedCredit = 0;
   /** When the current suspension must have ended (set by the table that parks the session). */
   #resumeDeadline = Number.POSITIVE_INFINITY;
   #credentialsExpireAt = Number.POSITIVE_INFINITY;
@@ -246,14 +237,10 @@ export class Session {
   #initiator = false;
   #disconnectSeq = -1;
 
-  // Receiving
-  #receivedSeq = 0;
+  // Receiving: the stream's counts, its window and reassembly.
+  readonly #rx: ReceiveWindow;
   /** When the session closed (its tombstone's age runs from here). */
   #closedAt = 0;
-  #receivedFlowBytes = 0;
-  #consumedBytes = 0;
-  #advertisedLimit = 0;
-  #ackedReceived = 0;
   /** Responder: a frame of the initiator arrived after the ACCEPT (it knows the session exists). */
   #peerHeard = false;
   #ackDueAt: number | null = null;
@@ -263,9 +250,6 @@ export class Session {
    */
   #paceBytes = Number.POSITIVE_INFINITY;
   #ackNow = false;
-  /** Fragments of a message being reassembled: payload bytes, and their window cost (credit). */
-  /** Allocated only when a message arrives in fragments: most sessions never need it. */
-  #assembling: Record<'normal' | 'typed', Assembly> | null = null;
 
   // Named tokens: the initiator's requests (when the responder offered them), or what the responder offered.
   #namedTokens: NamedTokenRequests | null = null;
@@ -285,16 +269,13 @@ export class Session {
   };
   /** Tokens, sync points and activities; created at establishment. */
   #dialogue: Dialogue | null = null;
-  /** Responder: tokens and serial the initiator proposed, until accepted. */
-  /** The message being discarded was counted when its first part was dropped. */
-  #discardRest = false;
 
   private constructor(channel: number, host: SessionHost, limits: Limits, state: SessionState) {
     this.#channel = channel;
     this.#host = host;
     this.#limits = limits;
     this.#state = state;
-    this.#advertisedLimit = limits.receiveWindowBytes;
+    this.#rx = new ReceiveWindow(limits.receiveWindowBytes);
   }
 
   /** Initiator side: sends the connect request. */
@@ -416,7 +397,7 @@ export class Session {
   get finalCount(): { key: Uint8Array; received: number; closedAt: number } | null {
     const recovery = this.#recovery;
     if (this.#initiator || recovery === null || this.#state.name !== 'closed') return null;
-    return { key: recovery.key, received: this.#receivedSeq, closedAt: this.#closedAt };
+    return { key: recovery.key, received: this.#rx.receivedSeq, closedAt: this.#closedAt };
   }
 
   /** Bytes this session holds for retransmission or waiting to be sent (its cost while suspended). */
@@ -726,11 +707,7 @@ export class Session {
 
   /** The application consumed `bytes` of received data: the peer may send that much more. */
   consume(now: number, bytes: number): void {
-    this.#consumedBytes += bytes;
-    if (this.#consumedBytes > this.#receivedFlowBytes) {
-      this.#consumedBytes -= bytes;
-      throw new UsageError(ErrorCode.INVALID_ARGUMENT, 'consumed more bytes than were received');
-    }
+    this.#rx.consume(bytes);
     this.#creditChanged();
     void now;
   }
@@ -742,21 +719,12 @@ export class Session {
    * has opened.
    */
   #creditChanged(): void {
-    const base = this.#creditBase();
-    if (base !== this.#reportedCredit) {
-      this.#host.credit(base - this.#reportedCredit);
-      this.#reportedCredit = base;
-    }
-    const window = this.#limits.receiveWindowBytes;
-    if (this.#creditBase() + window - this.#advertisedLimit >= window / 2 && this.#isEstablished()) {
+    const delta = this.#rx.takeCreditDelta();
+    if (delta !== 0) this.#host.credit(delta);
+    if (this.#rx.halfWindowOpen && this.#isEstablished()) {
       this.#ackNow = true;
       this.#host.wake(this);
     }
-  }
-
-  #creditBase(): number {
-    const a = this.#assembling;
-    return a === null ? this.#consumedBytes : this.#consumedBytes + a.normal.credit + a.typed.credit;
   }
 
   // ---------------------------------------------------------------- input from the peer
@@ -935,17 +903,13 @@ export class Session {
             this.#discardNormal(now, f.payload, f.end);
             return true;
           }
-          this.#discardRest = false;
+          this.#rx.discardRest = false;
         }
         if (kind === 'typed' && !hasUnit((this.#agreed as AgreedParameters).units, Unit.TYPED_DATA)) {
           throw new ProtocolError(AbortCode.UNEXPECTED_FRAME, 'typed data without the typed-data unit');
         }
         const charge = this.#countFlow(now, f.payload.byteLength);
-        const a = (this.#assembling ??= {
-          normal: { parts: [], bytes: 0, credit: 0 },
-          typed: { parts: [], bytes: 0, credit: 0 },
-        })[kind];
-        if (a.bytes + f.payload.byteLength > this.#limits.messageBytesMax) {
+        if (this.#rx.assembledBytes(kind) + f.payload.byteLength > this.#limits.messageBytesMax) {
           throw new ProtocolError(
             AbortCode.MESSAGE_TOO_LARGE,
             `message exceeds the limit of ${this.#limits.messageBytesMax} bytes`,
@@ -964,21 +928,11 @@ export class Session {
               `fragment of ${f.payload.byteLength} bytes (fragments before the last carry at least ${FRAGMENT_BYTES_MIN})`,
             );
           }
-          a.parts.push(f.payload);
-          a.bytes += f.payload.byteLength;
-          a.credit += charge;
+          this.#rx.addFragment(kind, f.payload, charge);
           this.#creditChanged();
           return true;
         }
-        let data = f.payload;
-        const credit = a.credit + charge;
-        if (a.parts.length > 0) {
-          a.parts.push(f.payload);
-          data = concatBytes(a.parts, a.bytes + f.payload.byteLength);
-          a.parts = [];
-          a.bytes = 0;
-        }
-        a.credit = 0;
+        const { data, credit } = this.#rx.complete(kind, f.payload, charge);
         this.#creditChanged();
         this.#deliver(kind, data, credit);
         return true;
@@ -1036,26 +990,17 @@ export class Session {
 
   /** Counts a flow-controlled frame against the window; returns what it cost (payload + charge). */
   #countFlow(now: number, payloadBytes: number): number {
-    const bytes = payloadBytes + FRAME_CHARGE_BYTES;
     this.#countReceived(now);
-    this.#receivedFlowBytes += bytes;
-    // Acknowledge at least every ACK_EVERY_BYTES: the sender's retransmit budget waits on it.
-    this.#unackedReceivedBytes += bytes;
-    if (this.#unackedReceivedBytes >= ACK_EVERY_BYTES && !this.#ackNow) {
+    const bytes = this.#rx.countFlow(payloadBytes);
+    if (this.#rx.ackEveryReached && !this.#ackNow) {
       this.#ackNow = true;
       this.#host.wake(this);
-    }
-    if (this.#receivedFlowBytes > this.#advertisedLimit) {
-      throw new ProtocolError(
-        AbortCode.FLOW_CONTROL,
-        `peer sent ${this.#receivedFlowBytes - this.#advertisedLimit} bytes beyond the flow-control window`,
-      );
     }
     return bytes;
   }
 
   #countReceived(now: number): void {
-    this.#receivedSeq++;
+    this.#rx.receivedSeq++;
     if (this.#ackDueAt === null) {
       this.#ackDueAt = now + this.#limits.ackDelayMs;
       this.#host.timer(this);
@@ -1137,7 +1082,7 @@ export class Session {
     if (link.name !== 'resuming' || recovery === null) return;
     const resendFrom = this.#sent.firstUnacked(this.#sentSeq + 1);
     const replaying = this.#sent.pendingMessages();
-    const received = this.#receivedSeq;
+    const received = this.#rx.receivedSeq;
     const proof = resumeProof(recovery.key, 'initiator', {
       sessionId: recovery.sessionId,
       challenge,
@@ -1185,13 +1130,13 @@ export class Session {
     // The initiator cannot have received more than was sent, nor less than it acknowledged;
     // and it must resend from no later than the first frame this side lacks.
     if (f.received > this.#sentSeq || f.received < this.#peerReceived) return false;
-    if (f.resendFrom < 1 || f.resendFrom > this.#receivedSeq + 1) return false;
+    if (f.resendFrom < 1 || f.resendFrom > this.#rx.receivedSeq + 1) return false;
     const since = this.#link.name === 'suspended' ? this.#link.since : now;
     this.#host.detach(this);
     this.#host = host;
     this.#channel = channel;
     this.#link = ATTACHED;
-    this.#duplicatesToDrop = this.#receivedSeq + 1 - f.resendFrom;
+    this.#duplicatesToDrop = this.#rx.receivedSeq + 1 - f.resendFrom;
     host.timer(this);
     this.#peerReceived = f.received;
     this.#sent.acknowledge(f.received);
@@ -1201,13 +1146,13 @@ export class Session {
     host.sendControl({
       type: FrameType.RESUMED,
       channel,
-      received: this.#receivedSeq,
+      received: this.#rx.receivedSeq,
       replaying,
       proof: resumeProof(recovery.key, 'responder', {
         sessionId: recovery.sessionId,
         challenge,
         clientNonce: f.clientNonce,
-        received: this.#receivedSeq,
+        received: this.#rx.receivedSeq,
         resendFrom: f.resendFrom,
       }),
     });
@@ -1448,7 +1393,10 @@ export class Session {
   writeNext(w: FrameWriter): boolean {
     if (!this.#canTransmit()) return false;
     let wrote = false;
-    if (this.#ackNow || (this.#ackDueAt !== null && this.#receivedSeq > this.#ackedReceived && this.#hasSendable())) {
+    if (
+      this.#ackNow ||
+      (this.#ackDueAt !== null && this.#rx.receivedSeq > this.#rx.ackedReceived && this.#hasSendable())
+    ) {
       this.#writeAck(w);
       wrote = true;
     }
@@ -1613,15 +1561,8 @@ export class Session {
   }
 
   #writeAck(w: FrameWriter): void {
-    this.#advertisedLimit = Math.max(this.#advertisedLimit, this.#creditBase() + this.#limits.receiveWindowBytes);
-    writeFrame(w, {
-      type: FrameType.ACK,
-      channel: this.channel,
-      received: this.#receivedSeq,
-      windowLimit: this.#advertisedLimit,
-    });
-    this.#ackedReceived = this.#receivedSeq;
-    this.#unackedReceivedBytes = 0;
+    const { received, windowLimit } = this.#rx.acknowledge();
+    writeFrame(w, { type: FrameType.ACK, channel: this.channel, received, windowLimit });
     this.#ackNow = false;
     this.#ackDueAt = null;
   }
@@ -1777,14 +1718,9 @@ export class Session {
 
   /** Drops a partly received normal message (counted once; its later fragments are discarded silently). */
   #dropAssembly(): void {
-    const a = this.#assembling?.normal;
-    if (a === undefined || a.parts.length === 0) return;
-    this.#discarded(a.parts[0] as Uint8Array);
-    this.#consumedBytes += a.credit;
-    a.parts = [];
-    a.bytes = 0;
-    a.credit = 0;
-    this.#discardRest = true;
+    const head = this.#rx.dropNormal();
+    if (head === null) return;
+    this.#discarded(head);
     this.#creditChanged();
   }
 
@@ -1796,11 +1732,11 @@ export class Session {
   /** Normal data the dialogue rules purge on arrival: its window credit goes straight back. */
   #discardNormal(now: number, payload: Uint8Array, end: boolean): void {
     const charge = this.#countFlow(now, payload.byteLength);
-    const continuing = this.#discardRest || (this.#assembling?.normal.parts.length ?? 0) > 0;
-    if ((this.#assembling?.normal.parts.length ?? 0) > 0) this.#dropAssembly();
-    else if (!continuing) this.#discarded(payload);
-    this.#discardRest = !end;
-    this.#consumedBytes += charge;
+    const rx = this.#rx;
+    if (rx.normalInProgress) this.#dropAssembly();
+    else if (!rx.discardRest) this.#discarded(payload);
+    rx.discardRest = !end;
+    rx.consumedBytes += charge;
     this.#creditChanged();
   }
 
@@ -1860,9 +1796,8 @@ export class Session {
     if (this.#state.name === 'closed') return;
     if (reason.kind !== 'released') this.#undeliveredAtClose = this.#collectUndelivered();
     // What was received and will never be consumed no longer occupies the connection's window.
-    const unconsumed = this.#receivedFlowBytes - this.#reportedCredit;
+    const unconsumed = this.#rx.closeUnconsumed();
     if (unconsumed > 0) this.#host.credit(unconsumed);
-    this.#reportedCredit = this.#receivedFlowBytes;
     this.#sent.clear();
     this.#state = { name: 'closed', reason };
     this.#closedAt = now;
@@ -1870,7 +1805,6 @@ export class Session {
     this.#queueHead = 0;
     this.#expedited.length = 0;
     this.#queuedBytes = 0;
-    this.#assembling = null;
     this.#host.emit({ type: 'closed', channel: this.channel, session: this, reason });
     this.#host.released(this);
   }
@@ -1910,12 +1844,6 @@ const ATTACHED: Link = Object.freeze({ name: 'attached' });
  * protocol's floors; the receiver refuses less, which bounds fragments per message.
  */
 export const FRAGMENT_BYTES_MIN = 256;
-/**
- * Received charged bytes after which an acknowledgement goes out without waiting for ackDelayMs
- * (at most one per transmit batch). A sender whose in-flight budget is smaller asks sooner with
- * FLAG_ACK_SOON, so this can be large: bulk transfers then cost almost no acknowledgements.
- */
-const ACK_EVERY_BYTES = 256 * 1024;
 /** What a session may have in flight on a link it just resumed on, before the link proved more. */
 const PACE_INITIAL_BYTES = 64 * 1024;
 
