@@ -27,7 +27,7 @@ import {
 } from '../errors.js';
 import type { Limits } from '../limits.js';
 import { constantTimeEqual, type KeyShare, resumeKeyFrom, resumeProof, SESSION_ID_BYTES } from '../recovery/proof.js';
-import { RetransmitBuffer, type SentFrame } from '../recovery/retransmit.js';
+import type { SentFrame } from '../recovery/retransmit.js';
 import { hasUnit, Unit } from '../units.js';
 import {
   assertNever,
@@ -42,7 +42,6 @@ import {
   type ConnectFrame,
   type CredentialsRenewedFrame,
   type DialogueFrame,
-  type DialogueFrameType,
   EXPEDITED_BYTES_MAX,
   type Extension,
   ExtensionId,
@@ -79,6 +78,8 @@ import { type NamedTokenOffer, NamedTokenRequests } from './named-token-requests
 import { checkTokenName, tokenNameBytes } from './named-tokens.js';
 import { APPLICATION_EXTENSION_ID_MIN, agreedFromAccept, buildAccept, checkExtensions } from './negotiation.js';
 import { ReceiveWindow } from './receive-window.js';
+import { type Outgoing, SendQueue } from './send-queue.js';
+import { SendWindow } from './send-window.js';
 
 export type SessionState =
   /** Initiator: CONNECT sent, waiting for ACCEPT or REFUSE. */
@@ -176,13 +177,6 @@ type Link =
       replaying: number;
     };
 
-type Outgoing =
-  | { kind: 'normal' | 'typed'; data: Uint8Array; offset: number }
-  | { kind: 'finish' | 'disconnect' | 'not-finished'; userData: Uint8Array }
-  | { kind: 'dialogue'; type: DialogueFrameType; body: Uint8Array }
-  /** A named-token frame, its payload encoded (sequenced like FINISH, in order with the data). */
-  | { kind: 'named-token'; type: FrameType; body: Uint8Array };
-
 export interface SessionStats {
   messagesSent: number;
   messagesReceived: number;
@@ -209,17 +203,10 @@ export class Session {
   #agreed: AgreedParameters | null = null;
 
   // Sending
-  readonly #queue: Outgoing[] = [];
-  #queueHead = 0;
-  readonly #expedited: Uint8Array[] = [];
-  #queuedBytes = 0;
+  readonly #queue = new SendQueue();
   #writerBlocked = false;
-  #sentSeq = 0;
-  #sentFlowBytes = 0;
-  #peerWindowLimit = 0;
-  /** Sent and unacknowledged frames: what a resume sends again. */
-  readonly #sent = new RetransmitBuffer();
-  #peerReceived = 0;
+  /** Numbers sent, the peer's acknowledgements and window, the retransmit buffer, pacing. */
+  readonly #tx = new SendWindow();
   #undeliveredAtClose: UndeliveredMessage[] = [];
   /** The peer proved how much it received (a tombstone's answer): nothing sent is left unconfirmed. */
   #deliveryKnown = false;
@@ -244,11 +231,6 @@ export class Session {
   /** Responder: a frame of the initiator arrived after the ACCEPT (it knows the session exists). */
   #peerHeard = false;
   #ackDueAt: number | null = null;
-  /**
-   * Bytes this side may have in flight on the current link (replayed or new, unacknowledged):
-   * unbounded until a resume, then PACE_INITIAL_BYTES, growing by what the peer acknowledges.
-   */
-  #paceBytes = Number.POSITIVE_INFINITY;
   #ackNow = false;
 
   // Named tokens: the initiator's requests (when the responder offered them), or what the responder offered.
@@ -402,7 +384,7 @@ export class Session {
 
   /** Bytes this session holds for retransmission or waiting to be sent (its cost while suspended). */
   get retainedBytes(): number {
-    return this.#sent.unackedBytes + this.#queuedBytes;
+    return this.#tx.sent.unackedBytes + this.#queue.bytes;
   }
 
   /**
@@ -427,23 +409,18 @@ export class Session {
   get writable(): boolean {
     return (
       this.#canSendData() &&
-      this.#queuedBytes < this.#limits.sendQueueBytesMax &&
+      this.#queue.bytes < this.#limits.sendQueueBytesMax &&
       this.#dialogue?.normalDataBlock()?.code !== 'wait'
     );
   }
 
   /** Messages accepted by send() that the peer is not known to have received. */
   get undelivered(): number {
-    let queuedMessages = 0;
-    for (let i = this.#queueHead; i < this.#queue.length; i++) {
-      const item = this.#queue[i] as Outgoing;
-      if (item.kind === 'normal' || item.kind === 'typed') queuedMessages++;
-    }
-    return queuedMessages + this.#expedited.length + this.#sent.undeliveredMessages().length;
+    return this.#queue.messageCount + this.#tx.sent.undeliveredMessages().length;
   }
 
   get queuedBytes(): number {
-    return this.#queuedBytes;
+    return this.#queue.bytes;
   }
 
   // ---------------------------------------------------------------- commands from the application
@@ -573,14 +550,12 @@ export class Session {
       }
     }
     // `force`: a driver moving sends it already holds ahead of a dialogue command (same memory).
-    if (this.#queuedBytes >= this.#limits.sendQueueBytesMax && !force) {
+    if (this.#queue.bytes >= this.#limits.sendQueueBytesMax && !force) {
       this.#writerBlocked = true;
       throw new UsageError(ErrorCode.WOULD_BLOCK, 'send queue full: wait for the writable event');
     }
-    if (kind === 'expedited') this.#expedited.push(data);
-    else this.#queue.push({ kind, data, offset: 0 });
-    this.#queuedBytes += data.byteLength;
-    if (this.#queuedBytes >= this.#limits.sendQueueBytesMax) this.#writerBlocked = true;
+    this.#queue.pushMessage(kind, data);
+    if (this.#queue.bytes >= this.#limits.sendQueueBytesMax) this.#writerBlocked = true;
     this.#host.wake(this);
     void now;
   }
@@ -1008,26 +983,30 @@ export class Session {
   }
 
   #receiveAck(now: number, received: number, windowLimit: number): void {
-    if (received > this.#sentSeq) {
+    if (received > this.#tx.sentSeq) {
       throw new ProtocolError(
         AbortCode.PROTOCOL_ERROR,
-        `peer acknowledged ${received} frames of ${this.#sentSeq} sent`,
+        `peer acknowledged ${received} frames of ${this.#tx.sentSeq} sent`,
       );
     }
-    if (received > this.#peerReceived) {
-      this.#peerReceived = received;
+    if (received > this.#tx.peerReceived) {
+      this.#tx.peerReceived = received;
       this.#acknowledge(received);
       this.#host.wake(this); // the retransmit budget may have room again
     }
-    if (windowLimit > this.#peerWindowLimit) {
-      this.#peerWindowLimit = windowLimit;
+    if (windowLimit > this.#tx.peerWindowLimit) {
+      this.#tx.peerWindowLimit = windowLimit;
       this.#host.wake(this);
     }
     this.#checkDisconnectAcked(now);
   }
 
   #checkDisconnectAcked(now: number): void {
-    if (this.#state.name === 'disconnecting' && this.#disconnectSeq >= 0 && this.#peerReceived >= this.#disconnectSeq) {
+    if (
+      this.#state.name === 'disconnecting' &&
+      this.#disconnectSeq >= 0 &&
+      this.#tx.peerReceived >= this.#disconnectSeq
+    ) {
       this.#close(now, { kind: 'released', userData: EMPTY, undelivered: 0 });
     }
   }
@@ -1080,8 +1059,8 @@ export class Session {
     const link = this.#link;
     const recovery = this.#recovery;
     if (link.name !== 'resuming' || recovery === null) return;
-    const resendFrom = this.#sent.firstUnacked(this.#sentSeq + 1);
-    const replaying = this.#sent.pendingMessages();
+    const resendFrom = this.#tx.sent.firstUnacked(this.#tx.sentSeq + 1);
+    const replaying = this.#tx.sent.pendingMessages();
     const received = this.#rx.receivedSeq;
     const proof = resumeProof(recovery.key, 'initiator', {
       sessionId: recovery.sessionId,
@@ -1101,8 +1080,8 @@ export class Session {
       proof,
     });
     this.#link = { name: 'awaiting-resumed', since: link.since, challenge, clientNonce, resendFrom, replaying };
-    this.#sent.rewind();
-    this.#startPacing();
+    this.#tx.sent.rewind();
+    this.#tx.startPacing();
     this.#ackDueAt = now + this.#limits.ackDelayMs;
     this.#host.timer(this);
     this.#host.wake(this);
@@ -1129,7 +1108,7 @@ export class Session {
     if (now >= this.#credentialsExpireAt) return false; // a resume does not outlive the credentials
     // The initiator cannot have received more than was sent, nor less than it acknowledged;
     // and it must resend from no later than the first frame this side lacks.
-    if (f.received > this.#sentSeq || f.received < this.#peerReceived) return false;
+    if (f.received > this.#tx.sentSeq || f.received < this.#tx.peerReceived) return false;
     if (f.resendFrom < 1 || f.resendFrom > this.#rx.receivedSeq + 1) return false;
     const since = this.#link.name === 'suspended' ? this.#link.since : now;
     this.#host.detach(this);
@@ -1138,11 +1117,11 @@ export class Session {
     this.#link = ATTACHED;
     this.#duplicatesToDrop = this.#rx.receivedSeq + 1 - f.resendFrom;
     host.timer(this);
-    this.#peerReceived = f.received;
-    this.#sent.acknowledge(f.received);
-    this.#sent.rewind();
-    this.#startPacing();
-    const replaying = this.#sent.pendingMessages();
+    this.#tx.peerReceived = f.received;
+    this.#tx.sent.acknowledge(f.received);
+    this.#tx.sent.rewind();
+    this.#tx.startPacing();
+    const replaying = this.#tx.sent.pendingMessages();
     host.sendControl({
       type: FrameType.RESUMED,
       channel,
@@ -1172,7 +1151,7 @@ export class Session {
     if (f.type === FrameType.RESUME_REFUSE) {
       if (f.final && this.#finalCountProven(f.final, recovery, link)) {
         // The peer's tombstone: the session ended there having received `received` frames.
-        this.#peerReceived = f.final.received;
+        this.#tx.peerReceived = f.final.received;
         this.#acknowledge(f.final.received);
         this.#deliveryKnown = true;
       }
@@ -1197,13 +1176,13 @@ export class Session {
     if (!constantTimeEqual(expected, f.proof)) {
       throw new ProtocolError(AbortCode.RESUME_FAILED, 'the peer could not prove the session key');
     }
-    if (f.received > this.#sentSeq || f.received < this.#peerReceived) {
+    if (f.received > this.#tx.sentSeq || f.received < this.#tx.peerReceived) {
       throw new ProtocolError(
         AbortCode.RESUME_FAILED,
-        `peer claims ${f.received} frames received of ${this.#sentSeq} sent`,
+        `peer claims ${f.received} frames received of ${this.#tx.sentSeq} sent`,
       );
     }
-    this.#peerReceived = f.received;
+    this.#tx.peerReceived = f.received;
     this.#acknowledge(f.received);
     this.#link = ATTACHED;
     this.#resumed(now, link.since, {
@@ -1228,8 +1207,8 @@ export class Session {
     });
     return (
       constantTimeEqual(expected, final.proof) &&
-      final.received >= this.#peerReceived &&
-      final.received <= this.#sentSeq
+      final.received >= this.#tx.peerReceived &&
+      final.received <= this.#tx.sentSeq
     );
   }
 
@@ -1287,14 +1266,8 @@ export class Session {
     // everything past it is known lost). Still queued (or its last fragment is): never arrived.
     const sentStatus: DeliveryStatus = this.#deliveryKnown ? 'undelivered' : 'unconfirmed';
     const out: UndeliveredMessage[] = [];
-    for (const m of this.#sent.undeliveredMessages()) out.push({ kind: m.kind, data: m.data, status: sentStatus });
-    for (const data of this.#expedited) out.push({ kind: 'expedited', data, status: 'undelivered' });
-    for (let i = this.#queueHead; i < this.#queue.length; i++) {
-      const item = this.#queue[i] as Outgoing;
-      if (item.kind === 'normal' || item.kind === 'typed') {
-        out.push({ kind: item.kind, data: item.data, status: 'undelivered' });
-      }
-    }
+    for (const m of this.#tx.sent.undeliveredMessages()) out.push({ kind: m.kind, data: m.data, status: sentStatus });
+    out.push(...this.#queue.undelivered());
     return out;
   }
 
@@ -1402,7 +1375,7 @@ export class Session {
     }
     if (!this.#isEstablished() && this.#state.name !== 'releasing') return wrote;
     // After a resume, what the peer lacks goes first, in its original order and numbering.
-    const next = this.#sent.peekReplay();
+    const next = this.#tx.sent.peekReplay();
     if (next !== undefined && isFlowControlled(next.type)) {
       const cost = next.body.byteLength + FRAME_CHARGE_BYTES;
       // Counted as if nothing were in flight; and a frame larger than the contended in-flight cap
@@ -1412,26 +1385,26 @@ export class Session {
       if (this.#host.sendRoom(this, Math.min(0, cap - cost)) < cost) return wrote;
     }
     if (next !== undefined && !this.#paceAllows(next)) return wrote;
-    const again = next === undefined ? undefined : this.#sent.nextReplay();
+    const again = next === undefined ? undefined : this.#tx.sent.nextReplay();
     if (again !== undefined) {
-      this.#writeSent(w, again, this.#sent.inflightBytes * 2 >= this.#paceBytes);
+      this.#writeSent(w, again, this.#tx.sent.inflightBytes * 2 >= this.#tx.paceBytes);
       this.stats.framesRetransmitted++;
       this.stats.bytesRetransmitted += again.body.byteLength;
       // Acknowledged before the replay reached it: once sent again it is done. Kept, it would
       // count as in flight with no acknowledgement left to come and hold the in-flight cap shut
       // (sim seed 1203007).
-      if (again.seq <= this.#peerReceived) this.#acknowledge(this.#peerReceived);
+      if (again.seq <= this.#tx.peerReceived) this.#acknowledge(this.#tx.peerReceived);
       return true;
     }
-    const ex = this.#expedited[0];
+    const ex = this.#queue.peekExpedited();
     if (ex !== undefined && this.#windowRoom() >= ex.byteLength + FRAME_CHARGE_BYTES) {
-      this.#expedited.shift();
-      this.#sentFlowBytes += ex.byteLength + FRAME_CHARGE_BYTES;
+      this.#queue.shiftExpedited();
+      this.#tx.sentFlowBytes += ex.byteLength + FRAME_CHARGE_BYTES;
       this.#record(w, FrameType.EXPEDITED, true, ex, ex);
       this.#afterSend(ex.byteLength, true);
       return true;
     }
-    const item = this.#queue[this.#queueHead];
+    const item = this.#queue.peek();
     if (item === undefined || ex !== undefined) return wrote;
     if (item.kind === 'normal' || item.kind === 'typed') {
       const remaining = item.data.byteLength - item.offset;
@@ -1446,17 +1419,17 @@ export class Session {
       const type = item.kind === 'normal' ? FrameType.DATA : FrameType.TYPED_DATA;
       this.#record(w, type, end, payload, end ? item.data : null);
       item.offset += n;
-      this.#sentFlowBytes += n + FRAME_CHARGE_BYTES;
-      if (end) this.#popQueue();
+      this.#tx.sentFlowBytes += n + FRAME_CHARGE_BYTES;
+      if (end) this.#queue.pop();
       this.#afterSend(n, end);
       return true;
     }
     if (item.kind === 'dialogue' || item.kind === 'named-token') {
       // Held for retransmission like data: it waits for room in the retransmit budget.
       if (!this.#controlFits(item.body)) return wrote;
-      this.#popQueue();
+      this.#queue.pop();
       this.#record(w, item.type, true, item.body, null);
-      this.#sentSeq++;
+      this.#tx.sentSeq++;
       return true;
     }
     const control = item as Extract<Outgoing, { userData: Uint8Array }>;
@@ -1467,27 +1440,27 @@ export class Session {
         : control.kind === 'disconnect'
           ? FrameType.DISCONNECT
           : FrameType.NOT_FINISHED;
-    this.#popQueue();
+    this.#queue.pop();
     this.#record(w, type, true, control.userData, null);
-    this.#sentSeq++;
-    if (control.kind === 'disconnect') this.#disconnectSeq = this.#sentSeq;
+    this.#tx.sentSeq++;
+    if (control.kind === 'disconnect') this.#disconnectSeq = this.#tx.sentSeq;
     return true;
   }
 
   /** Writes a sequenced frame for the first time and keeps it until acknowledged. */
   #record(w: FrameWriter, type: FrameType, end: boolean, body: Uint8Array, message: Uint8Array | null): void {
-    const frame = this.#sent.obtain();
-    frame.seq = this.#sentSeq + 1;
+    const frame = this.#tx.sent.obtain();
+    frame.seq = this.#tx.sentSeq + 1;
     frame.type = type;
     frame.end = end;
     frame.body = body;
     frame.message = message;
     // Ask for an acknowledgement once half the in-flight budget is used: the sender would stall
     // before the receiver's own schedule (every 256 KiB, or ackDelayMs) acknowledged anything.
-    const budget = Math.min(this.#retransmitBudget(), this.#host.inflightCap(this), this.#paceBytes);
-    const inflight = this.#sent.unackedBytes + frame.body.byteLength + FRAME_CHARGE_BYTES;
+    const budget = Math.min(this.#retransmitBudget(), this.#host.inflightCap(this), this.#tx.paceBytes);
+    const inflight = this.#tx.sent.unackedBytes + frame.body.byteLength + FRAME_CHARGE_BYTES;
     this.#writeSent(w, frame, inflight * 2 >= budget);
-    this.#sent.push(frame);
+    this.#tx.sent.push(frame);
   }
 
   #writeSent(w: FrameWriter, f: SentFrame, ackSoon = false): void {
@@ -1527,13 +1500,13 @@ export class Session {
 
   #hasSendable(): boolean {
     if (!this.#isEstablished() && this.#state.name !== 'releasing') return false;
-    if (this.#sent.replaying) {
-      const next = this.#sent.peekReplay();
+    if (this.#tx.sent.replaying) {
+      const next = this.#tx.sent.peekReplay();
       return next === undefined || this.#paceAllows(next);
     }
-    const ex = this.#expedited[0];
+    const ex = this.#queue.peekExpedited();
     if (ex !== undefined) return this.#windowRoom() >= ex.byteLength + FRAME_CHARGE_BYTES;
-    const item = this.#queue[this.#queueHead];
+    const item = this.#queue.peek();
     if (item === undefined) return false;
     if (item.kind === 'dialogue' || item.kind === 'named-token') return this.#controlFits(item.body);
     if (item.kind !== 'normal' && item.kind !== 'typed') {
@@ -1568,11 +1541,11 @@ export class Session {
   }
 
   #afterSend(bytes: number, endsMessage: boolean): void {
-    this.#sentSeq++;
-    this.#queuedBytes -= bytes;
+    this.#tx.sentSeq++;
+    this.#queue.bytes -= bytes;
     this.stats.bytesSent += bytes;
     if (endsMessage) this.stats.messagesSent++;
-    if (this.#writerBlocked && this.#queuedBytes < this.#limits.sendQueueBytesMax && this.#canSendData()) {
+    if (this.#writerBlocked && this.#queue.bytes < this.#limits.sendQueueBytesMax && this.#canSendData()) {
       this.#writerBlocked = false;
       this.#host.emit({ type: 'writable', channel: this.channel, session: this });
     }
@@ -1585,8 +1558,7 @@ export class Session {
    * its size once nothing is unacknowledged, so user data near 64 KiB cannot wait forever.
    */
   #controlFits(body: Uint8Array): boolean {
-    const unacked = this.#sent.unackedBytes;
-    return unacked === 0 || unacked + body.byteLength + FRAME_CHARGE_BYTES <= this.#retransmitBudget();
+    return this.#tx.controlFits(body.byteLength, this.#retransmitBudget());
   }
 
   /** The agreed retransmit budget (this side's own limit until agreed). */
@@ -1596,53 +1568,17 @@ export class Session {
 
   /** Bytes that may be sent now: within the peer's window and this side's retransmit budget. */
   #windowRoom(): number {
-    return Math.min(
-      this.#peerWindowLimit - this.#sentFlowBytes,
-      this.#retransmitBudget() - this.#sent.unackedBytes,
-      this.#host.sendRoom(this, this.#sent.unackedBytes),
-      this.#paceBytes - this.#sent.inflightBytes,
-    );
-  }
-
-  /**
-   * After a resume, this side puts only as much on the new link as the link has shown it carries.
-   * A link that breaks again and again (issue 10: cuts every 100 ms, 1 MiB/s) would otherwise
-   * take the whole retransmit budget into its socket buffers at each resume and lose it at the
-   * next cut, so each resume replayed megabytes that could not arrive. Like TCP's slow start, the
-   * allowance starts small and grows by every byte acknowledged (doubling each round trip) until
-   * it reaches the retransmit budget, where pacing ends.
-   */
-  #startPacing(): void {
-    this.#paceBytes = PACE_INITIAL_BYTES;
+    return this.#tx.room(this.#retransmitBudget(), this.#host.sendRoom(this, this.#tx.sent.unackedBytes));
   }
 
   /** Drops what the peer acknowledged and lets the pacing allowance grow by it. */
   #acknowledge(received: number): void {
-    const before = this.#sent.unackedBytes;
-    this.#sent.acknowledge(received);
-    if (this.#paceBytes === Number.POSITIVE_INFINITY) return;
-    this.#paceBytes += before - this.#sent.unackedBytes;
-    if (this.#paceBytes >= this.#retransmitBudget()) this.#paceBytes = Number.POSITIVE_INFINITY;
+    this.#tx.acknowledge(received, this.#retransmitBudget());
   }
 
   /** Whether the pacing allowance lets `next` be replayed now (always, with nothing in flight). */
   #paceAllows(next: SentFrame): boolean {
-    if (this.#paceBytes === Number.POSITIVE_INFINITY || next.seq <= this.#peerReceived) return true;
-    this.#acknowledge(this.#peerReceived); // drops acknowledged frames already sent again
-    const inflight = this.#sent.inflightBytes;
-    return inflight === 0 || inflight + next.body.byteLength + FRAME_CHARGE_BYTES <= this.#paceBytes;
-  }
-
-  #popQueue(): void {
-    this.#queue[this.#queueHead] = undefined as unknown as Outgoing;
-    this.#queueHead++;
-    if (this.#queueHead === this.#queue.length) {
-      this.#queue.length = 0;
-      this.#queueHead = 0;
-    } else if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queue.length) {
-      this.#queue.splice(0, this.#queueHead);
-      this.#queueHead = 0;
-    }
+    return this.#tx.paceAllows(next, this.#retransmitBudget());
   }
 
   // ---------------------------------------------------------------- dialogue
@@ -1688,22 +1624,7 @@ export class Session {
    * session may be lost before the RS reaches it (sim seed 937199).
    */
   #purge(): void {
-    let kept = this.#queueHead;
-    const purged: Uint8Array[] = [];
-    for (let i = this.#queueHead; i < this.#queue.length; i++) {
-      const item = this.#queue[i] as Outgoing;
-      if (item.kind === 'normal') {
-        this.#queuedBytes -= item.data.byteLength - item.offset;
-        purged.push(item.data);
-      } else {
-        this.#queue[kept++] = item;
-      }
-    }
-    this.#queue.length = kept;
-    if (this.#queueHead === this.#queue.length) {
-      this.#queue.length = 0;
-      this.#queueHead = 0;
-    }
+    const purged = this.#queue.purgeNormal();
     if (purged.length > 0) {
       this.stats.messagesPurged += purged.length;
       this.#host.emit({
@@ -1751,7 +1672,7 @@ export class Session {
 
   #establish(agreed: AgreedParameters): void {
     this.#agreed = agreed;
-    this.#peerWindowLimit = agreed.peerReceiveWindowBytes;
+    this.#tx.peerWindowLimit = agreed.peerReceiveWindowBytes;
     this.#host.established(this, agreed);
   }
 
@@ -1798,13 +1719,10 @@ export class Session {
     // What was received and will never be consumed no longer occupies the connection's window.
     const unconsumed = this.#rx.closeUnconsumed();
     if (unconsumed > 0) this.#host.credit(unconsumed);
-    this.#sent.clear();
+    this.#tx.sent.clear();
     this.#state = { name: 'closed', reason };
     this.#closedAt = now;
-    this.#queue.length = 0;
-    this.#queueHead = 0;
-    this.#expedited.length = 0;
-    this.#queuedBytes = 0;
+    this.#queue.clear();
     this.#host.emit({ type: 'closed', channel: this.channel, session: this, reason });
     this.#host.released(this);
   }
@@ -1844,8 +1762,6 @@ const ATTACHED: Link = Object.freeze({ name: 'attached' });
  * protocol's floors; the receiver refuses less, which bounds fragments per message.
  */
 export const FRAGMENT_BYTES_MIN = 256;
-/** What a session may have in flight on a link it just resumed on, before the link proved more. */
-const PACE_INITIAL_BYTES = 64 * 1024;
 
 function isFlowControlled(type: number): boolean {
   return type === FrameType.DATA || type === FrameType.TYPED_DATA || type === FrameType.EXPEDITED;
