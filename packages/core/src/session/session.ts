@@ -26,7 +26,7 @@ import {
   UsageError,
 } from '../errors.js';
 import type { Limits } from '../limits.js';
-import { constantTimeEqual, type KeyShare, resumeKeyFrom, resumeProof, SESSION_ID_BYTES } from '../recovery/proof.js';
+import { constantTimeEqual, type KeyShare, resumeKeyFrom, resumeProof } from '../recovery/proof.js';
 import type { SentFrame } from '../recovery/retransmit.js';
 import { hasUnit, Unit } from '../units.js';
 import {
@@ -78,6 +78,7 @@ import { type NamedTokenOffer, NamedTokenRequests } from './named-token-requests
 import { checkTokenName, tokenNameBytes } from './named-tokens.js';
 import { APPLICATION_EXTENSION_ID_MIN, agreedFromAccept, buildAccept, checkExtensions } from './negotiation.js';
 import { ReceiveWindow } from './receive-window.js';
+import { type Attempt, ResumeCredentials } from './resume-credentials.js';
 import { type Outgoing, SendQueue } from './send-queue.js';
 import { SendWindow } from './send-window.js';
 
@@ -136,31 +137,6 @@ export interface RecoveryOffer {
   resumeWindowMs: number;
 }
 
-/**
- * A session's resume credentials. The id and the key share one 48-byte buffer: a typed array
- * costs more than its bytes, and a server holds one of these per session.
- */
-class Recovery {
-  readonly #bytes: Uint8Array;
-  /** How long the responder keeps this session suspended (from ACCEPT), if it said. */
-  readonly resumeWindowMs: number | null;
-
-  constructor(sessionId: Uint8Array, key: Uint8Array, resumeWindowMs: number | null) {
-    this.#bytes = new Uint8Array(SESSION_ID_BYTES + key.byteLength);
-    this.#bytes.set(sessionId, 0);
-    this.#bytes.set(key, SESSION_ID_BYTES);
-    this.resumeWindowMs = resumeWindowMs;
-  }
-
-  get sessionId(): Uint8Array {
-    return this.#bytes.subarray(0, SESSION_ID_BYTES);
-  }
-
-  get key(): Uint8Array {
-    return this.#bytes.subarray(SESSION_ID_BYTES);
-  }
-}
-
 /** Whether the session is on a transport, waiting for one, or resuming on one. */
 type Link =
   | { name: 'attached' }
@@ -214,7 +190,7 @@ export class Session {
   // Recovery
   #keyShare: KeyShare | null = null;
   #offer: RecoveryOffer | null = null;
-  #recovery: Recovery | null = null;
+  #recovery: ResumeCredentials | null = null;
   #link: Link = ATTACHED;
   #duplicatesToDrop = 0;
   /** When the current suspension must have ended (set by the table that parks the session). */
@@ -462,7 +438,7 @@ export class Session {
     if (offer) {
       try {
         const key = resumeKeyFrom(this.#host.agree(offer.keyShare, offer.peerPublicKey), offer.sessionId);
-        this.#recovery = new Recovery(offer.sessionId, key, offer.resumeWindowMs);
+        this.#recovery = new ResumeCredentials(offer.sessionId, key, offer.resumeWindowMs);
         const resumeWindow = new Uint8Array(4);
         new DataView(resumeWindow.buffer).setUint32(0, offer.resumeWindowMs);
         all.push(
@@ -1062,13 +1038,7 @@ export class Session {
     const resendFrom = this.#tx.sent.firstUnacked(this.#tx.sentSeq + 1);
     const replaying = this.#tx.sent.pendingMessages();
     const received = this.#rx.receivedSeq;
-    const proof = resumeProof(recovery.key, 'initiator', {
-      sessionId: recovery.sessionId,
-      challenge,
-      clientNonce,
-      received,
-      resendFrom,
-    });
+    const proof = recovery.proof('initiator', { challenge, clientNonce, resendFrom }, received);
     this.#host.sendControl({
       type: FrameType.RESUME,
       channel: this.channel,
@@ -1127,13 +1097,11 @@ export class Session {
       channel,
       received: this.#rx.receivedSeq,
       replaying,
-      proof: resumeProof(recovery.key, 'responder', {
-        sessionId: recovery.sessionId,
-        challenge,
-        clientNonce: f.clientNonce,
-        received: this.#rx.receivedSeq,
-        resendFrom: f.resendFrom,
-      }),
+      proof: recovery.proof(
+        'responder',
+        { challenge, clientNonce: f.clientNonce, resendFrom: f.resendFrom },
+        this.#rx.receivedSeq,
+      ),
     });
     this.#resumed(now, since, {
       replayedMessages: replaying,
@@ -1166,14 +1134,7 @@ export class Session {
       });
     }
     if (f.type !== FrameType.RESUMED) throw this.#unexpected(f);
-    const expected = resumeProof(recovery.key, 'responder', {
-      sessionId: recovery.sessionId,
-      challenge: link.challenge,
-      clientNonce: link.clientNonce,
-      received: f.received,
-      resendFrom: link.resendFrom,
-    });
-    if (!constantTimeEqual(expected, f.proof)) {
+    if (!recovery.proves('responder', link, f.received, f.proof)) {
       throw new ProtocolError(AbortCode.RESUME_FAILED, 'the peer could not prove the session key');
     }
     if (f.received > this.#tx.sentSeq || f.received < this.#tx.peerReceived) {
@@ -1197,16 +1158,9 @@ export class Session {
    * attempt) and possible. An unproven or impossible one is ignored: the refusal stands, and what
    * was sent stays unconfirmed.
    */
-  #finalCountProven(final: FinalCount, recovery: Recovery, link: Extract<Link, { name: 'awaiting-resumed' }>): boolean {
-    const expected = resumeProof(recovery.key, 'final', {
-      sessionId: recovery.sessionId,
-      challenge: link.challenge,
-      clientNonce: link.clientNonce,
-      received: final.received,
-      resendFrom: link.resendFrom,
-    });
+  #finalCountProven(final: FinalCount, recovery: ResumeCredentials, attempt: Attempt): boolean {
     return (
-      constantTimeEqual(expected, final.proof) &&
+      recovery.proves('final', attempt, final.received, final.proof) &&
       final.received >= this.#tx.peerReceived &&
       final.received <= this.#tx.sentSeq
     );
@@ -1231,28 +1185,11 @@ export class Session {
     });
   }
 
-  #recoveryFromAccept(extensions: Extension[]): Recovery | null {
+  #recoveryFromAccept(extensions: Extension[]): ResumeCredentials | null {
     const share = this.#keyShare;
     this.#keyShare = null;
     if (share === null) return null;
-    const peerKey = extensions.find((e) => e.id === ExtensionId.KEY_SHARE)?.value;
-    const sessionId = extensions.find((e) => e.id === ExtensionId.SESSION_ID)?.value;
-    const resumeWindow = extensions.find((e) => e.id === ExtensionId.RESUME_WINDOW)?.value;
-    if (!peerKey || !sessionId) return null; // the responder does not offer recovery
-    if (sessionId.byteLength !== SESSION_ID_BYTES) {
-      throw new ProtocolError(AbortCode.MALFORMED_FRAME, 'session id extension of the wrong size');
-    }
-    let key: Uint8Array;
-    try {
-      key = resumeKeyFrom(this.#host.agree(share, peerKey), sessionId);
-    } catch (cause) {
-      throw new ProtocolError(AbortCode.PROTOCOL_ERROR, 'unusable key share from the peer', { cause });
-    }
-    const resumeWindowMs =
-      resumeWindow?.byteLength === 4
-        ? new DataView(resumeWindow.buffer, resumeWindow.byteOffset, 4).getUint32(0)
-        : null;
-    return new Recovery(sessionId, key, resumeWindowMs);
+    return ResumeCredentials.fromAccept(extensions, (peerKey) => this.#host.agree(share, peerKey));
   }
 
   /** The session table gave up on this suspended session (window or memory budget). */
