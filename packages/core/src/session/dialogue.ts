@@ -39,6 +39,9 @@ const RESYNC_KINDS: readonly ResyncKind[] = ['restart', 'set', 'abandon'];
  */
 const RESYNC_RANK: Record<ResyncKind, number> = { restart: 0, set: 1, abandon: 2 };
 
+/** The frames that take a serial number (X.225 MIP, MAP, AE). */
+const SYNC_POINTS: ReadonlySet<number> = new Set([FrameType.MINOR_SYNC, FrameType.MAJOR_SYNC, FrameType.ACTIVITY_END]);
+
 /** MINOR_SYNC code bits. */
 const MINOR_CONFIRM = 0x01;
 const MINOR_SEPARATION = 0x02;
@@ -502,7 +505,12 @@ export class Dialogue {
   /** One dialogue frame from the peer, in stream order. @throws ProtocolError on a violation. */
   receive(f: DialogueFrame): void {
     const awaiting = this.#awaiting;
-    if (awaiting !== null && !this.#passesWhileAwaiting(f)) return; // purged in transit (X.225)
+    if (awaiting !== null && !this.#passesWhileAwaiting(f)) {
+      // Purged in transit (X.225). A sync point still takes its serial: should the peer's FINISH
+      // supersede the resynchronize (the releaser discards it), V(M) must still agree.
+      if (awaiting.what === 'resync-ack' && SYNC_POINTS.has(f.type)) this.#next[this.#peerSlot] = f.serial + 1;
+      return;
+    }
     switch (f.type) {
       case FrameType.GIVE_TOKENS:
       case FrameType.GIVE_CONTROL: {
@@ -769,9 +777,10 @@ export class Dialogue {
   #majorConfirmed(p: PendingMajor): void {
     this.#pendingMajor = null;
     this.#floor = p.serial + 1;
-    // Minor sync points before a confirmed major one are confirmed with it.
-    if (p.mine) this.#minorConfirmedByPeer = this.#lastMinorSent;
-    else this.#minorConfirmedByMe = this.#lastMinorReceived;
+    // Minor sync points before a confirmed major one are confirmed with it, and the major one's
+    // serial is not a minor sync point to confirm (X.225 Table A-4: V(A) = V(M)).
+    if (p.mine) this.#minorConfirmedByPeer = Math.max(this.#lastMinorSent, p.serial);
+    else this.#minorConfirmedByMe = Math.max(this.#lastMinorReceived, p.serial);
     if (p.activityEnd) this.#activity = null;
     else if (this.#activity !== null) this.#activity = { id: this.#activity.id, serial: p.serial };
   }

@@ -82,10 +82,11 @@ const requests: fc.Arbitrary<RequestOf>[] = [
     ),
   ),
   fc.boolean().map(minor),
-  fc.integer({ min: -1, max: 3 }).map(
-    (delta): RequestOf =>
+  // A serial near the lowest or the highest one this side could confirm, or just outside.
+  fc.tuple(fc.boolean(), fc.integer({ min: -1, max: 2 })).map(
+    ([fromTop, delta]): RequestOf =>
       (_m, side) => {
-        const serial = Math.max(0, side.va + delta);
+        const serial = Math.max(0, fromTop ? side.vm - 1 - delta : side.va + delta);
         return {
           label: `confirmMinor(${serial})`,
           model: (s) => s.confirmMinor(serial),
