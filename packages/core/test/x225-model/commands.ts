@@ -234,6 +234,20 @@ class DeliverCommand implements fc.Command<World, EngineWorld> {
   }
 }
 
+/** A transport break and a resume: the model does not move (every frame in flight is replayed). */
+class CutCommand implements fc.Command<World, EngineWorld> {
+  check(m: Readonly<World>): boolean {
+    return [m.a, m.b].every((s) => s.phase !== 'closing' && s.phase !== 'closed');
+  }
+  run(m: World, r: EngineWorld): void {
+    r.cutAndResume();
+    compare(m, r, 'a transport break and a resume');
+  }
+  toString(): string {
+    return 'cutAndResume';
+  }
+}
+
 export function commandArbitraries(): fc.Arbitrary<fc.Command<World, EngineWorld>>[] {
   const side = fc.constantFrom<SideName>('a', 'b');
   const dir = fc.constantFrom<Direction>('ab', 'ba');
@@ -241,6 +255,7 @@ export function commandArbitraries(): fc.Arbitrary<fc.Command<World, EngineWorld
     ...requests.map((req) => fc.tuple(side, req).map(([s, of]) => new RequestCommand(s, of))),
     // Deliveries are drawn as often as all requests together, so frames do not pile up.
     ...requests.map(() => dir.map((d) => new DeliverCommand(d))),
+    fc.constant(new CutCommand()),
   ];
 }
 

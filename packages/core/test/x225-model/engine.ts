@@ -6,16 +6,20 @@
  * strings the model writes (`SideModel.told`).
  */
 import {
+  Connection,
   type ConnectionEvent,
   type DialogueEvent,
   encodeFrame,
   type Frame,
   FrameDecoder,
   FrameType,
+  PREFACE,
   type Session,
+  SessionTable,
   UsageError,
 } from '@liaison/core';
 import { openDialogue, Pair } from '../harness.js';
+import { seededRandom } from '../seeded-random.js';
 import type { SpduName } from './spdu.js';
 import type { Direction, SideName, WorldConfig } from './world.js';
 
@@ -45,10 +49,22 @@ const SPDU_OF: Partial<Record<number, SpduName>> = {
 export type EngineOutcome = { ok: true; value: unknown } | { ok: false; code: string };
 
 export class EngineWorld {
-  readonly pair = new Pair();
+  readonly #random = seededRandom(7);
+  readonly #tables = {
+    a: new SessionTable({ resumeWindowMs: 60_000, suspendedBytesMax: 1 << 26 }),
+    b: new SessionTable({ resumeWindowMs: 60_000, suspendedBytesMax: 1 << 26 }),
+  };
+  readonly pair = new Pair({
+    initiator: { random: this.#random, table: this.#tables.a },
+    responder: { random: this.#random, table: this.#tables.b },
+  });
+  /** Transport breaks survived, each followed by a resume. */
+  resumes = 0;
+  /** The responder's count of replayed frames it already had, from its last `resumed` event. */
+  #duplicates = 0;
   readonly a: Session;
   readonly b: Session;
-  readonly flight: Record<Direction, Frame[]> = { ab: [], ba: [] };
+  flight: Record<Direction, Frame[]> = { ab: [], ba: [] };
   readonly told: Record<SideName, string[]> = { a: [], b: [] };
   /** Anything an application saw that the model has no word for (an abort, above all). */
   readonly oddities: string[] = [];
@@ -67,6 +83,74 @@ export class EngineWorld {
       ba: new FrameDecoder(limits, { expectPreface: false }),
     };
     this.collect();
+  }
+
+  /**
+   * The transport breaks: every frame in flight is lost. A new connection comes up and the
+   * initiator resumes the session on it; once RESUMED is in, each side's replay of what the
+   * other had not received is in flight again, in order, and nothing else moved.
+   */
+  cutAndResume(): void {
+    const limits = { frameBytesMax: 1 << 20, userDataBytesMax: 0xffff };
+    this.flight.ab.length = 0;
+    this.flight.ba.length = 0;
+    for (const name of ['a', 'b'] as const) this.pair[name].conn.handleTransportDown(this.pair.now, 'cut');
+    this.#drainOld();
+    this.pair.now += 1;
+    for (const [name, role] of [
+      ['a', 'initiator'],
+      ['b', 'responder'],
+    ] as const) {
+      this.pair[name].conn = new Connection({ role, random: this.#random, table: this.#tables[name] });
+      this.pair[name].conn.handleTransportUp(this.pair.now);
+      // The decoders below eat the preface each side writes; each side reads the other's here.
+      this.pair[name].conn.handleBytes(this.pair.now, PREFACE);
+    }
+    this.#decoders.ab = new FrameDecoder(limits, { expectPreface: true });
+    this.#decoders.ba = new FrameDecoder(limits, { expectPreface: true });
+    this.#duplicates = 0;
+    this.pair.a.conn.resumeSession(this.pair.now, this.a);
+    // The handshake frames pass at once; session frames (the replay) stay in flight.
+    for (let round = 0; round < 100; round++) {
+      this.collect();
+      let moved = 0;
+      for (const dir of ['ab', 'ba'] as const) {
+        const to = dir === 'ab' ? this.pair.b.conn : this.pair.a.conn;
+        const held = this.flight[dir].filter((f) => SPDU_OF[f.type] !== undefined);
+        for (const f of this.flight[dir]) if (SPDU_OF[f.type] === undefined) moved++;
+        for (const f of this.flight[dir])
+          if (SPDU_OF[f.type] === undefined) to.handleBytes(this.pair.now, encodeFrame(f));
+        this.flight[dir] = held;
+      }
+      if (moved === 0) break;
+    }
+    // The initiator replays optimistically behind its RESUME; the responder drops what it already
+    // had (RESUMED says how many): deliver those now, so what stays in flight is news.
+    let duplicates = this.#duplicates;
+    while (duplicates > 0) {
+      const f = this.flight.ab.shift();
+      if (f === undefined) break;
+      this.pair.b.conn.handleBytes(this.pair.now, encodeFrame(f));
+      if (SPDU_OF[f.type] !== undefined) duplicates--;
+    }
+    this.collect();
+    for (const name of ['a', 'b'] as const) {
+      if (this.session(name).link !== 'attached')
+        this.oddities.push(`${name}: link ${this.session(name).link} after the resume`);
+      for (let e = this.#tables[name].pollEvent(); e !== null; e = this.#tables[name].pollEvent())
+        this.#observe(name, e);
+    }
+    this.resumes++;
+  }
+
+  /** Events of the broken connections: the sessions' own still count, the connection's end does not. */
+  #drainOld(): void {
+    for (const name of ['a', 'b'] as const) {
+      const conn = this.pair[name].conn;
+      for (let e = conn.pollEvent(); e !== null; e = conn.pollEvent()) {
+        if (e.type !== 'connection-closed') this.#observe(name, e);
+      }
+    }
   }
 
   session(name: SideName): Session {
@@ -128,6 +212,9 @@ export class EngineWorld {
         if (told !== null) this.told[name].push(told);
         return;
       }
+      case 'resumed':
+        if (name === 'b') this.#duplicates = e.stats.duplicatesSuppressed;
+        return;
       case 'release-requested':
       case 'release-refused':
         this.told[name].push(e.type);
