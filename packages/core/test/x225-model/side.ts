@@ -32,7 +32,7 @@ export type SessionPhase = 'open' | 'releasing' | 'release-requested' | 'closing
 export type Outcome = { ok: true; out: Spdu[]; value?: number } | { ok: false; codes: string[] };
 
 /** A deliberately wrong rule, to prove the model-based test can fail. */
-export type Mutant = 'minor-sync-keeps-serial' | null;
+export type Mutant = 'sync-point-keeps-serial' | null;
 
 export class SideModel {
   readonly available: number;
@@ -52,9 +52,9 @@ export class SideModel {
   /** This side's AI or AD waiting for its AIA or ADA. */
   stopOut: 'interrupt' | 'discard' | null = null;
   phase: SessionPhase = 'open';
-  /** The first serial of the current numbering; this side's sync points of the previous one still
-   * awaiting confirmation when it ended (a late MIA for them is stale). */
+  /** The first serial of the current numbering (establishment, resynchronize, activity start). */
   numberingStart: number;
+  /** This side's sync points of the previous numbering still unconfirmed (a late MIA is stale). */
   stale: { low: number; high: number } | null = null;
   /** What this side's user was told, in order (normalised as the engine observer does). */
   readonly told: string[] = [];
@@ -154,7 +154,7 @@ export class SideModel {
     // engine allows them outside too (docs/TESTING.md, deviations).
     c.if(this.busy, ErrorCode.INVALID_STATE);
     return c.or(() => {
-      const serial = this.#takeSerial();
+      const serial = this.takeSerial(false);
       return { ok: true, out: [{ t: 'MIP', serial, confirm }], value: serial };
     });
   }
@@ -182,7 +182,7 @@ export class SideModel {
     c.if(!this.owns(T.data | T.minor | T.major), ErrorCode.TOKEN_NOT_HELD);
     c.if(this.busy, ErrorCode.INVALID_STATE);
     return c.or(() => {
-      const serial = this.#takeSerial();
+      const serial = this.takeSerial(false);
       this.majorOut = { serial, end: false };
       return { ok: true, out: [{ t: 'MAP', serial }], value: serial };
     });
@@ -223,7 +223,7 @@ export class SideModel {
     c.if(!this.owns(T.data | T.minor | T.major), ErrorCode.TOKEN_NOT_HELD);
     c.if(this.activity === null || this.busy, ErrorCode.INVALID_STATE);
     return c.or(() => {
-      const serial = this.#takeSerial();
+      const serial = this.takeSerial(false);
       this.majorOut = { serial, end: true };
       return { ok: true, out: [{ t: 'AE', serial }], value: serial };
     });
@@ -321,12 +321,8 @@ export class SideModel {
     const serial = this.vm;
     if (this.vsc !== fromPeer) this.va = this.vm;
     this.vsc = fromPeer;
-    if (this.mutant !== 'minor-sync-keeps-serial' || fromPeer) this.vm++;
+    if (this.mutant !== 'sync-point-keeps-serial' || fromPeer) this.vm++;
     return serial;
-  }
-
-  #takeSerial(): number {
-    return this.takeSerial(false);
   }
 
   /** A new numbering from `first`: a confirmation the peer sent before it saw this is stale. */
