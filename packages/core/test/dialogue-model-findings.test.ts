@@ -17,6 +17,7 @@ import {
   UsageError,
 } from '@liaison/core';
 import { eventsOf, openDialogue, Pair, type Side } from './harness.js';
+import { decodeChunks } from './wire-util.js';
 
 const EMPTY = new Uint8Array(0);
 const NO_CONFIRM = { confirm: false, separation: false, userData: EMPTY };
@@ -172,6 +173,34 @@ describe('resynchronize and activity end crossings', () => {
     b.dialogue!.confirmMajor(EMPTY);
     p.pump();
     assert.equal(d.activity, null);
+    openBoth(a, b);
+  });
+
+  test('abandon and set put V(R) back to 0 on both sides, even when the abandon crossed a major sync confirmation', () => {
+    const p = new Pair();
+    const { a, b } = openDialogue(p, Unit.KERNEL | Unit.DUPLEX | Unit.MAJOR_SYNCHRONIZE | Unit.RESYNCHRONIZE);
+    a.dialogue!.syncMajor(EMPTY); // 0
+    a.dialogue!.resynchronize('abandon', { serial: 1, userData: EMPTY });
+    // b takes the major sync point alone and confirms it (its floor becomes 1); the confirmation
+    // crosses a's abandon and is purged at a.
+    const chunks: Uint8Array[] = [];
+    for (let c = p.a.conn.pollTransmit(); c !== null; c = p.a.conn.pollTransmit()) chunks.push(c);
+    const frames = decodeChunks(chunks);
+    const major = frames.findIndex((f) => f.type === FrameType.MAJOR_SYNC);
+    for (const f of frames.slice(0, major + 1)) p.b.conn.handleBytes(p.now, encodeFrame(f));
+    b.dialogue!.confirmMajor(EMPTY);
+    for (const f of frames.slice(major + 1)) p.b.conn.handleBytes(p.now, encodeFrame(f));
+    p.pump();
+    b.dialogue!.confirmResynchronize(EMPTY);
+    p.pump();
+    // Before: a's floor was 0 and b's 1, so this restart aborted b with SYNC_VIOLATION.
+    assert.equal(a.dialogue!.resynchronize('restart', { serial: 0, userData: EMPTY }), 0);
+    p.pump();
+    openBoth(a, b);
+    b.dialogue!.confirmResynchronize(EMPTY);
+    p.pump();
+    assert.equal(a.dialogue!.serial, 0);
+    assert.equal(b.dialogue!.serial, 0);
     openBoth(a, b);
   });
 

@@ -43,15 +43,19 @@ const config: fc.Arbitrary<WorldConfig> = fc
   }));
 
 function property(mutant: Mutant) {
-  return fc.property(config, fc.commands(commandArbitraries(), { maxCommands: 80, size: 'large' }), (cfg, cmds) => {
-    resetNames();
-    fc.modelRun(() => ({ model: new World(cfg, mutant), real: new EngineWorld(cfg) }), cmds);
-  });
+  return fc.property(
+    config,
+    fc.commands(commandArbitraries(), { maxCommands: 80, size: 'large', replayPath: process.env.X225_REPLAY }),
+    (cfg, cmds) => {
+      resetNames();
+      fc.modelRun(() => ({ model: new World(cfg, mutant), real: new EngineWorld(cfg) }), cmds);
+    },
+  );
 }
 
 /**
- * 400 runs keep the file near 5 s. X225_RUNS=20000 explores longer; a failure prints its seed and
- * path, and X225_SEED=<seed> X225_PATH=<path> replays exactly that shrunk case.
+ * 400 runs keep the file near 5 s. X225_RUNS=20000 explores longer; a failure prints its seed,
+ * path and replayPath: the same X225_RUNS with X225_SEED, X225_PATH and X225_REPLAY replays it.
  */
 function options(): fc.Parameters<[WorldConfig, Iterable<fc.Command<World, EngineWorld>>]> {
   const env = process.env;

@@ -429,7 +429,7 @@ export class Dialogue {
     const r = this.#indicated;
     if (r === null) throw invalid('confirm a resynchronization: none was requested');
     this.#indicated = null;
-    this.#resynced(r.serial, this.available & ~r.tokens);
+    this.#resynced(r.kind, r.serial, this.available & ~r.tokens);
     this.#send(FrameType.RESYNC_ACK, { serial: r.serial, tokens: r.tokens, userData });
     return r.serial;
   }
@@ -610,7 +610,7 @@ export class Dialogue {
           throw new ProtocolError(AbortCode.SYNC_VIOLATION, 'peer confirmed a resynchronization not requested');
         }
         this.#awaiting = null;
-        this.#resynced(f.serial, awaiting.tokens & this.available);
+        this.#resynced(awaiting.kind, f.serial, awaiting.tokens & this.available);
         return this.#host.emit({ kind: 'resynchronized', serial: f.serial, userData: f.userData });
       }
       case FrameType.EXCEPTION_DATA:
@@ -806,11 +806,13 @@ export class Dialogue {
     if (this.#peerSlot === 0) this.#minorConfirmedByPeer = this.#lastMinorSent;
   }
 
-  #resynced(serial: number, mine: number): void {
+  #resynced(kind: ResyncKind, serial: number, mine: number): void {
     this.#next[0] = serial;
     this.#next[1] = serial;
-    // A set may go anywhere; restart and abandon never go below the floor (checked before).
-    if (serial < this.#floor) this.#floor = serial;
+    // X.225 Table A-4: a restart keeps V(R); abandon and set put it back to 0. Keeping it instead
+    // let the two sides disagree: a major sync point confirmed by the peer whose MAJOR_SYNC_ACK
+    // this side purged (its abandon crossed it) raised the floor on one side only.
+    if (kind !== 'restart') this.#floor = 0;
     this.#mine = mine;
     this.#exception = false;
     this.#minorNumbering(serial);

@@ -309,9 +309,8 @@ export class SideModel {
   resynced(type: ResyncType, serial: number, owned: number): void {
     this.renumber(serial);
     this.va = this.vm = serial;
-    // Table A-4 puts V(R) back to 0 after abandon and set; the engine keeps its restart floor, only
-    // lowering it to a lower set serial (docs/TESTING.md, deviations).
-    if (type !== 'restart') this.vr = Math.min(this.vr, serial);
+    // Table A-4: abandon and set put V(R) back to 0; a restart keeps it.
+    if (type !== 'restart') this.vr = 0;
     this.owned = owned;
     this.majorOut = this.majorIn = null;
   }
