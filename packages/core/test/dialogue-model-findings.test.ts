@@ -204,6 +204,23 @@ describe('resynchronize and activity end crossings', () => {
     openBoth(a, b);
   });
 
+  test('a sync point purged while a discard waits for its answer keeps V(M) in step outside activities', () => {
+    const p = new Pair();
+    const units = Unit.KERNEL | Unit.DUPLEX | Unit.MINOR_SYNCHRONIZE | Unit.ACTIVITY_MANAGEMENT;
+    const { a, b } = openDialogue(p, units, { responderTokens: Token.minor | Token.major });
+    b.dialogue!.startActivity(new Uint8Array([1]), EMPTY);
+    b.dialogue!.giveTokens(Token.minor, EMPTY);
+    p.pump();
+    b.dialogue!.discardActivity(3, EMPTY);
+    assert.equal(a.dialogue!.syncMinor(NO_CONFIRM), 1); // crosses the discard, purged at b
+    p.pump();
+    assert.equal(a.dialogue!.syncMinor(NO_CONFIRM), 2); // outside the activity now
+    p.pump();
+    openBoth(a, b); // before: b expected serial 1 and aborted with SYNC_VIOLATION
+    assert.ok(dialogue(p.b).some((e) => e.kind === 'sync-minor' && e.serial === 2));
+    assert.equal(b.dialogue!.serial, 3);
+  });
+
   test('a sync point purged behind a resynchronize that the peer’s FINISH supersedes keeps V(M) in step', () => {
     const p = new Pair();
     const units = Unit.KERNEL | Unit.DUPLEX | Unit.MINOR_SYNCHRONIZE | Unit.RESYNCHRONIZE | Unit.NEGOTIATED_RELEASE;

@@ -45,7 +45,11 @@ const config: fc.Arbitrary<WorldConfig> = fc
 function property(mutant: Mutant) {
   return fc.property(
     config,
-    fc.commands(commandArbitraries(), { maxCommands: 80, size: 'large', replayPath: process.env.X225_REPLAY }),
+    fc.commands(commandArbitraries(), {
+      maxCommands: 80,
+      size: 'large',
+      replayPath: mutant === null ? process.env.X225_REPLAY : undefined,
+    }),
     (cfg, cmds) => {
       resetNames();
       fc.modelRun(() => ({ model: new World(cfg, mutant), real: new EngineWorld(cfg) }), cmds);

@@ -506,9 +506,11 @@ export class Dialogue {
   receive(f: DialogueFrame): void {
     const awaiting = this.#awaiting;
     if (awaiting !== null && !this.#passesWhileAwaiting(f)) {
-      // Purged in transit (X.225). A sync point still takes its serial: should the peer's FINISH
-      // supersede the resynchronize (the releaser discards it), V(M) must still agree.
-      if (awaiting.what === 'resync-ack' && SYNC_POINTS.has(f.type)) this.#next[this.#peerSlot] = f.serial + 1;
+      // Purged in transit (X.225). A sync point still takes its serial, so V(M) agrees with the
+      // peer's whatever happens next: the peer's FINISH may supersede the resynchronize (the
+      // releaser discards it), and after an interrupt or discard sync points go on outside
+      // activities (PROTOCOL.md 18.5) with no RA to set V(M).
+      if (SYNC_POINTS.has(f.type)) this.#next[this.#peerSlot] = f.serial + 1;
       return;
     }
     switch (f.type) {

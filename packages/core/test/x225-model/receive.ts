@@ -19,9 +19,10 @@ export function receive(s: SideModel, f: Spdu): Spdu[] {
   if (purging && !PASS_WHILE_PURGING.has(f.t) && f.t !== 'FN') {
     // Data in transit when this side asked for a resynchronize or activity stop: discarded.
     if (f.t === 'DT') s.told.push(`discarded:${f.text}`);
-    // A sync point purged still takes its serial: a FINISH may yet supersede the resynchronize
-    // (an engine rule, docs/TESTING.md), and V(M) must then agree with the peer's.
-    if (s.resyncOut !== null && (f.t === 'MIP' || f.t === 'MAP' || f.t === 'AE')) s.va = s.vm = f.serial + 1;
+    // A sync point purged still takes its serial (an engine rule, docs/TESTING.md): a FINISH may
+    // yet supersede the resynchronize, and after an interrupt or discard the engine lets sync
+    // points go on outside activities; either way V(M) must agree with the peer's.
+    if (f.t === 'MIP' || f.t === 'MAP' || f.t === 'AE') s.va = s.vm = f.serial + 1;
     return [];
   }
   const violation = (why: string): never => {
