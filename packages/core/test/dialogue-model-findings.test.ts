@@ -176,7 +176,7 @@ describe('resynchronize and activity end crossings', () => {
     openBoth(a, b);
   });
 
-  test('abandon and set put V(R) back to 0 on both sides, even when the abandon crossed a major sync confirmation', () => {
+  test('after abandon or set both sides take the new serial as restart floor, even when the abandon crossed a major sync confirmation', () => {
     const p = new Pair();
     const { a, b } = openDialogue(p, Unit.KERNEL | Unit.DUPLEX | Unit.MAJOR_SYNCHRONIZE | Unit.RESYNCHRONIZE);
     a.dialogue!.syncMajor(EMPTY); // 0
@@ -193,14 +193,21 @@ describe('resynchronize and activity end crossings', () => {
     p.pump();
     b.dialogue!.confirmResynchronize(EMPTY);
     p.pump();
-    // Before: a's floor was 0 and b's 1, so this restart aborted b with SYNC_VIOLATION.
-    assert.equal(a.dialogue!.resynchronize('restart', { serial: 0, userData: EMPTY }), 0);
+    // Before: a's floor was 0 and b's 1, so a restart to 0 from a aborted b with SYNC_VIOLATION.
+    assert.throws(
+      () => a.dialogue!.resynchronize('restart', { serial: 0, userData: EMPTY }),
+      usage(ErrorCode.INVALID_ARGUMENT),
+    );
+    assert.throws(
+      () => b.dialogue!.resynchronize('restart', { serial: 0, userData: EMPTY }),
+      usage(ErrorCode.INVALID_ARGUMENT),
+    );
+    assert.equal(a.dialogue!.resynchronize('restart', { serial: 1, userData: EMPTY }), 1);
     p.pump();
-    openBoth(a, b);
     b.dialogue!.confirmResynchronize(EMPTY);
     p.pump();
-    assert.equal(a.dialogue!.serial, 0);
-    assert.equal(b.dialogue!.serial, 0);
+    assert.equal(a.dialogue!.serial, 1);
+    assert.equal(b.dialogue!.serial, 1);
     openBoth(a, b);
   });
 

@@ -811,10 +811,11 @@ export class Dialogue {
   #resynced(kind: ResyncKind, serial: number, mine: number): void {
     this.#next[0] = serial;
     this.#next[1] = serial;
-    // X.225 Table A-4: a restart keeps V(R); abandon and set put it back to 0. Keeping it instead
-    // let the two sides disagree: a major sync point confirmed by the peer whose MAJOR_SYNC_ACK
-    // this side purged (its abandon crossed it) raised the floor on one side only.
-    if (kind !== 'restart') this.#floor = 0;
+    // A restart keeps the floor. After abandon or set the floor is the new serial on both sides
+    // (X.225 Table A-4 puts V(R) to 0; here a confirmed major sync point stays final, PROTOCOL.md
+    // 18.3). Each side keeping its own let them disagree: a major sync point confirmed by the peer
+    // whose MAJOR_SYNC_ACK this side purged (its abandon crossed it) raised one floor only.
+    if (kind !== 'restart') this.#floor = serial;
     this.#mine = mine;
     this.#exception = false;
     this.#minorNumbering(serial);

@@ -309,8 +309,9 @@ export class SideModel {
   resynced(type: ResyncType, serial: number, owned: number): void {
     this.renumber(serial);
     this.va = this.vm = serial;
-    // Table A-4: abandon and set put V(R) back to 0; a restart keeps it.
-    if (type !== 'restart') this.vr = 0;
+    // A restart keeps V(R). Table A-4 puts it back to 0 after abandon and set; the engine makes it
+    // the new serial, so a confirmed major sync point stays final (docs/TESTING.md, deviations).
+    if (type !== 'restart') this.vr = serial;
     this.owned = owned;
     this.majorOut = this.majorIn = null;
   }
