@@ -555,7 +555,7 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
     this.#command(false, (d) => d.pleaseTokens(tokenMask(tokens), toBytes(userData)));
   }
 
-  /** S-CONTROL-GIVE: every token this side holds. */
+  /** S-CONTROL-GIVE: every available token, which this side must hold (X.215; else TOKEN_NOT_HELD). */
   giveControl(userData: UserBytes = EMPTY): void {
     this.#command(true, (d) => d.giveControl(toBytes(userData)));
     this.emit('tokens', { mine: this.#mine() });

@@ -39,6 +39,9 @@ const RESYNC_KINDS: readonly ResyncKind[] = ['restart', 'set', 'abandon'];
  */
 const RESYNC_RANK: Record<ResyncKind, number> = { restart: 0, set: 1, abandon: 2 };
 
+/** The frames that take a serial number (X.225 MIP, MAP, AE). */
+const SYNC_POINTS: ReadonlySet<number> = new Set([FrameType.MINOR_SYNC, FrameType.MAJOR_SYNC, FrameType.ACTIVITY_END]);
+
 /** MINOR_SYNC code bits. */
 const MINOR_CONFIRM = 0x01;
 const MINOR_SEPARATION = 0x02;
@@ -146,6 +149,10 @@ export class Dialogue {
   #floor: number;
   #pendingMajor: PendingMajor | null = null;
   #lastMinorSent = -1;
+  /** The first serial of the current numbering (establishment, resynchronize, activity start or resume). */
+  #minorStart = 0;
+  /** This side's minor sync points of the previous numbering still unconfirmed when it ended. */
+  #staleMinor: { low: number; high: number } | null = null;
   #minorConfirmedByPeer = -1;
   #lastMinorReceived = -1;
   #minorConfirmedByMe = -1;
@@ -167,6 +174,7 @@ export class Dialogue {
     this.#next = [setup.initialSerial, setup.initialSerial];
     this.#peerSlot = hasUnit(setup.units, Unit.SYMMETRIC_SYNCHRONIZE) ? 1 : 0;
     this.#floor = setup.initialSerial;
+    this.#minorNumbering(setup.initialSerial);
   }
 
   // ---------------------------------------------------------------- queries
@@ -313,13 +321,17 @@ export class Dialogue {
     this.#send(FrameType.PLEASE_TOKENS, { tokens, userData });
   }
 
-  /** S-CONTROL-GIVE (activity management unit): every token this side holds, outside an activity. */
+  /** S-CONTROL-GIVE (activity management unit): every available token, outside an activity. */
   giveControl(userData: Uint8Array): void {
     this.#needOpen('give control');
     if (!hasUnit(this.units, Unit.ACTIVITY_MANAGEMENT)) throw unitMissing('give control', 'ACTIVITY_MANAGEMENT');
     if (this.#activity !== null) throw invalid('give control inside an activity');
     this.#needQuiet('give control');
-    if (this.#mine === 0) throw new UsageError(ErrorCode.TOKEN_NOT_HELD, 'give control needs at least one token');
+    // X.215: S-CONTROL-GIVE surrenders every available token. With fewer, the peer may hold the major
+    // token and start an activity that crosses the GIVE_CONTROL: it would arrive inside the activity.
+    if (this.#mine !== this.available) {
+      throw new UsageError(ErrorCode.TOKEN_NOT_HELD, 'give control needs every available token');
+    }
     const tokens = this.#mine;
     this.#mine = 0;
     this.#exception = false;
@@ -347,6 +359,9 @@ export class Dialogue {
   /** Confirms the peer's minor sync points up to `serial` (cumulative). */
   confirmMinor(serial: number, userData: Uint8Array): void {
     this.#needOpen('confirm a minor sync point');
+    if (!hasUnit(this.units, Unit.MINOR_SYNCHRONIZE) && this.#peerSlot !== 1) {
+      throw unitMissing('a minor sync point', 'MINOR_SYNCHRONIZE or SYMMETRIC_SYNCHRONIZE');
+    }
     if (serial > this.#lastMinorReceived || serial <= this.#minorConfirmedByMe) {
       throw new UsageError(ErrorCode.INVALID_ARGUMENT, `no unconfirmed minor sync point ${serial} to confirm`);
     }
@@ -357,9 +372,9 @@ export class Dialogue {
 
   syncMajor(userData: Uint8Array): number {
     this.#needOpen('take a major sync point');
-    if (!hasUnit(this.units, Unit.MAJOR_SYNCHRONIZE) && !hasUnit(this.units, Unit.ACTIVITY_MANAGEMENT)) {
-      throw unitMissing('a major sync point', 'MAJOR_SYNCHRONIZE');
-    }
+    // X.215: S-SYNC-MAJOR belongs to the major synchronize unit; activity management alone gives
+    // activity end (a major sync point of its own kind) but not this service.
+    if (!hasUnit(this.units, Unit.MAJOR_SYNCHRONIZE)) throw unitMissing('a major sync point', 'MAJOR_SYNCHRONIZE');
     return this.#major(false, userData);
   }
 
@@ -382,6 +397,7 @@ export class Dialogue {
     }
     if (this.#awaiting !== null) throw invalid('resynchronize while an earlier request waits for its answer');
     if (this.#indicated !== null) throw invalid('resynchronize before confirming the peer’s resynchronization');
+    this.#needActivityEndFinal('resynchronize');
     const vm = Math.max(this.#next[0], this.#next[1]);
     let serial: number;
     if (kind === 'abandon') {
@@ -413,7 +429,7 @@ export class Dialogue {
     const r = this.#indicated;
     if (r === null) throw invalid('confirm a resynchronization: none was requested');
     this.#indicated = null;
-    this.#resynced(r.serial, this.available & ~r.tokens);
+    this.#resynced(r.kind, r.serial, this.available & ~r.tokens);
     this.#send(FrameType.RESYNC_ACK, { serial: r.serial, tokens: r.tokens, userData });
     return r.serial;
   }
@@ -489,7 +505,14 @@ export class Dialogue {
   /** One dialogue frame from the peer, in stream order. @throws ProtocolError on a violation. */
   receive(f: DialogueFrame): void {
     const awaiting = this.#awaiting;
-    if (awaiting !== null && !this.#passesWhileAwaiting(f)) return; // purged in transit (X.225)
+    if (awaiting !== null && !this.#passesWhileAwaiting(f)) {
+      // Purged in transit (X.225). A sync point still takes its serial, so V(M) agrees with the
+      // peer's whatever happens next: the peer's FINISH may supersede the resynchronize (the
+      // releaser discards it), and after an interrupt or discard sync points go on outside
+      // activities (PROTOCOL.md 18.5) with no RA to set V(M).
+      if (SYNC_POINTS.has(f.type)) this.#next[this.#peerSlot] = f.serial + 1;
+      return;
+    }
     switch (f.type) {
       case FrameType.GIVE_TOKENS:
       case FrameType.GIVE_CONTROL: {
@@ -544,6 +567,10 @@ export class Dialogue {
       }
       case FrameType.MINOR_SYNC_ACK:
         if (f.serial > this.#lastMinorSent || f.serial <= this.#minorConfirmedByPeer) {
+          // A confirmation the peer sent before it saw what confirmed, cancelled or renumbered
+          // these sync points (a major sync point confirmed, an activity start, resume, interrupt
+          // or discard) is stale: dropped. Any other is a violation.
+          if (this.#staleMinorAck(f.serial)) return;
           throw new ProtocolError(AbortCode.SYNC_VIOLATION, `peer confirmed minor sync point ${f.serial}, not pending`);
         }
         this.#minorConfirmedByPeer = f.serial;
@@ -551,7 +578,7 @@ export class Dialogue {
       case FrameType.MAJOR_SYNC:
       case FrameType.ACTIVITY_END: {
         const end = f.type === FrameType.ACTIVITY_END;
-        if (end ? !hasUnit(this.units, Unit.ACTIVITY_MANAGEMENT) : !this.#majorSelected()) throw unitViolation(f.type);
+        if (!hasUnit(this.units, end ? Unit.ACTIVITY_MANAGEMENT : Unit.MAJOR_SYNCHRONIZE)) throw unitViolation(f.type);
         if (end && this.#activity === null) {
           throw new ProtocolError(AbortCode.SYNC_VIOLATION, 'peer ended an activity that was not started');
         }
@@ -581,11 +608,11 @@ export class Dialogue {
       case FrameType.RESYNC:
         return this.#receiveResync(f);
       case FrameType.RESYNC_ACK: {
-        if (awaiting?.what !== 'resync-ack' || f.serial !== awaiting.serial || f.tokens !== awaiting.tokens) {
+        if (awaiting?.what !== 'resync-ack' || f.tokens !== awaiting.tokens || !resyncAnswered(awaiting, f.serial)) {
           throw new ProtocolError(AbortCode.SYNC_VIOLATION, 'peer confirmed a resynchronization not requested');
         }
         this.#awaiting = null;
-        this.#resynced(f.serial, awaiting.tokens & this.available);
+        this.#resynced(awaiting.kind, f.serial, awaiting.tokens & this.available);
         return this.#host.emit({ kind: 'resynchronized', serial: f.serial, userData: f.userData });
       }
       case FrameType.EXCEPTION_DATA:
@@ -723,12 +750,15 @@ export class Dialogue {
       this.#host.emit({ kind: 'resync-superseded' });
     }
     const vm = Math.max(this.#next[0], this.#next[1]);
-    if ((kind === 'restart' && (f.serial < this.#floor || f.serial > vm)) || (kind === 'abandon' && f.serial < vm)) {
+    if (kind === 'restart' && (f.serial < this.#floor || f.serial > vm)) {
       throw new ProtocolError(AbortCode.SYNC_VIOLATION, `peer resynchronized (${kind}) to serial ${f.serial}`);
     }
+    // X.225 Table A-4: an abandon below V(M) crossed sync points of this side; the answer carries
+    // max(sn, V(M)) so that no serial already used here is used again.
+    const serial = kind === 'abandon' ? Math.max(f.serial, vm) : f.serial;
     this.#cancelPending();
     this.#host.purge();
-    this.#indicated = { kind, serial: f.serial, tokens: f.tokens };
+    this.#indicated = { kind, serial, tokens: f.tokens };
     this.#host.emit({ kind: 'resynchronize', resync: kind, serial: f.serial, tokens: f.tokens, userData: f.userData });
   }
 
@@ -749,9 +779,10 @@ export class Dialogue {
   #majorConfirmed(p: PendingMajor): void {
     this.#pendingMajor = null;
     this.#floor = p.serial + 1;
-    // Minor sync points before a confirmed major one are confirmed with it.
-    if (p.mine) this.#minorConfirmedByPeer = this.#lastMinorSent;
-    else this.#minorConfirmedByMe = this.#lastMinorReceived;
+    // Minor sync points before a confirmed major one are confirmed with it, and the major one's
+    // serial is not a minor sync point to confirm (X.225 Table A-4: V(A) = V(M)).
+    if (p.mine) this.#minorConfirmedByPeer = Math.max(this.#lastMinorSent, p.serial);
+    else this.#minorConfirmedByMe = Math.max(this.#lastMinorReceived, p.serial);
     if (p.activityEnd) this.#activity = null;
     else if (this.#activity !== null) this.#activity = { id: this.#activity.id, serial: p.serial };
   }
@@ -760,6 +791,10 @@ export class Dialogue {
     const serial = this.#next[0];
     if (serial >= SERIAL_MAX) throw invalid('take a sync point: serial numbers are used up (resynchronize with set)');
     this.#next[0] = serial + 1;
+    // X.225 Vsc: with one numbering for both directions, a side taking a sync point gives up
+    // confirming the peer's earlier ones (a late MIA would confirm a serial the peer moved past).
+    // Nor may it confirm its own: every serial up to this one is out of its reach.
+    if (this.#peerSlot === 0) this.#minorConfirmedByMe = serial;
     return serial;
   }
 
@@ -769,16 +804,39 @@ export class Dialogue {
       throw new ProtocolError(AbortCode.SYNC_VIOLATION, `peer sync point ${serial}, expected serial ${expected}`);
     }
     this.#next[this.#peerSlot] = serial + 1;
+    // X.225 Vsc, the other way: the peer gave up confirming this side's earlier sync points.
+    if (this.#peerSlot === 0) this.#minorConfirmedByPeer = this.#lastMinorSent;
   }
 
-  #resynced(serial: number, mine: number): void {
+  #resynced(kind: ResyncKind, serial: number, mine: number): void {
     this.#next[0] = serial;
     this.#next[1] = serial;
-    // A set may go anywhere; restart and abandon never go below the floor (checked before).
-    if (serial < this.#floor) this.#floor = serial;
+    // A restart keeps the floor. After abandon or set the floor is the new serial on both sides
+    // (X.225 Table A-4 puts V(R) to 0; here a confirmed major sync point stays final, PROTOCOL.md
+    // 18.3). Each side keeping its own let them disagree: a major sync point confirmed by the peer
+    // whose MAJOR_SYNC_ACK this side purged (its abandon crossed it) raised one floor only.
+    if (kind !== 'restart') this.#floor = serial;
     this.#mine = mine;
     this.#exception = false;
-    this.#lastMinorSent = this.#minorConfirmedByPeer = this.#lastMinorReceived = this.#minorConfirmedByMe = -1;
+    this.#minorNumbering(serial);
+  }
+
+  #staleMinorAck(serial: number): boolean {
+    const old = this.#staleMinor;
+    if (old !== null && serial >= old.low && serial <= old.high) return true;
+    return serial >= this.#minorStart && serial <= this.#minorConfirmedByPeer;
+  }
+
+  /**
+   * A new numbering starts at `first` (establishment, resynchronize, activity start or resume): no
+   * minor sync point below it exists to be confirmed (X.225 Table A-4, V(A) = V(M) = first).
+   */
+  #minorNumbering(first: number): void {
+    const outstanding = this.#lastMinorSent > this.#minorConfirmedByPeer;
+    this.#staleMinor = outstanding ? { low: this.#minorConfirmedByPeer + 1, high: this.#lastMinorSent } : null;
+    this.#minorStart = first;
+    this.#lastMinorSent = this.#minorConfirmedByPeer = first - 1;
+    this.#lastMinorReceived = this.#minorConfirmedByMe = first - 1;
   }
 
   #cancelPending(): void {
@@ -794,7 +852,7 @@ export class Dialogue {
     this.#next[0] = next;
     this.#next[1] = next;
     this.#floor = next;
-    this.#lastMinorSent = this.#minorConfirmedByPeer = this.#lastMinorReceived = this.#minorConfirmedByMe = -1;
+    this.#minorNumbering(next);
     this.#activity = { id, serial };
   }
 
@@ -815,6 +873,7 @@ export class Dialogue {
     if (this.#activity === null) throw invalid(`${what}: none is in progress`);
     if (this.#awaiting !== null) throw invalid(`${what} while an earlier request waits for its answer`);
     if (this.#indicated !== null) throw invalid(`${what} before confirming the peer’s resynchronization`);
+    this.#needActivityEndFinal(what);
     this.#needTokens(Token.major, what);
     checkCode(reason);
     this.#cancelPending();
@@ -823,8 +882,14 @@ export class Dialogue {
     this.#awaiting = { what: how === 'interrupt' ? 'interrupt-ack' : 'discard-ack' };
   }
 
-  #majorSelected(): boolean {
-    return hasUnit(this.units, Unit.MAJOR_SYNCHRONIZE) || hasUnit(this.units, Unit.ACTIVITY_MANAGEMENT);
+  /**
+   * Once this side's activity end is sent, the peer may confirm it and leave the activity at any
+   * moment: an interrupt, discard or resynchronize sent now could reach it outside the activity.
+   */
+  #needActivityEndFinal(what: string): void {
+    if (this.#pendingMajor?.mine && this.#pendingMajor.activityEnd) {
+      throw invalid(`${what} while this side's activity end waits for its confirmation`);
+    }
   }
 
   #send(type: DialogueFrameType, f: Partial<Omit<DialogueFrame, 'type' | 'channel'>>): void {
@@ -881,6 +946,11 @@ export class Dialogue {
 
 function invalid(what: string): UsageError {
   return new UsageError(ErrorCode.INVALID_STATE, `cannot ${what}`);
+}
+
+/** An RA answers with the RS serial; an abandon's may be higher (X.225 Table A-4: max(sn, V(M))). */
+function resyncAnswered(rs: { kind: ResyncKind; serial: number }, serial: number): boolean {
+  return rs.kind === 'abandon' ? serial >= rs.serial : serial === rs.serial;
 }
 
 function unitMissing(what: string, unit: string): UsageError {
