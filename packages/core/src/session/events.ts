@@ -19,7 +19,7 @@ export interface AgreedParameters {
   /** Messages this side may send are at most this large (the peer's limit). */
   peerMessageBytesMax: number;
   /** The peer's initial flow-control window, in bytes. */
-  peerReceiveWindowBytes: number;
+  peerInboundStreamBytes: number;
   keepaliveIntervalMs: number;
   idleTimeoutMs: number;
   /**

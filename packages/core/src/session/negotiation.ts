@@ -115,7 +115,7 @@ export function evaluateConnect(cn: ConnectFrame, limits: Limits, acceptableUnit
       units,
       peerFrameBytesMax: cn.frameBytesMax,
       peerMessageBytesMax: cn.messageBytesMax,
-      peerReceiveWindowBytes: cn.receiveWindowBytes,
+      peerInboundStreamBytes: cn.receiveWindowBytes,
       keepaliveIntervalMs: minEnabled(cn.keepaliveIntervalMs, limits.keepaliveIntervalMs),
       idleTimeoutMs: minEnabled(cn.idleTimeoutMs, limits.idleTimeoutMs),
       retransmitBufferBytes: Math.max(
@@ -180,7 +180,7 @@ export function agreedFromAccept(cn: ConnectFrame, ac: AcceptFrame): AgreedParam
     units: ac.units,
     peerFrameBytesMax: ac.frameBytesMax,
     peerMessageBytesMax: ac.messageBytesMax,
-    peerReceiveWindowBytes: ac.receiveWindowBytes,
+    peerInboundStreamBytes: ac.receiveWindowBytes,
     keepaliveIntervalMs: ac.keepaliveIntervalMs,
     idleTimeoutMs: ac.idleTimeoutMs,
     retransmitBufferBytes: retransmit,

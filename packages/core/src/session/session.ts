@@ -74,13 +74,13 @@ import type {
   SessionEvent,
   UndeliveredMessage,
 } from './events.js';
+import { InboundStream } from './inbound-stream.js';
 import { type NamedTokenOffer, NamedTokenRequests } from './named-token-requests.js';
 import { checkTokenName, tokenNameBytes } from './named-tokens.js';
 import { APPLICATION_EXTENSION_ID_MIN, agreedFromAccept, buildAccept, checkExtensions } from './negotiation.js';
-import { ReceiveWindow } from './receive-window.js';
+import { OutboundStream } from './outbound-stream.js';
 import { type Attempt, ResumeCredentials } from './resume-credentials.js';
 import { type Outgoing, SendQueue } from './send-queue.js';
-import { SendWindow } from './send-window.js';
 
 export type SessionState =
   /** Initiator: CONNECT sent, waiting for ACCEPT or REFUSE. */
@@ -182,7 +182,7 @@ export class Session {
   readonly #queue = new SendQueue();
   #writerBlocked = false;
   /** Numbers sent, the peer's acknowledgements and window, the retransmit buffer, pacing. */
-  readonly #tx = new SendWindow();
+  readonly #tx = new OutboundStream();
   #undeliveredAtClose: UndeliveredMessage[] = [];
   /** The peer proved how much it received (a tombstone's answer): nothing sent is left unconfirmed. */
   #deliveryKnown = false;
@@ -201,7 +201,7 @@ export class Session {
   #disconnectSeq = -1;
 
   // Receiving: the stream's counts, its window and reassembly.
-  readonly #rx: ReceiveWindow;
+  readonly #rx: InboundStream;
   /** When the session closed (its tombstone's age runs from here). */
   #closedAt = 0;
   /** Responder: a frame of the initiator arrived after the ACCEPT (it knows the session exists). */
@@ -233,7 +233,7 @@ export class Session {
     this.#host = host;
     this.#limits = limits;
     this.#state = state;
-    this.#rx = new ReceiveWindow(limits.receiveWindowBytes);
+    this.#rx = new InboundStream(limits.receiveWindowBytes);
   }
 
   /** Initiator side: sends the connect request. */
@@ -1466,7 +1466,7 @@ export class Session {
       // The receiver opens the window again only once half of it is free, and a fragment also
       // pays FRAME_CHARGE_BYTES; with half a window as the threshold, a room just above half
       // (not enough for the receiver to update, not enough for us to send) deadlocked both.
-      Math.max(1, Math.floor(agreed.peerReceiveWindowBytes / 2) - FRAME_CHARGE_BYTES),
+      Math.max(1, Math.floor(agreed.peerInboundStreamBytes / 2) - FRAME_CHARGE_BYTES),
     );
   }
 
@@ -1609,7 +1609,7 @@ export class Session {
 
   #establish(agreed: AgreedParameters): void {
     this.#agreed = agreed;
-    this.#tx.peerWindowLimit = agreed.peerReceiveWindowBytes;
+    this.#tx.peerWindowLimit = agreed.peerInboundStreamBytes;
     this.#host.established(this, agreed);
   }
 

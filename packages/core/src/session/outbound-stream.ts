@@ -21,7 +21,7 @@ import { FRAME_CHARGE_BYTES } from '../wire/frame.js';
 /** What a session may have in flight on a link it just resumed on, before the link proved more. */
 const PACE_INITIAL_BYTES = 64 * 1024;
 
-export class SendWindow {
+export class OutboundStream {
   /** Sequenced frames sent (the number of the last one). */
   sentSeq = 0;
   /** The peer's acknowledged count. */

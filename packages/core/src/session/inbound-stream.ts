@@ -33,7 +33,7 @@ export type AssembledKind = 'normal' | 'typed';
  */
 const ACK_EVERY_BYTES = 256 * 1024;
 
-export class ReceiveWindow {
+export class InboundStream {
   /** Sequenced frames received. */
   receivedSeq = 0;
   /** The count the last ACK carried. */
