@@ -20,6 +20,8 @@ export class Link {
   budget = Number.POSITIVE_INFINITY;
   /** What becomes of each chunk the server sends: null drops it. */
   toClient: (bytes: Uint8Array) => Uint8Array | null = (b) => b;
+  /** When set, the server's messages wait here, unconsumed (its window closes), until the test consumes them. */
+  held: { session: import('@liaison/core').Session; credit: number }[] | null = null;
 
   constructor(
     readonly limits: Partial<Limits> = {},
@@ -56,7 +58,7 @@ export class Link {
       const moved =
         this.#flow(this.client, this.server, (b) => b) + this.#flow(this.server, this.client, this.toClient);
       this.#drain(this.client, this.clientEvents);
-      this.#drain(this.server, this.serverEvents);
+      this.#drain(this.server, this.serverEvents, this.held);
       for (let e = this.serverTable.pollEvent(); e; e = this.serverTable.pollEvent()) this.serverEvents.push(e);
       for (let e = this.clientTable.pollEvent(); e; e = this.clientTable.pollEvent()) this.clientEvents.push(e);
       if (moved === 0) return;
@@ -83,10 +85,11 @@ export class Link {
     return n;
   }
 
-  #drain(c: Connection, into: ConnectionEvent[]): void {
+  #drain(c: Connection, into: ConnectionEvent[], held: Link['held'] = null): void {
     for (let e = c.pollEvent(); e; e = c.pollEvent()) {
       into.push(e);
-      if (e.type === 'message') e.session.consume(this.now, e.credit);
+      if (e.type === 'message' && held) held.push({ session: e.session, credit: e.credit });
+      else if (e.type === 'message') e.session.consume(this.now, e.credit);
       if (e.type === 'connect-request') e.session.accept(this.now, new Uint8Array(0));
     }
   }
