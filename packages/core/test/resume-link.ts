@@ -72,6 +72,17 @@ export class Link {
     this.pump();
   }
 
+  /** A break after `after` more bytes, `downMs` of outage, then a new connection on which the client resumes `session`. */
+  breakAndResume(session: import('@liaison/core').Session, after: number, downMs: number): void {
+    this.budget = after;
+    this.pump();
+    this.cut();
+    this.budget = Number.POSITIVE_INFINITY;
+    this.now += downMs;
+    this.connect();
+    this.client.resumeSession(this.now, session);
+  }
+
   #flow(from: Connection, to: Connection, rewrite: (b: Uint8Array) => Uint8Array | null): number {
     let n = 0;
     for (let b = from.pollTransmit(); b; b = from.pollTransmit()) {

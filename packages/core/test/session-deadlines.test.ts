@@ -24,6 +24,18 @@ function assertAborted(session: Session, code: AbortCode, message: string): void
   assert.equal(reason.message, message);
 }
 
+/** One-way delivery, for the steps where the other direction must not move yet. */
+function toServer(l: Link): void {
+  for (let b = l.client.pollTransmit(); b; b = l.client.pollTransmit()) l.server.handleBytes(l.now, b);
+}
+function toClient(l: Link): void {
+  for (let b = l.server.pollTransmit(); b; b = l.server.pollTransmit()) l.client.handleBytes(l.now, b);
+}
+/** The server's application reads its events and answers none of them. */
+function ignoreServerEvents(l: Link): void {
+  for (let e = l.server.pollEvent(); e; e = l.server.pollEvent()) void e;
+}
+
 function openPair(): { l: Link; c: Session; s: Session } {
   const l = new Link(LIMITS);
   l.now = 5_000;
@@ -59,7 +71,7 @@ describe('session deadlines', () => {
     assert.equal(s.nextDeadline(), null);
     l.now = 7_000;
     c.send(l.now, 'normal', new TextEncoder().encode('x'));
-    for (let b = l.client.pollTransmit(); b; b = l.client.pollTransmit()) l.server.handleBytes(l.now, b);
+    toServer(l);
     for (let e = l.server.pollEvent(); e; e = l.server.pollEvent()) {
       if (e.type === 'message') e.session.consume(l.now, e.credit);
     }
@@ -93,12 +105,12 @@ describe('session deadlines', () => {
     assert.equal(c.state, 'releasing');
     assert.equal(c.nextDeadline(), 9_000);
     l.now = 6_500;
-    for (let b = l.client.pollTransmit(); b; b = l.client.pollTransmit()) l.server.handleBytes(l.now, b);
-    for (let e = l.server.pollEvent(); e; e = l.server.pollEvent()) void e; // nobody answers
+    toServer(l);
+    ignoreServerEvents(l); // nobody answers
     assert.equal(s.state, 'release-requested');
     assert.equal(s.nextDeadline(), 6_510, 'the FINISH is acknowledged first');
     s.handleTimeout(6_510);
-    for (let b = l.server.pollTransmit(); b; b = l.server.pollTransmit()) l.client.handleBytes(l.now, b);
+    toClient(l);
     assert.equal(s.nextDeadline(), 9_500);
     s.credentialsExpireAt = 9_400;
     assert.equal(s.nextDeadline(), 9_400, 'the earlier of release and expiry');
@@ -117,10 +129,10 @@ describe('session deadlines', () => {
     const { l, c, s } = openPair();
     l.now = 6_000;
     c.release(l.now, EMPTY);
-    for (let b = l.client.pollTransmit(); b; b = l.client.pollTransmit()) l.server.handleBytes(l.now, b);
-    for (let e = l.server.pollEvent(); e; e = l.server.pollEvent()) void e;
+    toServer(l);
+    ignoreServerEvents(l);
     s.handleTimeout(6_010);
-    for (let b = l.server.pollTransmit(); b; b = l.server.pollTransmit()) l.client.handleBytes(l.now, b);
+    toClient(l);
     l.now = 6_200;
     s.respondRelease(l.now, true, EMPTY);
     assert.equal(s.state, 'disconnecting');
@@ -165,12 +177,12 @@ describe('session deadlines', () => {
     l.client.resumeSession(l.now, c);
     // Let the challenge reach the client and its RESUME leave, but drop every answer after.
     for (let round = 0; round < 10 && (c.link as string) !== 'awaiting-resumed'; round++) {
-      for (let b = l.client.pollTransmit(); b; b = l.client.pollTransmit()) l.server.handleBytes(l.now, b);
+      toServer(l);
       for (let b = l.server.pollTransmit(); b; b = l.server.pollTransmit()) {
         if ((c.link as string) !== 'awaiting-resumed') l.client.handleBytes(l.now, b);
       }
       for (let e = l.client.pollEvent(); e; e = l.client.pollEvent()) void e;
-      for (let e = l.server.pollEvent(); e; e = l.server.pollEvent()) void e;
+      ignoreServerEvents(l);
     }
     assert.equal(c.link, 'awaiting-resumed');
     assert.equal(c.nextDeadline(), 6_110, 'its acknowledgement first');
@@ -188,8 +200,8 @@ describe('session deadlines', () => {
     const { l, c, s } = openPair();
     l.now = 6_000;
     c.release(l.now, EMPTY);
-    for (let b = l.client.pollTransmit(); b; b = l.client.pollTransmit()) l.server.handleBytes(l.now, b);
-    for (let e = l.server.pollEvent(); e; e = l.server.pollEvent()) void e; // nobody answers
+    toServer(l);
+    ignoreServerEvents(l); // nobody answers
     assert.equal(s.state, 'release-requested');
     l.now = 6_100;
     l.cut();

@@ -60,13 +60,7 @@ describe('hasWork() on a quiet link', () => {
             l.client.handleTimeout(l.now);
             l.server.handleTimeout(l.now);
           } else {
-            l.budget = cmd.after;
-            l.pump();
-            l.cut();
-            l.budget = Number.POSITIVE_INFINITY;
-            l.now += 10;
-            l.connect();
-            l.client.resumeSession(l.now, c);
+            l.breakAndResume(c, cmd.after, 10);
           }
           tag++;
           quiet(l, { client: c, server: s }, where);
