@@ -202,12 +202,25 @@ describe('AUTH_PSK value: encode and decode', () => {
     assert.equal(decodePskCredential(Uint8Array.from([2, ...good.subarray(1)])), null);
   });
 
+  test('an empty identity is no AUTH_PSK (PROTOCOL.md: 1-255 bytes), neither read nor written', () => {
+    assert.equal(decodePskCredential(Uint8Array.from([0, ...bytes(32, 0xab)])), null);
+    const refused = (identity: number, proof: number, message: RegExp) =>
+      assert.throws(
+        () => encodePskCredential(bytes(identity, 0x69), bytes(proof, 0xab)),
+        (e) => e instanceof UsageError && e.code === ErrorCode.INVALID_ARGUMENT && message.test(e.message),
+      );
+    refused(0, 32, /^a PSK identity has 1\.\.255 bytes, not 0$/);
+    refused(256, 32, /^a PSK identity has 1\.\.255 bytes, not 256$/);
+    refused(1, 31, /^a PSK proof has 32 bytes$/);
+    assert.equal(encodePskCredential(bytes(255, 0x69), bytes(32, 0xab)).byteLength, 1 + 255 + 32);
+  });
+
   test('any byte string decodes to null or to the parts that re-encode to it', () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 0, maxLength: 80 }), (value) => {
         const decoded = decodePskCredential(value);
         if (decoded) assert.deepEqual(encodePskCredential(decoded.identity, decoded.proof), value);
-        else assert.ok(value.byteLength === 0 || value.byteLength !== 1 + (value[0] as number) + 32);
+        else assert.ok(value.byteLength === 0 || value[0] === 0 || value.byteLength !== 1 + (value[0] as number) + 32);
       }),
       { numRuns: 200 },
     );

@@ -180,6 +180,24 @@ describe('named tokens over sockets', () => {
     await rejected;
   });
 
+  test("'grant' reports every grant, the server's own of a free name included", async (t) => {
+    const server = await startServer(t);
+    const tokens = server.tokens;
+    assert.ok(tokens);
+    const a = await open(t, server);
+    const grants: [string, unknown][] = [];
+    tokens.on('grant', (name, holder) => grants.push([name, holder]));
+    await tokens.acquire('printer');
+    const aWaits = a.client.acquire('printer');
+    await waitFor(() => tokens.waiting('printer').length === 1, 2_000, 'a waits');
+    assert.equal(tokens.release('printer'), true);
+    await within(aWaits, 2_000, 'a granted after the server');
+    assert.deepEqual(grants, [
+      ['printer', 'server'],
+      ['printer', a.remote],
+    ]);
+  });
+
   test('refusals: a full queue, a name too long, and a server that offers no named tokens', async (t) => {
     const server = await startServer(t, { namedTokens: { waitersPerTokenMax: 1, nameBytesMax: 16 } });
     const [a, b, c] = [await open(t, server), await open(t, server), await open(t, server)];

@@ -152,6 +152,7 @@ export class NamedTokenScenario {
       this.stats.tokenQueued++;
       return; // granted later, through pollGrant
     }
+    this.service.pollGrant(); // the grant just made, handled here rather than as a hand-over
     this.stats.tokenGrants++;
     this.#world.trace(now, `server code holds "${name}"`);
     this.#world.schedule(now + this.#rng.logInt(1, 800), (t) => this.#localRelease(t, name));

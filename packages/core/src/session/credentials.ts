@@ -140,8 +140,17 @@ export function pskAnswerInput(
   return out;
 }
 
-/** AUTH_PSK's value: u8 identity length ‖ identity ‖ proof (32). */
+/**
+ * AUTH_PSK's value: u8 identity length ‖ identity ‖ proof (32).
+ * @throws UsageError for an identity outside 1..255 bytes or a proof that is not 32 bytes.
+ */
 export function encodePskCredential(identity: Uint8Array, proof: Uint8Array): Uint8Array {
+  if (identity.byteLength < 1 || identity.byteLength > 255) {
+    throw new UsageError(ErrorCode.INVALID_ARGUMENT, `a PSK identity has 1..255 bytes, not ${identity.byteLength}`);
+  }
+  if (proof.byteLength !== PSK_PROOF_BYTES) {
+    throw new UsageError(ErrorCode.INVALID_ARGUMENT, `a PSK proof has ${PSK_PROOF_BYTES} bytes`);
+  }
   const out = new Uint8Array(1 + identity.byteLength + proof.byteLength);
   out[0] = identity.byteLength;
   out.set(identity, 1);
@@ -149,11 +158,11 @@ export function encodePskCredential(identity: Uint8Array, proof: Uint8Array): Ui
   return out;
 }
 
-/** Reads AUTH_PSK's value; null when it is not exactly that layout. */
+/** Reads AUTH_PSK's value; null when it is not exactly that layout (an empty identity included). */
 export function decodePskCredential(value: Uint8Array): { identity: Uint8Array; proof: Uint8Array } | null {
   if (value.byteLength < 1) return null;
   const n = value[0] as number;
-  if (value.byteLength !== 1 + n + PSK_PROOF_BYTES) return null;
+  if (n === 0 || value.byteLength !== 1 + n + PSK_PROOF_BYTES) return null;
   return { identity: value.subarray(1, 1 + n), proof: value.subarray(1 + n) };
 }
 

@@ -65,12 +65,16 @@ export class NamedTokenService {
   }
 
   /**
-   * Local code (any object but a core Session, compared by identity) asks for `name`.
+   * Local code (any object but a core Session, compared by identity) asks for `name`. A grant made
+   * at once is returned and also comes out of `pollGrant()`, like every other grant.
    * @throws as TokenRegistry.acquire.
    */
   acquire(now: number, name: string, owner: object): 'granted' | 'queued' {
     void now;
-    return this.registry.acquire(name, owner);
+    const result = this.registry.acquire(name, owner);
+    // Granted at once is still a grant made: observers of pollGrant() see every one.
+    if (result === 'granted') this.#grants.push({ name, owner });
+    return result;
   }
 
   /** Local code releases `name` or withdraws its request; the next waiter is granted. */
