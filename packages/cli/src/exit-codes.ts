@@ -69,4 +69,5 @@ Exit codes:
   130  interrupted (SIGINT, Ctrl-C): connect/send aborted the session, so the server dropped it
   141  standard output closed (EPIPE, e.g. piped into head): connect aborted the session
   143  terminated (SIGTERM): connect/send aborted the session
-  (serve exits 0 on SIGINT/SIGTERM after closing its sessions, 141 when its stdout is closed)`;
+  (serve exits 0 on SIGINT/SIGTERM after releasing its sessions, --shutdown-timeout bounding the
+   wait; 141 when its stdout is closed, its sessions aborted)`;

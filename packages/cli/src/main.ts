@@ -36,6 +36,13 @@ function program(): Command {
     .option('--json', 'events as JSON lines on stderr')
     .option('--quiet', 'no human-readable log lines')
     .option('--receive-dir <dir>', 'receive files sent with `liaison send` into DIR (resumable; see README)')
+    .addOption(
+      integerOption(
+        '--shutdown-timeout <ms>',
+        'on SIGTERM or Ctrl-C, release every session and wait up to MS for them to end before aborting the rest (default 5000; 0 aborts at once)',
+        0,
+      ),
+    )
     .addHelpText(
       'after',
       `\nExamples:\n  liaison serve --listen tcp://127.0.0.1:7000 --echo\n  liaison serve --listen tls://127.0.0.1:7443 --cert server.pem --key server.key --auth-token s3cret --echo\n${EXIT_CODES_HELP}`,

@@ -117,13 +117,24 @@ describe('liaison serve and connect', { timeout: 60_000 }, () => {
     assert.equal(code, 0, server.stderr());
   });
 
-  test('SIGTERM makes serve exit 0 with a session open; the client sees the shutdown', async (t) => {
+  test('SIGTERM makes serve release its open sessions and exit 0; the client ends released', async (t) => {
     const { server, url } = await serve(t, ['--echo']);
     const client = run(t, ['connect', '--no-resume', url]);
     client.child.stdin!.write('ping\n');
     const deadline = Date.now() + 3_000;
     while (!client.stdout().includes('ping') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     assert.equal(client.stdout(), 'ping\n');
+    server.child.kill('SIGTERM');
+    assert.equal((await within(server.exit, 5_000, 'serve exits')).code, 0, server.stderr());
+    assert.equal((await within(client.exit, 5_000, 'connect exits')).code, 0, client.stderr());
+  });
+
+  test('serve --shutdown-timeout 0 aborts its sessions on SIGTERM instead', async (t) => {
+    const { server, url } = await serve(t, ['--echo', '--shutdown-timeout', '0']);
+    const client = run(t, ['connect', '--no-resume', url]);
+    client.child.stdin!.write('ping\n');
+    const deadline = Date.now() + 3_000;
+    while (!client.stdout().includes('ping') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     server.child.kill('SIGTERM');
     assert.equal((await within(server.exit, 5_000, 'serve exits')).code, 0, server.stderr());
     assert.equal((await within(client.exit, 5_000, 'connect exits')).code, 4, client.stderr());

@@ -30,6 +30,7 @@ import {
   ReconnectSchedule,
   UsageError,
 } from '@liaison/core';
+import { untilSettled } from './abort.js';
 import { type ClientAuth, credentialsFor } from './auth.js';
 import { nativeKeyAgreement, random } from './clock.js';
 import { connectDialogue, type InitialTokens } from './dialogue.js';
@@ -83,6 +84,11 @@ export interface SessionOptions {
   initialTokens?: InitialTokens;
   /** The first synchronization point serial number (default 0). */
   initialSerial?: number;
+  /**
+   * Bounds the establishment (retries included): when it aborts before the server accepted, the
+   * session ends (a user abort) and `ready` rejects with the signal's reason. No effect once open.
+   */
+  signal?: AbortSignal;
 }
 
 export interface ConnectOptions extends ConnectionOptions, SessionOptions {
@@ -161,6 +167,19 @@ export class Pool {
     for (const set of this.#connections.values()) for (const c of set) closing.push(c.releaseAll());
     this.#connections.clear();
     await Promise.all(closing);
+  }
+
+  /** Aborts every session of the pool at once (S-U-ABORT); resolves once all of them ended. */
+  async destroy(): Promise<void> {
+    const ending: Promise<unknown>[] = [];
+    for (const set of this.#connections.values()) for (const c of set) ending.push(c.abortAll());
+    this.#connections.clear();
+    await Promise.all(ending);
+  }
+
+  /** `await using pool = new Pool()`: close() at the end of the block. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 }
 
@@ -243,7 +262,16 @@ class ClientConnection {
       if (this.#sessions.size === 0) this.#retire();
     });
     this.#driver.scheduleFlush();
+    untilSettled(options.signal, session.ready, (why) => session.abortEstablishment(why));
     return session;
+  }
+
+  abortAll(): Promise<unknown> {
+    const sessions = [...this.#sessions.values()];
+    for (const s of sessions) s.abort();
+    this.#parking?.update();
+    if (this.#sessions.size === 0) this.#retire();
+    return Promise.all(sessions.map((s) => s.closed));
   }
 
   /** Releases the attached sessions, aborts the others; resolves when every one has closed. */

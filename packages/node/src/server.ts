@@ -4,7 +4,7 @@
  * Session, by the 'session' event or by async iteration (`for await (const s of server)`).
  */
 
-import { EventEmitter } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
 import {
@@ -25,6 +25,7 @@ import {
   unitNames,
   unitsFromNames,
 } from '@liaison/core';
+import { untilSettled } from './abort.js';
 import {
   type Authenticator,
   acceptCredentials,
@@ -106,6 +107,17 @@ export interface ListenOptions {
    * clients are refused unless `require: false`.
    */
   noise?: NoiseOptions;
+  /** Closes the server when it aborts (`server.close()`); an abort before it listens rejects listen(). */
+  signal?: AbortSignal;
+}
+
+export interface ServerCloseOptions {
+  /**
+   * Orderly shutdown: every open session is released (what was sent is delivered first) and the
+   * server waits up to this long for them to end; what is left then is aborted with SHUTDOWN.
+   * Default 0: abort every session at once.
+   */
+  timeoutMs?: number;
 }
 
 export interface ServerEventMap {
@@ -127,8 +139,15 @@ export interface ServerEventMap {
 /** @throws (rejects) UsageError for a bad URL or options, TransportError when the port cannot be bound. */
 export async function listen(url: string | URL, options: ListenOptions = {}): Promise<Server> {
   const endpoint = parseEndpoint(url);
+  const { signal } = options;
+  if (signal?.aborted) throw signal.reason;
   const server = new Server(endpoint, options);
   await server.start();
+  if (signal?.aborted) {
+    await server.close();
+    throw signal.reason;
+  }
+  untilSettled(signal, once(server, 'close'), () => void server.close());
   return server;
 }
 
@@ -142,6 +161,8 @@ export class Server extends EventEmitter<ServerEventMap> {
   readonly #authTurns = new WeakMap<ConnectionDriver, Promise<void>>();
   readonly #drivers = new Set<ConnectionDriver>();
   readonly #waiting: Session[] = [];
+  /** Every session accepted and not ended yet, for an orderly shutdown. */
+  readonly #sessions = new Set<Session>();
   #readers: ((r: IteratorResult<Session>) => void)[] = [];
   #closing = false;
   #closed: Promise<void> | null = null;
@@ -238,29 +259,61 @@ export class Server extends EventEmitter<ServerEventMap> {
   }
 
   /**
-   * Stops accepting and closes every connection; sessions still open are aborted with SHUTDOWN.
-   * Release sessions first (session.close()) for an orderly end.
+   * Stops accepting and closes every connection. With `timeoutMs`, an orderly shutdown first:
+   * every open session is released in order and the server waits up to `timeoutMs` for the
+   * sessions to end; sessions still open then (and suspended ones, which cannot be released) are
+   * aborted with SHUTDOWN. Without it they are aborted at once. Resolves once the server closed.
    */
-  close(): Promise<void> {
+  close(options: ServerCloseOptions = {}): Promise<void> {
     // Every call gets the same promise: a call after the server closed must not wait for a
     // 'close' event that was already emitted.
+    const timeoutMs = options.timeoutMs ?? 0;
+    if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
+      throw new UsageError(ErrorCode.INVALID_ARGUMENT, 'timeoutMs must be a finite number >= 0');
+    }
     if (this.#closed) return this.#closed;
     this.#closing = true;
+    for (const read of this.#readers) read({ done: true, value: undefined });
+    this.#readers = [];
+    const stopped = new Promise<void>((resolve) => this.#net.close(() => resolve()));
+    this.#closed = this.#releaseAll(timeoutMs).then(async () => {
+      this.#abortAll();
+      await stopped;
+      this.emit('close');
+    });
+    return this.#closed;
+  }
+
+  /** `await using server = await listen(url)`: closed at the end of the block (close()). */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** Releases the open sessions and waits for them to end, at most `timeoutMs`. */
+  async #releaseAll(timeoutMs: number): Promise<void> {
+    if (timeoutMs === 0) return;
+    const ending: Promise<unknown>[] = [];
+    for (const s of this.#sessions) {
+      if (s.link !== 'attached' || (s.state !== 'open' && s.state !== 'release-requested')) continue;
+      ending.push(s.close().catch(() => s.abort()));
+      ending.push(s.closed);
+    }
+    if (ending.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    await Promise.race([Promise.all(ending), deadline]);
+    clearTimeout(timer);
+  }
+
+  #abortAll(): void {
     this.tokens?.close();
     for (const d of this.#drivers) d.close();
     // Sessions waiting to be resumed end too, so every `closed` promise resolves.
     this.#parking?.table.expireAll(now(), AbortCode.SHUTDOWN, 'server closed');
     this.#parking?.update();
     this.#parking?.stop();
-    for (const read of this.#readers) read({ done: true, value: undefined });
-    this.#readers = [];
-    this.#closed = new Promise((resolve) => {
-      this.#net.close(() => {
-        this.emit('close');
-        resolve();
-      });
-    });
-    return this.#closed;
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Session> {
@@ -468,6 +521,8 @@ export class Server extends EventEmitter<ServerEventMap> {
       parking: this.#parking,
       tokens: this.tokens,
     });
+    this.#sessions.add(session);
+    session.once('close', () => this.#sessions.delete(session));
     if (principal) {
       session.authenticated(principal, this.#options.authenticate ?? null, {
         mayTry: (d) => this.#guard.mayTry(d.transport.remoteAddress, Date.now()),

@@ -53,6 +53,7 @@ import {
   Unit,
   UsageError,
 } from '@liaison/core';
+import { observed, untilSettled } from './abort.js';
 import { type Authenticator, type Principal, tokenCredentials } from './auth.js';
 import { Confirmations, type DialogueEventMap, type SyncResult } from './dialogue.js';
 import { type ConnectionDriver, now } from './driver.js';
@@ -73,6 +74,8 @@ export interface SessionEventMap extends DialogueEventMap {
   expedited: [data: Uint8Array];
   /** The session is open (also resolves `ready`). */
   open: [];
+  /** write() returned false earlier and everything written has been taken: write again. */
+  drain: [];
   /** The peer asked for an orderly release; it is answered once earlier messages were taken. */
   'release-request': [userData: Uint8Array];
   /** The peer refused this side's release request (negotiated release); the session goes on. */
@@ -86,6 +89,16 @@ export interface SessionEventMap extends DialogueEventMap {
   /** Server: the client renewed its credentials; the principal (and its expiry) is updated. */
   'credentials-renewed': [principal: Principal];
   close: [reason: CloseReason];
+}
+
+export interface SendOptions {
+  /** Withdraws the message if it aborts while the message waits for room (it is then never sent). */
+  signal?: AbortSignal;
+}
+
+export interface CloseOptions {
+  /** Bounds the wait for the release: when it aborts first, the session is aborted and close() rejects with its reason. */
+  signal?: AbortSignal;
 }
 
 /** Decides a release requested by the peer: true accepts; false refuses (negotiated release only). */
@@ -119,7 +132,15 @@ type InboxItem =
   | { kind: 'dialogue'; event: DialogueEvent };
 type UserBytes = Uint8Array | string;
 type Op =
-  | { op: 'send'; kind: MessageKind; data: Uint8Array; resolve: () => void; reject: (e: Error) => void }
+  | {
+      op: 'send';
+      kind: MessageKind;
+      data: Uint8Array;
+      resolve: () => void;
+      reject: (e: unknown) => void;
+      /** Its signal aborted while it waited: skipped, never handed to the core. */
+      cancelled?: boolean;
+    }
   | { op: 'release'; userData: Uint8Array }
   | { op: 'respond'; accept: boolean; userData: Uint8Array };
 
@@ -158,6 +179,10 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
   #reader: { resolve: (r: IteratorResult<Uint8Array>) => void; reject: (e: Error) => void } | null = null;
   #iterating = false;
   #releaseAnswered = false;
+  /** write() returned false: emit 'drain' once the backlog is taken. */
+  #needDrain = false;
+  /** Client: why connect()'s signal ended the establishment (`ready` rejects with it). */
+  #establishmentAborted: { reason: unknown } | null = null;
 
   readonly #ops: Op[] = [];
   #opsHead = 0;
@@ -341,29 +366,53 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
     let waiting = 0;
     for (let i = this.#opsHead; i < this.#ops.length; i++) {
       const op = this.#ops[i] as Op;
-      if (op.op === 'send') waiting += op.data.byteLength;
+      if (op.op === 'send' && !op.cancelled) waiting += op.data.byteLength;
     }
     return this.#core.queuedBytes + waiting;
   }
 
   /**
    * Sends one message (normal data). Resolves when the session has accepted it into its bounded
-   * send queue; waits while the queue is full (the peer's window is closed).
+   * send queue; waits while the queue is full (the peer's window is closed). A `signal` that
+   * aborts while it waits withdraws it (never sent) and rejects with the signal's reason. The
+   * promise may be ignored: its failure never becomes an unhandledRejection (a session that
+   * ended says so in `closed`, and undeliveredMessages() lists what was accepted).
    * @throws (rejects) SessionClosedError after the session ended; UsageError for a message over
    * the peer's limit or a state where sending is not allowed (after close()).
    */
-  send(data: Uint8Array | string): Promise<void> {
-    return this.#send('normal', data);
+  send(data: Uint8Array | string, options: SendOptions = {}): Promise<void> {
+    return observed(this.#send('normal', data, options.signal));
   }
 
   /** Typed data (X.215 S-TYPED-DATA): outside the normal data flow's token rules. */
-  sendTyped(data: Uint8Array | string): Promise<void> {
-    return this.#send('typed', data);
+  sendTyped(data: Uint8Array | string, options: SendOptions = {}): Promise<void> {
+    return observed(this.#send('typed', data, options.signal));
   }
 
   /** Expedited data: at most 14 bytes, overtakes normal data not yet sent. */
-  sendExpedited(data: Uint8Array | string): Promise<void> {
-    return this.#send('expedited', data);
+  sendExpedited(data: Uint8Array | string, options: SendOptions = {}): Promise<void> {
+    return observed(this.#send('expedited', data, options.signal));
+  }
+
+  /**
+   * The fast path for streaming, as net.Socket's write(): queues one message (normal data) and
+   * returns whether to go on writing; after false, wait for 'drain'. Nothing is dropped: a false
+   * only says the backlog is at the peer's window or the session is not open yet.
+   * @throws SessionClosedError after the session ended, UsageError for bad data, at once; a
+   * failure found later (a message over the limit the server announced on accept) is a process
+   * warning, and the session's end is reported by `closed`.
+   */
+  write(data: Uint8Array | string): boolean {
+    const sent = this.#send('normal', data, undefined, true);
+    if (sent !== RESOLVED) {
+      sent.catch((e: unknown) => {
+        if (!(e instanceof SessionClosedError)) process.emitWarning(e as Error);
+      });
+    }
+    // Go on while nothing waits for room: what this call queued may already be in the core.
+    const more = this.#opsHead === this.#ops.length && this.#core.writable;
+    if (!more) this.#needDrain = true;
+    return more;
   }
 
   /**
@@ -371,8 +420,20 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
    * When the peer asked first, this accepts its request. Resolves with the close reason; if the
    * peer refuses (negotiated release), resolves... never while open: listen for 'release-refused'.
    */
-  close(userData: Uint8Array | string = EMPTY): Promise<CloseReason> {
+  close(userData: Uint8Array | string = EMPTY, options: CloseOptions = {}): Promise<CloseReason> {
     if (this.#reason) return this.closed;
+    const { signal } = options;
+    if (signal) {
+      // Waiting for the release is what the signal bounds: past it the session is aborted.
+      const closing = this.close(userData);
+      return new Promise<CloseReason>((resolve, reject) => {
+        closing.then(resolve, reject);
+        untilSettled(signal, closing, (why) => {
+          this.abort();
+          reject(why);
+        });
+      });
+    }
     const bytes = toBytes(userData);
     const state = this.#core.state;
     if (state === 'release-requested' && !this.#releaseAnswered) {
@@ -395,7 +456,7 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
     if (this.#reason) return;
     if (this.#reestablishing) {
       // No engine session to abort: nothing of it is on any wire.
-      const undelivered = this.#ops.slice(this.#opsHead).filter((op) => op.op === 'send').length;
+      const undelivered = this.#ops.slice(this.#opsHead).filter((op) => op.op === 'send' && !op.cancelled).length;
       const reason = { kind: 'aborted', origin: 'local', by: 'user', code: AbortCode.USER, message: '' } as const;
       return this.giveUp({ ...reason, userData: toBytes(userData), undelivered });
     }
@@ -408,6 +469,34 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
     // suspended session's event waits in its session table instead: deliver it now.
     this.#driver.scheduleFlush();
     this.#parking?.update();
+  }
+
+  /**
+   * `await using session = connect(url)`: released at the end of the block (everything sent is
+   * delivered first), aborted instead when it cannot be released (not attached to a transport,
+   * the release refused or impossible). Resolves when the session has ended.
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#reason) return;
+    if (this.link !== 'attached' && this.#core.state !== 'connecting') {
+      this.abort();
+    } else {
+      const refused = () => this.abort();
+      this.once('release-refused', refused);
+      await this.close().catch(() => this.abort());
+      this.off('release-refused', refused);
+    }
+    await this.closed;
+  }
+
+  /**
+   * @internal connect()'s signal aborted before the session opened: it ends (a user abort) and
+   * `ready` rejects with the signal's reason.
+   */
+  abortEstablishment(reason: unknown): void {
+    if (this.#isOpen || this.#reason) return;
+    this.#establishmentAborted = { reason };
+    this.abort();
   }
 
   /**
@@ -1029,34 +1118,54 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
     this.#pump();
   }
 
-  #send(kind: MessageKind, data: Uint8Array | string): Promise<void> {
+  #send(kind: MessageKind, data: Uint8Array | string, signal?: AbortSignal, throwNow = false): Promise<void> {
     // The core may have closed in this turn (abort()) before its `closed` event was dispatched.
     const reason = this.#reason ?? this.#core.closeReason;
-    if (reason) return Promise.reject(new SessionClosedError(reason));
+    if (reason) {
+      if (throwNow) throw new SessionClosedError(reason);
+      return Promise.reject(new SessionClosedError(reason));
+    }
+    if (signal?.aborted) return Promise.reject(signal.reason);
     const bytes = toBytes(data);
     // Fast path: nothing waiting and the core takes it now.
     if (this.#opsHead === this.#ops.length && this.#core.writable) {
       try {
         this.#core.send(now(), kind, bytes);
       } catch (e) {
+        if (throwNow) throw e;
         return Promise.reject(e);
       }
       this.#driver.commandFlush();
       return RESOLVED;
     }
     const state = this.#core.state;
+    let refusal: UsageError | null = null;
     if (state !== 'connecting' && state !== 'open' && state !== 'release-requested') {
-      return Promise.reject(new UsageError(ErrorCode.INVALID_STATE, `cannot send in state ${state}`));
+      refusal = new UsageError(ErrorCode.INVALID_STATE, `cannot send in state ${state}`);
     }
     // A send without the data token fails now, never later (a wait for a confirmation is fine).
     const block = kind === 'normal' ? this.#core.dialogue?.normalDataBlock() : null;
-    if (block && block.code !== 'wait') {
+    if (!refusal && block && block.code !== 'wait') {
       const code = block.code === 'token' ? ErrorCode.TOKEN_NOT_HELD : ErrorCode.INVALID_STATE;
-      return Promise.reject(new UsageError(code, block.message));
+      refusal = new UsageError(code, block.message);
     }
-    return new Promise<void>((resolve, reject) => {
-      this.#enqueue({ op: 'send', kind, data: bytes, resolve, reject });
+    if (refusal) {
+      if (throwNow) throw refusal;
+      return Promise.reject(refusal);
+    }
+    let resolve!: () => void;
+    let reject!: (e: unknown) => void;
+    const queued = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
     });
+    const op: Op & { op: 'send' } = { op: 'send', kind, data: bytes, resolve, reject };
+    untilSettled(signal, queued, (why) => {
+      op.cancelled = true;
+      reject(why);
+    });
+    this.#enqueue(op);
+    return queued;
   }
 
   #enqueue(op: Op): void {
@@ -1070,7 +1179,9 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
     if (state === 'connecting' || state === 'awaiting-response') return;
     while (this.#opsHead < this.#ops.length) {
       const op = this.#ops[this.#opsHead] as Op;
-      if (op.op === 'send') {
+      if (op.op === 'send' && op.cancelled) {
+        // Withdrawn by its signal: nothing to hand over.
+      } else if (op.op === 'send') {
         if (!this.#core.writable && (this.#core.state === 'open' || this.#core.state === 'release-requested')) return;
         try {
           this.#core.send(now(), op.kind, op.data);
@@ -1093,6 +1204,10 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
     this.#ops.length = 0;
     this.#opsHead = 0;
     this.#driver.scheduleFlush();
+    if (this.#needDrain && this.#core.writable) {
+      this.#needDrain = false;
+      this.emit('drain');
+    }
   }
 
   /** Moves inbox items to listeners or a waiting reader. */
@@ -1253,11 +1368,12 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
     this.#reason = reason;
     const error = new SessionClosedError(reason);
     this.#failRenewals(error);
-    if (!this.#isOpen) this.#readyError = error;
-    this.#rejectReady?.(error);
+    const readyError = this.#establishmentAborted ? this.#establishmentAborted.reason : error;
+    if (!this.#isOpen) this.#readyError = readyError as Error;
+    this.#rejectReady?.(readyError as Error);
     for (let i = this.#opsHead; i < this.#ops.length; i++) {
       const op = this.#ops[i] as Op;
-      if (op.op === 'send') op.reject(error);
+      if (op.op === 'send' && !op.cancelled) op.reject(error);
     }
     this.#ops.length = 0;
     this.#opsHead = 0;

@@ -18,6 +18,7 @@ export interface ServeFlags extends LimitFlags, ServeSecurityFlags, NoiseServeFl
   json?: boolean;
   quiet?: boolean;
   receiveDir?: string;
+  shutdownTimeout?: number;
 }
 
 export async function serve(flags: ServeFlags): Promise<number> {
@@ -44,7 +45,9 @@ export async function serve(flags: ServeFlags): Promise<number> {
   // A signal is the normal way to stop a server (exit 0); a closed stdout is not (exit 141).
   onStop(async (s) => {
     report.event('stopping', { signal: s.cause }, `stopping: ${s.why}`);
-    await server.close();
+    // A signal asks for an orderly end (sessions released, what was sent delivered); a closed
+    // stdout cannot print what still arrives, so it aborts at once.
+    await server.close({ timeoutMs: s.cause === 'EPIPE' ? 0 : (flags.shutdownTimeout ?? 5_000) });
     await out.end();
     process.exit(s.cause === 'EPIPE' ? s.code : 0);
   });
