@@ -248,6 +248,7 @@ class ClientConnection {
       parking: this.#parking,
       checkAccept: plan?.checkAccept ?? null,
       onEstablishmentLost: (reason) => this.#establishmentLost(session, reason),
+      role: 'client',
     });
     this.#sessions.set(core, session);
     this.#opening.set(session, { deadline: now() + this.#establishmentTimeoutMs, reopen });

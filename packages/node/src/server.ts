@@ -36,6 +36,7 @@ import {
   readCredentials,
 } from './auth.js';
 import { nativeKeyAgreement, random } from './clock.js';
+import { publish } from './diagnostics.js';
 import { type InitialTokens, wantedTokens } from './dialogue.js';
 import { ConnectionDriver, now } from './driver.js';
 import { ServerTokens } from './named-tokens.js';
@@ -396,6 +397,9 @@ export class Server extends EventEmitter<ServerEventMap> {
         const error = timedOut
           ? new TimeoutError(`${from}: ${message}`)
           : new ProtocolError(code as AbortCode, `${from}: ${message}`);
+        if (!timedOut) {
+          publish('protocolError', () => ({ session: null, error, remoteAddress: transport.remoteAddress }));
+        }
         this.emit('connection-error', error);
       },
     });
@@ -501,11 +505,13 @@ export class Server extends EventEmitter<ServerEventMap> {
     const transport = driver.transport;
     core.refuse(now(), code, EMPTY);
     driver.scheduleFlush();
+    const reason = r?.reason ?? 'credentials missing or not accepted';
+    publish('refused', () => ({ session: null, role: 'server', code, remoteAddress: transport.remoteAddress, reason }));
     this.emit('auth-failed', {
       remoteAddress: transport.remoteAddress,
       remotePort: transport.remotePort,
       code,
-      reason: r?.reason ?? 'credentials missing or not accepted',
+      reason,
     });
     if (counted && code !== RefuseCode.FORBIDDEN) this.#failed(driver);
   }

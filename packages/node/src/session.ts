@@ -30,6 +30,7 @@ import {
   type Session as CoreSession,
   type Dialogue,
   type DialogueEvent,
+  describeCloseReason,
   ErrorCode,
   type Extension,
   LiaisonError,
@@ -55,6 +56,7 @@ import {
 } from '@liaison/core';
 import { observed, untilSettled } from './abort.js';
 import { type Authenticator, type Principal, tokenCredentials } from './auth.js';
+import { isProtocolAbort, publish, type Role } from './diagnostics.js';
 import { Confirmations, type DialogueEventMap, type SyncResult } from './dialogue.js';
 import { type ConnectionDriver, now } from './driver.js';
 import type { ServerTokens } from './named-tokens.js';
@@ -117,6 +119,8 @@ export interface SessionInit {
    * over (it opens the session again on a new connection, `reestablish`); false lets it end.
    */
   onEstablishmentLost?: ((reason: CloseReason) => boolean) | null;
+  /** Which end this is, for diagnostics (default 'server'). */
+  role?: Role;
 }
 
 interface TokenWaiter {
@@ -155,6 +159,7 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
   /** Client: the connect request was lost with its transport; a new one is on its way. */
   #reestablishing = false;
   readonly #onEstablishmentLost: ((reason: CloseReason) => boolean) | null;
+  readonly #role: Role;
   readonly #onReleaseRequest: ReleaseDecider | undefined;
   readonly #parking: Parking | null;
   readonly #checkAccept: ((credentials: Extension[], agreed: AgreedParameters, binding: PskBinding) => boolean) | null;
@@ -204,6 +209,7 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
     this.#serverTokens = init.tokens ?? null;
     this.#checkAccept = init.checkAccept ?? null;
     this.#onEstablishmentLost = init.onEstablishmentLost ?? null;
+    this.#role = init.role ?? 'server';
     registerSession(core, this);
   }
 
@@ -966,6 +972,7 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
     switch (e.type) {
       case 'suspended':
         this.#failRenewals(new TransportError('the connection was lost before the renewal was answered; renew again'));
+        publish('suspend', () => ({ session: this, role: this.#role, reason: e.reason }));
         this.emit('suspended', e.reason);
         return;
       case 'renewal-answered': {
@@ -984,6 +991,7 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
           this.#driver = driver;
           previous.sessionMovedAway();
         }
+        publish('resume', () => ({ session: this, role: this.#role, stats: e.stats }));
         this.emit('resumed', e.stats);
         this.#pump();
         return;
@@ -1113,6 +1121,7 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
 
   #opened(): void {
     this.#isOpen = true;
+    publish('open', () => ({ session: this, role: this.#role }));
     this.#resolveReady?.();
     this.emit('open');
     this.#pump();
@@ -1386,6 +1395,19 @@ export class Session extends EventEmitter<SessionEventMap> implements SessionLis
     // Messages already received stay readable; only then does the iterator end.
     this.#deliver();
     if (this.#reader !== null && this.#inboxHead === this.#inbox.length) this.#finishReader();
+    publish('close', () => ({ session: this, role: this.#role, reason }));
+    if (reason.kind === 'refused') {
+      publish('refused', () => ({
+        session: this,
+        role: this.#role,
+        code: reason.code,
+        remoteAddress: this.remoteAddress,
+        reason: describeCloseReason(reason),
+      }));
+    }
+    if (isProtocolAbort(reason)) {
+      publish('protocolError', () => ({ session: this, error, remoteAddress: this.remoteAddress }));
+    }
     this.emit('close', reason);
     this.#resolveClosed?.(reason);
   }
