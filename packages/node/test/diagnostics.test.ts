@@ -59,7 +59,8 @@ describe('diagnostics channels', () => {
     const opens = seen.filter((s) => s.name === 'liaison:session:open').map((s) => s.message.role);
     assert.deepEqual(opens.sort(), ['client', 'server']);
     const close = seen.find((s) => s.name === 'liaison:session:close' && s.message.session === client);
-    assert.equal((close?.message.reason as { kind: string }).kind, 'released');
+    assert.ok(close);
+    assert.equal((close.message.reason as { kind: string }).kind, 'released');
   });
 
   test('a refusal and a peer speaking something else are published', async (t) => {
