@@ -162,6 +162,8 @@ export class Server extends EventEmitter<ServerEventMap> {
   readonly #authTurns = new WeakMap<ConnectionDriver, Promise<void>>();
   readonly #drivers = new Set<ConnectionDriver>();
   readonly #waiting: Session[] = [];
+  /** Sockets refused at the door whose refusal is still being written: close() ends them. */
+  readonly #turnedAway = new Set<Socket>();
   /** Every session accepted and not ended yet, for an orderly shutdown. */
   readonly #sessions = new Set<Session>();
   #readers: ((r: IteratorResult<Session>) => void)[] = [];
@@ -309,6 +311,7 @@ export class Server extends EventEmitter<ServerEventMap> {
   }
 
   #abortAll(): void {
+    for (const socket of this.#turnedAway) socket.destroy();
     this.tokens?.close();
     for (const d of this.#drivers) d.close();
     // Sessions waiting to be resumed end too, so every `closed` promise resolves.
@@ -357,6 +360,10 @@ export class Server extends EventEmitter<ServerEventMap> {
       refusal.handleTransportUp(now());
       refusal.close(now(), code, reason);
       const bytes = refusal.pollTransmit();
+      // Read and drop what it sends, so that its end is seen; close() destroys what is left.
+      this.#turnedAway.add(plain);
+      plain.once('close', () => this.#turnedAway.delete(plain));
+      plain.resume();
       if (bytes) plain.end(bytes);
       else plain.destroy();
       setTimeout(() => plain.destroy(), 1_000).unref();

@@ -65,9 +65,12 @@ function resumeFrame(sessionId: Uint8Array) {
   } as const;
 }
 
+/** Raw attacking connections, destroyed with the server when the suite ends. */
+const attackers: RawClient[] = [];
+
 async function attacker(from: string): Promise<RawClient> {
   const c = await RawClient.open(server.address.port, from);
-  after(() => c.destroy());
+  attackers.push(c);
   return c;
 }
 
@@ -120,6 +123,7 @@ async function startAttackTarget(): Promise<void> {
 }
 
 async function stopAttackTarget(): Promise<void> {
+  for (const c of attackers.splice(0)) c.destroy();
   sending = false;
   legit?.abort();
   await proxy?.stop();
