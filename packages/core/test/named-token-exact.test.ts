@@ -10,9 +10,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   AbortCode,
-  type ConnectionEvent,
   ErrorCode,
-  type NamedTokenLimits,
   NamedTokenRefusedError,
   NamedTokenRequests,
   NamedTokenService,
@@ -21,7 +19,7 @@ import {
   TokenRefuseCode,
   UsageError,
 } from '@liaison/core';
-import { Pair } from './harness.js';
+import { TokenPair } from './token-pair.js';
 
 const refused = (code: number) => (e: unknown) => e instanceof NamedTokenRefusedError && e.refuseCode === code;
 const violation = (pattern: RegExp) => (e: unknown) =>
@@ -161,48 +159,10 @@ describe('NamedTokenRequests', () => {
   });
 });
 
-/** A Pair whose responder accepts every session with `service`'s offer and feeds it its events. */
-class Rig {
-  readonly p = new Pair();
-  readonly service: NamedTokenService;
-  #seen = 0;
-
-  constructor(limits: Partial<NamedTokenLimits> = {}) {
-    this.service = new NamedTokenService(limits);
-  }
-
-  open(): { mine: Session; theirs: Session } {
-    const mine = this.p.a.conn.openSession(this.p.now);
-    this.pump();
-    return { mine, theirs: this.p.b.conn.session(mine.channel) as Session };
-  }
-
-  pump(): void {
-    for (let i = 0; i < 100; i++) {
-      this.p.pump();
-      const events = this.p.b.events;
-      if (this.#seen === events.length) return;
-      while (this.#seen < events.length) {
-        const e = events[this.#seen++] as ConnectionEvent;
-        if (e.type === 'connect-request')
-          e.session.accept(this.p.now, new Uint8Array(0), [], 0, { namedTokens: this.service.offer });
-        this.service.handleEvent(this.p.now, e);
-      }
-    }
-    throw new Error('no quiescence');
-  }
-
-  woken(): Session[] {
-    const out: Session[] = [];
-    for (let s = this.service.pollWoken(); s !== null; s = this.service.pollWoken()) out.push(s);
-    return out;
-  }
-
-  grants(): { name: string; owner: object }[] {
-    const out: { name: string; owner: object }[] = [];
-    for (let g = this.service.pollGrant(); g !== null; g = this.service.pollGrant()) out.push(g);
-    return out;
-  }
+/** Opens a session from the initiator and returns both of its ends. */
+function both(t: TokenPair): { mine: Session; theirs: Session } {
+  const mine = t.open();
+  return { mine, theirs: t.peer(mine) };
 }
 
 describe('NamedTokenService', () => {
@@ -241,8 +201,8 @@ describe('NamedTokenService', () => {
   });
 
   test("a session's grant comes out of pollGrant with that session, and it is woken once", () => {
-    const t = new Rig();
-    const a = t.open();
+    const t = new TokenPair();
+    const a = both(t);
     a.mine.acquireNamedToken(t.p.now, 'x');
     t.pump();
     assert.deepEqual(t.grants(), [{ name: 'x', owner: a.theirs }]);
@@ -251,9 +211,9 @@ describe('NamedTokenService', () => {
   });
 
   test('a session withdrawing a queued request is woken to send its CANCELLED refusal', () => {
-    const t = new Rig();
-    const a = t.open();
-    const b = t.open();
+    const t = new TokenPair();
+    const a = both(t);
+    const b = both(t);
     a.mine.acquireNamedToken(t.p.now, 'x');
     b.mine.acquireNamedToken(t.p.now, 'x');
     t.pump();
@@ -267,9 +227,9 @@ describe('NamedTokenService', () => {
   });
 
   test('a holder releasing wakes only the next waiter, which is granted', () => {
-    const t = new Rig();
-    const a = t.open();
-    const b = t.open();
+    const t = new TokenPair();
+    const a = both(t);
+    const b = both(t);
     a.mine.acquireNamedToken(t.p.now, 'x');
     b.mine.acquireNamedToken(t.p.now, 'x');
     t.pump();
@@ -283,8 +243,8 @@ describe('NamedTokenService', () => {
   });
 
   test("the registry's refusal of a peer's request is sent: that session is woken, nothing granted", () => {
-    const t = new Rig({ waitersPerTokenMax: 1 });
-    const [a, b, c] = [t.open(), t.open(), t.open()];
+    const t = new TokenPair({ waitersPerTokenMax: 1 });
+    const [a, b, c] = [both(t), both(t), both(t)];
     a.mine.acquireNamedToken(t.p.now, 'x');
     b.mine.acquireNamedToken(t.p.now, 'x');
     t.pump();
@@ -298,9 +258,9 @@ describe('NamedTokenService', () => {
   });
 
   test('between a session and local code the name passes both ways', () => {
-    const t = new Rig();
+    const t = new TokenPair();
     const local = { id: 'local' };
-    const a = t.open();
+    const a = both(t);
     assert.equal(t.service.acquire(t.p.now, 'x', local), 'granted');
     a.mine.acquireNamedToken(t.p.now, 'x');
     t.pump();

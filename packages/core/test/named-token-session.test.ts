@@ -24,61 +24,9 @@ import {
 } from '@liaison/core';
 import { Pair } from './harness.js';
 import { seededRandom } from './seeded-random.js';
+import { TokenPair } from './token-pair.js';
 
 const EMPTY = new Uint8Array(0);
-
-/** A Pair whose responder accepts every session with the service's offer and feeds it its events. */
-class TokenPair {
-  readonly p: Pair;
-  readonly service: NamedTokenService;
-  #seen = 0;
-
-  constructor(limits = {}, offer = true) {
-    this.p = new Pair();
-    this.service = new NamedTokenService(limits);
-    this.offer = offer;
-  }
-  readonly offer: boolean;
-
-  open(): Session {
-    const s = this.p.a.conn.openSession(this.p.now);
-    this.pump();
-    return s;
-  }
-
-  pump(): void {
-    for (let i = 0; i < 100; i++) {
-      this.p.pump();
-      const events = this.p.b.events;
-      if (this.#seen === events.length) return;
-      while (this.#seen < events.length) {
-        const e = events[this.#seen++] as ConnectionEvent;
-        if (e.type === 'connect-request') {
-          e.session.accept(this.p.now, EMPTY, [], 0, this.offer ? { namedTokens: this.service.offer } : {});
-        }
-        this.service.handleEvent(this.p.now, e);
-      }
-    }
-    throw new Error('no quiescence');
-  }
-
-  granted(s: Session): string[] {
-    return this.p.a.events
-      .filter((e) => e.type === 'named-token-granted' && e.session === s)
-      .map((e) => (e as { name: string }).name);
-  }
-
-  refused(s: Session): { name: string; code: number }[] {
-    return this.p.a.events
-      .filter((e) => e.type === 'named-token-refused' && e.session === s)
-      .map((e) => ({ name: (e as { name: string }).name, code: (e as { code: number }).code }));
-  }
-
-  /** The responder's Session for an initiator session. */
-  peer(s: Session): Session {
-    return this.p.b.conn.session(s.channel) as Session;
-  }
-}
 
 describe('named tokens over the engine', () => {
   test('two sessions contend: the first is granted, the second after the first releases', () => {
