@@ -126,6 +126,7 @@ export {
 } from './session/named-tokens.js';
 export { agreedFromAccept, buildAccept, buildConnect, evaluateConnect } from './session/negotiation.js';
 export { Session, type SessionState, type SessionStateName, type SessionStats } from './session/session.js';
+export type { SessionEventOf } from './session/types.js';
 export {
   DEFAULT_UNITS,
   hasUnit,

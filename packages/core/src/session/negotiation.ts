@@ -18,7 +18,7 @@ import {
 } from '../limits.js';
 import { negotiateUnits } from '../units.js';
 import { type AcceptFrame, type ConnectFrame, type Extension, ExtensionId, FrameType } from '../wire/frame.js';
-import type { AgreedParameters } from './events.js';
+import type { AgreedParameters } from './types.js';
 
 /** Extension ids below this are the protocol's own (recovery, security); applications use the rest. */
 export const APPLICATION_EXTENSION_ID_MIN = 0x30;

@@ -5,7 +5,7 @@
  * the session bounds it with sendQueueBytesMax (backpressure, never a drop).
  */
 import type { DialogueFrameType, FrameType } from '../wire/frame.js';
-import type { UndeliveredMessage } from './events.js';
+import type { UndeliveredMessage } from './types.js';
 
 export type Outgoing =
   | { kind: 'normal' | 'typed'; data: Uint8Array; offset: number }
