@@ -23,6 +23,8 @@ const run = promisify(execFile);
 let project: Project;
 
 const TYPED = `import { connect, listen, type CloseReason, type Session } from 'liaison';
+import { FrameDecoder } from 'liaison/engine';
+import { TcpTransport } from 'liaison/transport';
 
 const server = await listen('tcp://127.0.0.1:0', {
   onSession: async (session: Session) => {
@@ -38,11 +40,13 @@ for await (const message of session) {
 const reason: CloseReason = await session.close();
 console.log(reason.kind);
 await server.close();
+console.log(typeof FrameDecoder, typeof TcpTransport);
 `;
 
-/** Must not compile: proves the import is typed, not \`any\`. */
+/** Must not compile: proves the import is typed, not \`any\`, and that engine internals are not in it. */
 const MISTYPED = `import { connect } from 'liaison';
 const wrong: number = connect('tcp://127.0.0.1:1').ready;
+import { FrameDecoder } from 'liaison';
 `;
 
 function npx(args: string[], input?: string): Promise<{ stdout: string; stderr: string }> {
@@ -125,7 +129,7 @@ describe('packed packages in a fresh project', { timeout: 90_000 }, () => {
     assert.match((await npx(['liaison-proxy', '--help'])).stdout, /^usage: liaison-proxy /);
   });
 
-  test("a TypeScript file importing 'liaison' type-checks (nodenext and node10) and runs", async () => {
+  test("a TypeScript file importing 'liaison' type-checks (nodenext and node10), its subpaths too, and runs", async () => {
     writeFileSync(join(project.dir, 'typed.ts'), TYPED);
     writeFileSync(join(project.dir, 'mistyped.ts'), MISTYPED);
     // Both files in each run: the only error must be mistyped.ts's (tsc still emits typed.js).
@@ -152,7 +156,8 @@ describe('packed packages in a fresh project', { timeout: 90_000 }, () => {
         () => '',
         (e: { stdout: string }) => e.stdout,
       );
-    const only = /^mistyped\.ts\(2,7\): error TS2322: Type 'Promise<void>' is not assignable to type 'number'\.\s*$/;
+    const only =
+      /^mistyped\.ts\(2,7\): error TS2322: Type 'Promise<void>' is not assignable to type 'number'\.\s*mistyped\.ts\(3,10\): error TS2305: Module '"liaison"' has no exported member 'FrameDecoder'\.\s*$/;
     const [nodenext, node10] = await Promise.all([
       tsc(['--module', 'nodenext', '--outDir', 'out', 'typed.ts', 'mistyped.ts']),
       tsc(['--noEmit', '--module', 'esnext', '--moduleResolution', 'node10', 'typed.ts', 'mistyped.ts']),
@@ -160,7 +165,7 @@ describe('packed packages in a fresh project', { timeout: 90_000 }, () => {
     assert.match(nodenext, only);
     assert.match(node10, only);
     const { stdout } = await run(process.execPath, ['out/typed.js'], { cwd: project.dir, timeout: 10_000 });
-    assert.equal(stdout, 'round trip\nreleased\n');
+    assert.equal(stdout, 'round trip\nreleased\nfunction function\n');
   });
 
   // ------------------------------------------------------------------ the README, copy-pasted

@@ -34,3 +34,19 @@ export function observed<T>(p: Promise<T>): Promise<T> {
   p.catch(ignore);
   return p;
 }
+
+/**
+ * Runs `start` unless `signal` has already aborted, and stops waiting for its promise when the
+ * signal aborts (rejecting with the signal's reason). The operation itself is not undone: a
+ * sync point once sent stays outstanding, as X.225 has no withdrawal (the caller resynchronizes
+ * to cancel it). The abandoned promise is marked handled so its later end raises nothing.
+ */
+export function abortable<T>(signal: AbortSignal | undefined, start: () => Promise<T>): Promise<T> {
+  if (!signal) return start();
+  if (signal.aborted) return Promise.reject(signal.reason);
+  const work = observed(start());
+  return new Promise<T>((resolve, reject) => {
+    untilSettled(signal, work, reject);
+    work.then(resolve, reject);
+  });
+}

@@ -1,5 +1,8 @@
 /**
- * @liaison/node: liaison sessions over TCP for Node.js.
+ * @liaison/node: liaison sessions over TCP for Node.js. This entry point is the application API
+ * only; the engine (frames, codecs, the sans-I/O machines) is at `@liaison/node/engine` and the
+ * transports at `@liaison/node/transport`, for profiles and tools. The surface is pinned by
+ * api/node.api.md (checked in CI, see docs/API.md).
  *
  *   const server = await listen('tcp://127.0.0.1:7000');
  *   for await (const session of server) for await (const m of session) await session.send(m);
@@ -9,7 +12,53 @@
  *   await session.send('hello');
  *   await session.close();
  */
-export * from '@liaison/core';
+export {
+  AbortCode,
+  type ActivityInfo,
+  type AgreedParameters,
+  abortCodeName,
+  type BackoffOptions,
+  type CloseReason,
+  type ConnectRequest,
+  type CryptoProvider,
+  DEFAULT_BACKOFF,
+  DEFAULT_LIMITS,
+  DEFAULT_NAMED_TOKEN_LIMITS,
+  DEFAULT_UNITS,
+  type DeliveryStatus,
+  type DialogueOptions,
+  type DialogueProposal,
+  describeCloseReason,
+  ErrorCode,
+  type Extension,
+  IMPLEMENTED_UNITS,
+  InternalError,
+  type KeyAgreement,
+  LiaisonError,
+  type Limits,
+  type MessageKind,
+  type NamedTokenLimits,
+  type NamedTokenOffer,
+  NamedTokenRefusedError,
+  ProtocolError,
+  RefuseCode,
+  type ResumeStats,
+  type ResyncKind,
+  refuseCodeName,
+  SessionClosedError,
+  type SessionStateName,
+  type SessionStats,
+  TimeoutError,
+  TOKEN_NAMES,
+  type TokenName,
+  TokenRefuseCode,
+  TransportError,
+  tokenRefuseCodeName,
+  type UndeliveredMessage,
+  type UnitName,
+  UsageError,
+  unitNames,
+} from '@liaison/core';
 export {
   type Authenticator,
   type AuthResult,
@@ -43,17 +92,32 @@ export {
   readNoiseKeyFile,
   writeNoiseKeyFile,
 } from './noise.js';
-export { AddressGuard, type AttackLimits, addressKey, DEFAULT_ATTACK_LIMITS } from './rate-limit.js';
+export { type AttackLimits, DEFAULT_ATTACK_LIMITS } from './rate-limit.js';
 export {
   type AcceptDecision,
   type IncomingRequest,
   type ListenOptions,
   listen,
   Server,
+  type ServerCloseOptions,
   type ServerEventMap,
 } from './server.js';
-export { type ReleaseDecider, Session, type SessionEventMap } from './session.js';
-export { type PeerCertificateInfo, TlsTransport } from './tls-transport.js';
-export { TcpTransport, type Transport, type TransportHandlers } from './transport.js';
+export {
+  type CloseOptions,
+  type ReleaseDecider,
+  type SendOptions,
+  Session,
+  type SessionEventMap,
+  type UserBytes,
+  type WaitOptions,
+} from './session.js';
+export {
+  type SessionDuplexOptions,
+  type SessionStreams,
+  type SessionStreamsOptions,
+  sessionDuplex,
+  sessionStreams,
+} from './streams.js';
+export type { PeerCertificateInfo } from './tls-transport.js';
 export { TransportFailure, TransportFailureError } from './transport-failure.js';
 export { type Endpoint, formatEndpoint, parseEndpoint } from './url.js';

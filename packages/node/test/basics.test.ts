@@ -11,8 +11,8 @@ import {
   type IncomingRequest,
   RefuseCode,
   SessionClosedError,
-  Unit,
 } from '@liaison/node';
+import { Unit } from '@liaison/node/engine';
 import { bytes, echoServer, nextSession, startServer, text, track, within } from './helpers.js';
 
 describe('listen and connect', { timeout: 10_000 }, () => {

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server as NetServer, connect as netConnect, type Socket } from 'node:net';
 import { describe, type TestContext, test } from 'node:test';
-import { AbortCode, connect, ErrorCode, ProtocolError, type RttEstimate, SessionClosedError } from '@liaison/node';
+import { AbortCode, connect, ErrorCode, ProtocolError, SessionClosedError } from '@liaison/node';
+import type { RttEstimate } from '@liaison/node/engine';
 import { closedPort } from '@liaison/testkit';
 import { echoServer, nextSession, readAll, sleep, startServer, text, track, waitFor, within } from './helpers.js';
 

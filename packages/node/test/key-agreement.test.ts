@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { nativeKeyAgreement, nobleKeyAgreement } from '@liaison/node';
+import { nativeKeyAgreement } from '@liaison/node';
+import { nobleKeyAgreement } from '@liaison/node/engine';
 
 const random = (n: number) => new Uint8Array(randomBytes(n));
 

@@ -2,7 +2,8 @@
  * The API as a Node, ws or Socket.IO user writes it (issue 19), over real loopback sockets:
  * AbortSignal on connect, listen, send and close; `await using` on sessions, servers and pools;
  * send() left unawaited never crashes the process; write() with 'drain' as the streaming fast
- * path; an orderly server.close({ timeoutMs }) and Pool.destroy().
+ * path; an orderly server.close({ timeoutMs }) and Pool.destroy(); signals on the calls that wait for
+ * the peer's confirmation (sync points, activities, capability data).
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -126,6 +127,75 @@ describe('AbortSignal', () => {
     const reason = await client.closed;
     assert.equal(reason.kind, 'aborted');
     assert.equal(reason.kind === 'aborted' && reason.by, 'user');
+  });
+});
+
+const SYNC_UNITS = ['duplex', 'typed-data', 'major-synchronize', 'resynchronize'];
+const ACTIVITY_UNITS = [...SYNC_UNITS, 'activity-management', 'capability-data'];
+
+describe('AbortSignal on the calls that wait for a confirmation', () => {
+  test('syncMajor with a signal: the wait ends at the abort; resynchronize(abandon) then cancels the point and data flows', async (t) => {
+    const server = await startServer(t);
+    const { client, remote } = await opened(t, server, { units: SYNC_UNITS });
+    const seen: number[] = [];
+    remote.on('sync-major', (e) => seen.push(e.serial));
+    const controller = new AbortController();
+    const sync = client.syncMajor('chk', { signal: controller.signal });
+    const it = remote[Symbol.asyncIterator]();
+    const nothing = it.next();
+    await waitFor(() => seen.length === 1, 2_000, 'the peer sees the sync point');
+    // The peer never confirms: without the signal this waits for as long as the session lives.
+    const why = new Error('took too long');
+    const abortedAt = Date.now();
+    controller.abort(why);
+    await assert.rejects(sync, (e) => e === why);
+    assert.ok(Date.now() - abortedAt < 50, `rejected ${Date.now() - abortedAt} ms after the abort`);
+    // The point is still outstanding (no withdrawal in X.225): the caller cancels it.
+    const resynced = new Promise<void>((resolve) => remote.once('resynchronize', () => resolve()));
+    const resync = client.resynchronize('abandon');
+    await within(resynced, 2_000, 'the peer sees the resynchronization');
+    remote.confirmResynchronize();
+    await within(resync, 2_000, 'resynchronized');
+    await client.send('after');
+    const next = await within(nothing, 2_000, 'data after the resynchronization');
+    assert.equal(text(next.value as Uint8Array), 'after');
+    assert.equal(client.state, 'open');
+  });
+
+  test('an already aborted signal: syncMajor, endActivity, interrupt, discard, resynchronize and capability data send nothing', async (t) => {
+    const server = await startServer(t);
+    const { client, remote } = await opened(t, server, { units: ACTIVITY_UNITS });
+    const events: string[] = [];
+    for (const name of [
+      'sync-major',
+      'activity-end',
+      'activity-interrupt',
+      'activity-discard',
+      'resynchronize',
+      'capability-data',
+    ])
+      remote.on(name as 'sync-major', () => events.push(name));
+    const why = new Error('already gone');
+    const signal = AbortSignal.abort(why);
+    const isWhy = (e: unknown) => e === why;
+    await assert.rejects(client.syncMajor('x', { signal }), isWhy);
+    await assert.rejects(client.sendCapability('x', { signal }), isWhy);
+    await assert.rejects(client.resynchronize('abandon', { signal }), isWhy);
+    client.startActivity('a1');
+    await assert.rejects(client.endActivity('x', { signal }), isWhy);
+    await assert.rejects(client.interruptActivity(1, 'x', { signal }), isWhy);
+    await assert.rejects(client.discardActivity(1, 'x', { signal }), isWhy);
+    // The session is as it was: the activity is still open and ends normally.
+    const ended = new Promise<void>((resolve) => remote.once('activity-end', () => resolve()));
+    const end = client.endActivity('done');
+    const it = remote[Symbol.asyncIterator]();
+    const pull = it.next();
+    await within(ended, 2_000, 'activity-end');
+    remote.confirmMajor();
+    assert.equal((await within(end, 2_000, 'end confirmed')).serial, 1);
+    assert.deepEqual(events, ['activity-end'], 'only the un-aborted call reached the peer');
+    await client.close();
+    await within(pull, 2_000, 'released');
   });
 });
 

@@ -12,7 +12,6 @@ import {
   connect,
   generateNoiseKeyPair,
   type ListenOptions,
-  NoiseVariant,
   Pool,
   ProtocolError,
   type Server,
@@ -20,6 +19,7 @@ import {
   SessionClosedError,
   TimeoutError,
 } from '@liaison/node';
+import { NoiseVariant } from '@liaison/node/engine';
 import { FaultProxy } from '@liaison/testkit';
 import { echoServer, startServer, text, track, waitFor, within } from './helpers.js';
 import { startMitm } from './mitm.js';

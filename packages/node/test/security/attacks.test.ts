@@ -11,20 +11,14 @@ import { after, before, describe, test } from 'node:test';
 import {
   AbortCode,
   bearerTokens,
-  buildConnect,
   connect,
   DEFAULT_LIMITS,
-  ExtensionId,
-  type Frame,
-  FrameDecoder,
-  FrameType,
   listen,
-  PREFACE,
   RefuseCode,
   type Server,
   type Session,
-  Unit,
 } from '@liaison/node';
+import { buildConnect, ExtensionId, type Frame, FrameDecoder, FrameType, PREFACE, Unit } from '@liaison/node/engine';
 import { FaultProxy, within } from '@liaison/testkit';
 import { bytes, text, waitFor } from '../helpers.js';
 import { is, RawClient } from './raw-client.js';
@@ -359,4 +353,4 @@ function encode(f: Frame): Uint8Array {
   return encodeFrameOf(f);
 }
 
-import { encodeFrame as encodeFrameOf } from '@liaison/node';
+import { encodeFrame as encodeFrameOf } from '@liaison/node/engine';

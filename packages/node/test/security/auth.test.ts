@@ -9,21 +9,17 @@ import {
   AbortCode,
   anyOf,
   bearerTokens,
-  buildConnect,
   type ClientAuth,
   type CloseReason,
   connect,
   DEFAULT_LIMITS,
-  ExtensionId,
-  type Frame,
-  FrameType,
   jwtVerifier,
   type ListenOptions,
   preSharedKeys,
   RefuseCode,
   type Server,
-  Unit,
 } from '@liaison/node';
+import { buildConnect, ExtensionId, type Frame, FrameType, Unit } from '@liaison/node/engine';
 import { FaultProxy, within } from '@liaison/testkit';
 import { generateKeyPair, SignJWT } from 'jose';
 import { nextSession, startServer, track, waitFor } from '../helpers.js';
@@ -294,7 +290,7 @@ describe('authentication at establishment', () => {
     const challenge = await attacker.frame(is(FrameType.CHALLENGE));
     // A proof made for versions 1..2, sent with the offer rewritten to 1..1 (as a downgrade would).
     const { createHmac } = await import('node:crypto');
-    const { pskProofInput, pskOfferOf, encodePskCredential } = await import('@liaison/node');
+    const { pskProofInput, pskOfferOf, encodePskCredential } = await import('@liaison/node/engine');
     const identity = new TextEncoder().encode('sensor-7');
     // Two requests: one whose version offer was rewritten after the proof was made (a downgrade),
     // one whose resume key share was swapped (someone in the middle of the key agreement).

@@ -12,19 +12,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import {
-  AbortCode,
-  type Authenticator,
-  buildConnect,
-  connect,
-  DEFAULT_LIMITS,
-  ExtensionId,
-  type Frame,
-  FrameType,
-  listen,
-  RefuseCode,
-  Unit,
-} from '@liaison/node';
+import { AbortCode, type Authenticator, connect, DEFAULT_LIMITS, listen, RefuseCode } from '@liaison/node';
+import { buildConnect, ExtensionId, type Frame, FrameType, Unit } from '@liaison/node/engine';
 import { makePki, type TestPki, within } from '@liaison/testkit';
 import { bytes, nextSession, sleep, startServer, track, waitFor } from '../helpers.js';
 import { is, RawClient } from './raw-client.js';

@@ -9,7 +9,8 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, connect as netConnect, type Socket } from 'node:net';
 import type { TestContext } from 'node:test';
-import { type Connection, DEFAULT_LIMITS, generateNoiseKeyPair, SecureConnection } from '@liaison/node';
+import { DEFAULT_LIMITS, generateNoiseKeyPair } from '@liaison/node';
+import { type Connection, SecureConnection } from '@liaison/node/engine';
 
 /** The plaintext side of one Noise end of the relay: what it decrypted, and what to encrypt. */
 class Pipe {

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { AddressGuard, addressKey } from '@liaison/node';
+import { AddressGuard, addressKey } from '@liaison/node/transport';
 
 test('connections per address are counted and released; other addresses are not affected', () => {
   const g = new AddressGuard({

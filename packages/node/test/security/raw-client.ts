@@ -3,7 +3,8 @@
  * choosing (whole frames, truncated ones, one byte at a time) and decodes what the server answers.
  */
 import { connect, type Socket } from 'node:net';
-import { encodeFrame, type Frame, FrameDecoder, FrameType, PREFACE, ProtocolError } from '@liaison/node';
+import { ProtocolError } from '@liaison/node';
+import { encodeFrame, type Frame, FrameDecoder, FrameType, PREFACE } from '@liaison/node/engine';
 import { within } from '@liaison/testkit';
 
 export class RawClient {
