@@ -14,6 +14,7 @@ const LAYERS = [
   '@liaison/node',
   '@liaison/testkit',
   '@liaison/transfer',
+  '@liaison/events',
   '@liaison/browser',
   'liaison',
 ];

@@ -18,4 +18,5 @@ export {
 } from './fault-proxy.js';
 export { makePki, type TestPki } from './pki.js';
 export { closedPort } from './ports.js';
+export { type RedisOptions, type RedisServer, startRedis } from './redis.js';
 export { within } from './within.js';
