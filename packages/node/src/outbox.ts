@@ -6,7 +6,7 @@
 import { ErrorCode, LiaisonError, type MessageKind, SessionClosedError, Unit, UsageError } from '@liaison/core';
 import { untilSettled } from './abort.js';
 import { now } from './driver.js';
-import { RESOLVED, type SessionView, toBytes } from './session-common.js';
+import { endOf, RESOLVED, type SessionView, stateOf, toBytes } from './session-common.js';
 import type { SessionEmitter } from './session-types.js';
 
 type Op =
@@ -69,7 +69,7 @@ export class Outbox {
   send(kind: MessageKind, data: Uint8Array | string, signal?: AbortSignal, throwNow = false): Promise<void> {
     const core = this.#live.core;
     // The core may have closed in this turn (abort()) before its `closed` event was dispatched.
-    const reason = this.#live.reason ?? core.closeReason;
+    const reason = endOf(this.#live);
     if (reason) {
       if (throwNow) throw new SessionClosedError(reason);
       return Promise.reject(new SessionClosedError(reason));
@@ -110,7 +110,7 @@ export class Outbox {
   /** Why a send that would wait here is refused now instead (null: it may wait). */
   #refusal(kind: MessageKind): UsageError | null {
     const core = this.#live.core;
-    const state = core.state;
+    const state = stateOf(this.#live);
     if (state !== 'connecting' && state !== 'open' && state !== 'release-requested') {
       return new UsageError(ErrorCode.INVALID_STATE, `cannot send in state ${state}`);
     }
@@ -141,7 +141,7 @@ export class Outbox {
   /** Hands waiting operations to the core in order, as far as it takes them. */
   pump(): void {
     const core = this.#live.core;
-    const state = core.state;
+    const state = stateOf(this.#live);
     if (state === 'connecting' || state === 'awaiting-response') return;
     while (this.#opsHead < this.#ops.length) {
       const op = this.#ops[this.#opsHead] as Op;

@@ -14,6 +14,21 @@ export interface SessionView {
   readonly driver: ConnectionDriver;
   /** Why the session ended, once its end was dispatched; null before. */
   readonly reason: CloseReason | null;
+  /**
+   * Client: the connect request was lost with its transport and goes again on a new one. `core`
+   * is the lost engine session meanwhile (closed): the parts wait as in 'connecting'.
+   */
+  readonly reestablishing: boolean;
+}
+
+/** The engine's state, or 'connecting' while a lost connect request goes again. */
+export function stateOf(live: SessionView): CoreSession['state'] {
+  return live.reestablishing ? 'connecting' : live.core.state;
+}
+
+/** Why the session ended, from its dispatched end or the engine's (which may be a turn ahead). */
+export function endOf(live: SessionView): CloseReason | null {
+  return live.reason ?? (live.reestablishing ? null : live.core.closeReason);
 }
 
 export const EMPTY = new Uint8Array(0);

@@ -6,7 +6,7 @@
  */
 import { NamedTokenRefusedError, SessionClosedError, TokenRefuseCode, UsageError } from '@liaison/core';
 import { now } from './driver.js';
-import type { SessionView } from './session-common.js';
+import { endOf, type SessionView, stateOf } from './session-common.js';
 import type { SessionEmitter } from './session-types.js';
 
 interface TokenWaiter {
@@ -34,11 +34,11 @@ export class SessionTokens {
   acquire(name: string, options: { signal?: AbortSignal }): Promise<void> {
     const { signal } = options;
     const core = this.#live.core;
-    const reason = this.#live.reason ?? core.closeReason;
+    const reason = endOf(this.#live);
     if (reason) return Promise.reject(new SessionClosedError(reason));
     if (signal?.aborted) return Promise.reject(signal.reason);
     // The offer comes with the server's acceptance.
-    if (core.state === 'connecting') return this.#session.ready.then(() => this.acquire(name, options));
+    if (stateOf(this.#live) === 'connecting') return this.#session.ready.then(() => this.acquire(name, options));
     try {
       core.acquireNamedToken(now(), name);
     } catch (e) {

@@ -84,9 +84,7 @@ export type {
 
 export class Session extends EventEmitter<SessionEventMap> {
   /** What the parts read: the engine session, its connection, the close reason (updated here only). */
-  readonly #live: { core: CoreSession; driver: ConnectionDriver; reason: CloseReason | null };
-  /** Client: the connect request was lost with its transport; a new one is on its way. */
-  #reestablishing = false;
+  readonly #live: { core: CoreSession; driver: ConnectionDriver; reason: CloseReason | null; reestablishing: boolean };
   readonly #onEstablishmentLost: ((reason: CloseReason) => boolean) | null;
   readonly #role: Role;
   readonly #parking: Parking | null;
@@ -106,7 +104,7 @@ export class Session extends EventEmitter<SessionEventMap> {
   /** @internal Created by connect() and by a server; applications do not construct sessions. */
   constructor(driver: ConnectionDriver, core: CoreSession, init: SessionInit = {}) {
     super();
-    const live = { core, driver, reason: null };
+    const live = { core, driver, reason: null, reestablishing: false };
     this.#live = live;
     const decide = init.onReleaseRequest;
     this.#parking = init.parking ?? null;
@@ -151,7 +149,7 @@ export class Session extends EventEmitter<SessionEventMap> {
 
   /** The X.225 state: connecting, awaiting-response, open, releasing, release-requested, disconnecting, closed. */
   get state(): SessionStateName {
-    return this.#reestablishing ? 'connecting' : this.#live.core.state;
+    return this.#live.reestablishing ? 'connecting' : this.#live.core.state;
   }
 
   get agreed(): AgreedParameters | null {
@@ -195,20 +193,20 @@ export class Session extends EventEmitter<SessionEventMap> {
 
   /** @internal Whether the session waits for a new connection to send its connect request on. */
   get reestablishing(): boolean {
-    return this.#reestablishing;
+    return this.#live.reestablishing;
   }
 
   /** @internal The connect request goes again, as a new engine session on a new connection. */
   reestablish(driver: ConnectionDriver, core: CoreSession): void {
     this.#live.driver = driver;
     this.#live.core = core;
-    this.#reestablishing = false;
+    this.#live.reestablishing = false;
     registerSession(core, this);
   }
 
   /** @internal The client stopped trying to establish the session. */
   giveUp(reason: CloseReason): void {
-    this.#reestablishing = false;
+    this.#live.reestablishing = false;
     this.#ended(reason);
   }
 
@@ -329,11 +327,11 @@ export class Session extends EventEmitter<SessionEventMap> {
       });
     }
     const bytes = toBytes(userData);
-    const state = this.#live.core.state;
+    const state = this.state;
     if (state === 'release-requested' && !this.#inbox.releaseAnswered) {
       this.#inbox.markReleaseAnswered();
       this.#outbox.respond(true, bytes);
-    } else if (state === 'open' || state === 'connecting' || this.#reestablishing) {
+    } else if (state === 'open' || state === 'connecting') {
       // Without the tokens a release needs, say so now instead of never closing.
       try {
         this.#live.core.dialogue?.checkRelease();
@@ -348,7 +346,7 @@ export class Session extends EventEmitter<SessionEventMap> {
   /** User abort (S-U-ABORT): ends at once; data in transit may be lost and is counted in the reason. */
   abort(userData: Uint8Array | string = EMPTY): void {
     if (this.#live.reason) return;
-    if (this.#reestablishing) {
+    if (this.#live.reestablishing) {
       // No engine session to abort: nothing of it is on any wire.
       const undelivered = this.#outbox.waitingSends;
       const reason = { kind: 'aborted', origin: 'local', by: 'user', code: AbortCode.USER, message: '' } as const;
@@ -372,7 +370,7 @@ export class Session extends EventEmitter<SessionEventMap> {
    */
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.#live.reason) return;
-    if (this.link !== 'attached' && this.#live.core.state !== 'connecting') {
+    if (this.link !== 'attached' && this.state !== 'connecting') {
       this.abort();
     } else {
       const refused = () => this.abort();
@@ -672,7 +670,7 @@ export class Session extends EventEmitter<SessionEventMap> {
         return;
       case 'closed':
         if (!this.#lifecycle.isOpen && this.#onEstablishmentLost?.(e.reason)) {
-          this.#reestablishing = true;
+          this.#live.reestablishing = true;
           return;
         }
         // A release completes here only once its last frame (the acknowledgement of the peer's

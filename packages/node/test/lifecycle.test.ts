@@ -187,6 +187,32 @@ async function acceptCutter(t: { after: (fn: () => Promise<void>) => void }, ser
 }
 
 describe('establishment across a cut before ACCEPT', { timeout: 30_000 }, () => {
+  test('regression: send() and close() while the lost connect request goes again are kept for the new one', async (t) => {
+    const server = await startServer(t);
+    echoServer(server);
+    const proxy = await acceptCutter(t, server, 1);
+    // A long first backoff delay: the client waits 300 ms with no engine session of its own.
+    const client = track(t, connect(proxy.url, { backoff: { initialDelayMs: 300, jitter: 0 } }));
+    const echoes: string[] = [];
+    client.on('message', (m) => echoes.push(text(m)));
+    await within(
+      new Promise((resolve) => proxy.once('cut', resolve)),
+      5_000,
+      'the first connection cut inside the ACCEPT',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the client has seen the reset
+    assert.equal(proxy.counters.connections, 1, 'no second connection yet');
+    assert.equal(client.state, 'connecting');
+    // Before the fix these went to the lost engine session: the send rejected TRANSPORT_LOST and
+    // the release vanished, so close() never resolved and the session stayed open.
+    const sent = client.send('while re-establishing');
+    const closed = client.close();
+    await within(sent, 5_000, 'the send, on the new connection');
+    assert.equal((await within(closed, 5_000, 'the release')).kind, 'released');
+    assert.equal(proxy.counters.connections, 2, 'established on the second connection');
+    assert.deepEqual(echoes, ['while re-establishing'], 'the echo came before the release completed');
+  });
+
   test('regression (issue 10.4): connect() retries within the backoff and the server drops the half-open sessions', async (t) => {
     // The half-open sessions are kept for the server's handshake timeout, not its resume window.
     const server = await startServer(t, { limits: { handshakeTimeoutMs: 800, resumeWindowMs: 60_000 } });
