@@ -43,6 +43,18 @@ export interface Principal {
   expiresAt?: number;
 }
 
+/**
+ * What is wrong with a principal an authenticate hook returned, or null. An `expiresAt` that is
+ * not a finite number (NaN, a Date, a string) would silently never expire: the request is
+ * refused instead, as the hook's fault.
+ */
+export function principalProblem(p: Principal): string | null {
+  if (typeof p.id !== 'string') return `authenticate returned a principal whose id is ${typeof p.id}, not a string`;
+  if (p.expiresAt !== undefined && !(typeof p.expiresAt === 'number' && Number.isFinite(p.expiresAt)))
+    return `authenticate returned expiresAt ${String(p.expiresAt)}: not a finite number of ms since the epoch`;
+  return null;
+}
+
 /** A hook's "no": refused with `code` (default UNAUTHENTICATED). The reason is logged, never sent. */
 export interface Refusal {
   refuse: true;

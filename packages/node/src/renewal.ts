@@ -4,7 +4,7 @@
  * it belongs to (another principal is FORBIDDEN). A refusal leaves the old expiry in force.
  */
 import { type AgreedParameters, type Extension, RefuseCode, unitNames } from '@liaison/core';
-import { type Authenticator, isRefusal, type Principal, readCredentials } from './auth.js';
+import { type Authenticator, isRefusal, type Principal, principalProblem, readCredentials } from './auth.js';
 import type { ConnectionDriver } from './driver.js';
 import type { PeerCertificateInfo } from './tls-transport.js';
 
@@ -69,6 +69,8 @@ export async function renewalVerdict(
     ctx.failed();
     return { code: RefuseCode.UNAUTHENTICATED, message: 'credentials not accepted', principal: null };
   }
+  const problem = principalProblem(result);
+  if (problem) return { code: RefuseCode.REJECTED, message: problem, principal: null };
   if (result.id !== current.id) {
     return { code: RefuseCode.FORBIDDEN, message: 'a renewal cannot change the principal', principal: null };
   }

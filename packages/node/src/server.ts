@@ -32,6 +32,7 @@ import {
   type ConnectionFacts,
   isRefusal,
   type Principal,
+  principalProblem,
   type Refusal,
   readCredentials,
 } from './auth.js';
@@ -476,6 +477,9 @@ export class Server extends EventEmitter<ServerEventMap> {
       settled = true;
       if (core.state !== 'awaiting-response') return; // timed out or aborted meanwhile
       if (isRefusal(r)) return this.#refuseUnauthenticated(driver, core, r, counted);
+      const problem = r ? principalProblem(r) : null;
+      // The hook's fault, not the client's: not counted against its address.
+      if (problem) return this.#refuseUnauthenticated(driver, core, { refuse: true, reason: problem }, false);
       this.#decideAuthenticated(driver, core, request, r);
     };
     const fail = (e: unknown) => settle({ refuse: true, reason: `authenticate threw: ${(e as Error)?.message ?? e}` });

@@ -66,6 +66,28 @@ describe('authentication at establishment', () => {
     await waitFor(() => server.connectionCount === 0, 3_000, 'refused connections to close');
   });
 
+  test('a hook returning an expiresAt that is not a finite number is refused, not left to never expire', async (t) => {
+    const bad: unknown[] = [Number.NaN, Number.POSITIVE_INFINITY, new Date(Date.now() + 60_000), '2030-01-01'];
+    let next = 0;
+    const server = await startServer(t, {
+      authenticate: () => ({ id: 'carol', expiresAt: bad[next++] as number }),
+    });
+    const failures: string[] = [];
+    server.on('auth-failed', (f) => failures.push(f.reason));
+    for (const value of bad) {
+      const reason = await refusalOf(t, server, { token: 'any' });
+      assert.equal(reason.kind, 'refused', `expiresAt ${String(value)}`);
+      assert.equal(reason.kind === 'refused' && reason.code, RefuseCode.UNAUTHENTICATED);
+    }
+    assert.equal(failures.length, bad.length);
+    for (const f of failures) assert.match(f, /^authenticate returned expiresAt .*: not a finite number/);
+    // The hook's fault is not the client's: the address is not penalised, the next login works.
+    next = 0;
+    bad[0] = Date.now() + 60_000;
+    const { session } = await openWith(t, server, { token: 'any' });
+    assert.equal(session.principal?.id, 'carol');
+  });
+
   test('JWT: verified with the key, issuer and audience; exp and a wrong issuer refuse; the claims are on the principal', async (t) => {
     const { publicKey, privateKey } = await generateKeyPair('ES256');
     const sign = (claims: Record<string, unknown>, exp: number | string, issuer = 'https://issuer.test') =>
