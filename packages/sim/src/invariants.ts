@@ -27,7 +27,10 @@
  *   are checked during the run (dialogue.ts).
  */
 import { AbortCode, type CloseReason, type MessageKind } from '@liaison/core';
-import { type AppEnd, InvariantViolation, type SessionPlan, type Stream, type World } from './world.js';
+import type { Stream } from './messages.js';
+import type { AppEnd, SessionPlan } from './plan.js';
+import { InvariantViolation } from './violation.js';
+import type { World } from './world.js';
 
 /** Close codes that faults of an honest network, and the application's own choices, can cause. */
 const EXPLAINED_CODES: ReadonlySet<number> = new Set([

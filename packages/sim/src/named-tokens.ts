@@ -19,8 +19,9 @@
  * - Invariant `tokens-empty` (at the end): every session closed, so the registry holds nothing.
  */
 import { type ConnectionEvent, NamedTokenService, type Session } from '@liaison/core';
+import type { SessionPlan } from './plan.js';
 import type { Rng } from './random.js';
-import { InvariantViolation, type SessionPlan } from './world.js';
+import { InvariantViolation } from './violation.js';
 
 export const TOKEN_NAMES = ['printer', 'row:42'] as const;
 
