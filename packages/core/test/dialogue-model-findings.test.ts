@@ -140,6 +140,29 @@ describe('minor sync point confirmations', () => {
     p.pump();
     openBoth(a, b);
   });
+
+  test('an activity stop does not give back the right to confirm this side’s own sync point (Vsc)', () => {
+    // Found by the model (seed -1171039019): the interrupt's reset of the pending confirmations
+    // lowered "confirmed by me" to the last point received, below the one this side had taken.
+    const p = new Pair();
+    const { a, b } = openDialogue(p, MINOR);
+    a.dialogue!.startActivity(new Uint8Array([1]), EMPTY);
+    assert.equal(a.dialogue!.syncMinor(NO_CONFIRM), 1);
+    a.dialogue!.interruptActivity(7, EMPTY);
+    p.pump();
+    a.dialogue!.giveControl(EMPTY);
+    p.pump();
+    assert.equal(b.dialogue!.syncMinor(NO_CONFIRM), 2);
+    p.pump();
+    assert.throws(() => a.dialogue!.confirmMinor(1, EMPTY), usage(ErrorCode.INVALID_ARGUMENT), 'a’s own point');
+    a.dialogue!.confirmMinor(2, EMPTY);
+    p.pump();
+    openBoth(a, b);
+    assert.deepEqual(
+      dialogue(p.b).filter((e) => e.kind === 'sync-minor-confirmed').map((e) => 'serial' in e && e.serial),
+      [2],
+    );
+  });
 });
 
 describe('resynchronize and activity end crossings', () => {

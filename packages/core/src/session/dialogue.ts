@@ -843,7 +843,9 @@ export class Dialogue {
     this.#pendingMajor = null;
     this.#exception = false;
     this.#minorConfirmedByPeer = this.#lastMinorSent;
-    this.#minorConfirmedByMe = this.#lastMinorReceived;
+    // Nothing pending is left to confirm; never lower it (a sync point this side took after the
+    // last one received is out of its reach too, X.225 Vsc).
+    this.#minorConfirmedByMe = Math.max(this.#minorConfirmedByMe, this.#lastMinorReceived);
   }
 
   #beginActivity(id: Uint8Array, serial: number): void {
