@@ -510,7 +510,11 @@ export class Dialogue {
       // peer's whatever happens next: the peer's FINISH may supersede the resynchronize (the
       // releaser discards it), and after an interrupt or discard sync points go on outside
       // activities (PROTOCOL.md 18.5) with no RA to set V(M).
-      if (SYNC_POINTS.has(f.type)) this.#next[this.#peerSlot] = f.serial + 1;
+      if (SYNC_POINTS.has(f.type)) {
+        this.#next[this.#peerSlot] = f.serial + 1;
+        // Purged, it is not this side's to confirm, nor is any point of the peer's before it.
+        this.#minorConfirmedByMe = Math.max(this.#minorConfirmedByMe, f.serial);
+      }
       return;
     }
     switch (f.type) {
@@ -843,9 +847,13 @@ export class Dialogue {
     this.#pendingMajor = null;
     this.#exception = false;
     this.#minorConfirmedByPeer = this.#lastMinorSent;
-    // Nothing pending is left to confirm; never lower it (a sync point this side took after the
-    // last one received is out of its reach too, X.225 Vsc).
-    this.#minorConfirmedByMe = Math.max(this.#minorConfirmedByMe, this.#lastMinorReceived);
+    // No sync point taken so far is left to confirm: not the peer's minor ones, not its major
+    // sync point or activity end just cancelled, not one this side took (X.225 Vsc).
+    this.#minorConfirmedByMe = Math.max(
+      this.#minorConfirmedByMe,
+      this.#lastMinorReceived,
+      this.#next[this.#peerSlot] - 1,
+    );
   }
 
   #beginActivity(id: Uint8Array, serial: number): void {
