@@ -177,7 +177,9 @@ describe('minor sync point confirmations', () => {
     p.pump();
     openBoth(a, b);
     assert.deepEqual(
-      dialogue(p.b).filter((e) => e.kind === 'sync-minor-confirmed').map((e) => 'serial' in e && e.serial),
+      dialogue(p.b)
+        .filter((e) => e.kind === 'sync-minor-confirmed')
+        .map((e) => 'serial' in e && e.serial),
       [2],
     );
   });
