@@ -15,6 +15,7 @@ const LAYERS = [
   '@liaison/testkit',
   '@liaison/transfer',
   '@liaison/events',
+  '@liaison/dashboard',
   '@liaison/browser',
   'liaison',
 ];

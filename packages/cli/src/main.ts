@@ -18,7 +18,7 @@ import { VERSION } from './version.js';
 
 function program(): Command {
   const root = new Command('liaison')
-    .description('Session layer (ISO 8327 / X.225 session services) over TCP and TLS: servers and clients.')
+    .description('Session layer (ISO 8327 / X.225 session services) over TCP, TLS and WebSocket: servers and clients.')
     .version(VERSION)
     .exitOverride()
     // Commander's own usage errors read like ours: one line, "liaison: ...". Subcommands inherit it.
@@ -30,7 +30,8 @@ function program(): Command {
     .description('accept sessions and log them; print received messages, or echo them back')
     .requiredOption(
       '--listen <url>',
-      'where to listen, tcp://HOST:PORT or tls://HOST:PORT (port 0 picks a free port, printed on stdout)',
+      'where to listen, tcp://HOST:PORT, tls://HOST:PORT, ws://HOST:PORT/PATH or wss://HOST:PORT/PATH; repeat it to listen on several (port 0 picks a free port; each URL is printed on stdout)',
+      (url: string, previous: string[] | undefined) => [...(previous ?? []), url],
     )
     .option('--echo', 'send every message back on the session it came from')
     .option('--json', 'events as JSON lines on stderr')
@@ -45,7 +46,7 @@ function program(): Command {
     )
     .addHelpText(
       'after',
-      `\nExamples:\n  liaison serve --listen tcp://127.0.0.1:7000 --echo\n  liaison serve --listen tls://127.0.0.1:7443 --cert server.pem --key server.key --auth-token s3cret --echo\n${EXIT_CODES_HELP}`,
+      `\nExamples:\n  liaison serve --listen tcp://127.0.0.1:7000 --echo\n  liaison serve --listen tcp://127.0.0.1:7000 --listen ws://127.0.0.1:7001/liaison --echo\n  liaison serve --listen tls://127.0.0.1:7443 --cert server.pem --key server.key --auth-token s3cret --echo\n${EXIT_CODES_HELP}`,
     )
     .exitOverride()
     .action(async (flags) => {
@@ -56,13 +57,13 @@ function program(): Command {
 
   const connectCmd = root
     .command('connect')
-    .argument('<url>', 'the server, tcp://HOST:PORT or tls://HOST:PORT')
+    .argument('<url>', 'the server, tcp://HOST:PORT, tls://HOST:PORT, ws://HOST:PORT/PATH or wss://HOST:PORT/PATH')
     .description('send each line of stdin as a message; print each message received as a line')
     .option('--json', 'events as JSON lines on stderr')
     .addOption(new Option('--user-data <text>', 'user data for the connect request (the server may use it to decide)'))
     .addHelpText(
       'after',
-      `\nAt the end of input the session is released in order; the command exits 0 once the release\ncompleted and every message from the peer was printed.\n\nWith --token-file, a token written to FILE while the session is open (a fresh JWT) is sent to\nthe server as a renewal; --json reports "credentials-renewed" or "renewal-refused". A session\nwhose token expires unrenewed is closed by the server with CREDENTIALS_EXPIRED (exit 9).\n\nExample:\n  printf 'hello\\nworld\\n' | liaison connect tcp://127.0.0.1:7000\n  echo hi | liaison connect tls://127.0.0.1:7443 --ca ca.pem --token s3cret\n${EXIT_CODES_HELP}`,
+      `\nAt the end of input the session is released in order; the command exits 0 once the release\ncompleted and every message from the peer was printed.\n\nWith --token-file, a token written to FILE while the session is open (a fresh JWT) is sent to\nthe server as a renewal; --json reports "credentials-renewed" or "renewal-refused". A session\nwhose token expires unrenewed is closed by the server with CREDENTIALS_EXPIRED (exit 9).\n\nExample:\n  printf 'hello\\nworld\\n' | liaison connect tcp://127.0.0.1:7000\n  echo hi | liaison connect ws://127.0.0.1:7001/liaison\n  echo hi | liaison connect tls://127.0.0.1:7443 --ca ca.pem --token s3cret\n${EXIT_CODES_HELP}`,
     )
     .exitOverride()
     .action(async (url, flags) => {
@@ -73,7 +74,10 @@ function program(): Command {
 
   const sendCmd = root
     .command('send')
-    .argument('<file...>', 'the files to send, then the receiver, tcp://HOST:PORT or tls://HOST:PORT')
+    .argument(
+      '<file...>',
+      'the files to send, then the receiver, tcp://HOST:PORT, tls://HOST:PORT, ws://HOST:PORT/PATH or wss://HOST:PORT/PATH',
+    )
     .description('send files to `liaison serve --receive-dir DIR`, resumably, each checked by SHA-256')
     .option('--json', 'events as JSON lines on stderr (also when stderr is not a terminal)')
     .addOption(

@@ -105,13 +105,14 @@ export interface ConnectSecurityFlags {
   psk?: string;
 }
 
-export function serverTls(url: string, f: ServeSecurityFlags): TlsOptions | undefined {
-  const tls = url.startsWith('tls:');
+/** TLS options for the listeners: used by the tls:// and wss:// URLs among them. */
+export function serverTls(urls: string | readonly string[], f: ServeSecurityFlags): TlsOptions | undefined {
+  const tls = [urls].flat().some((u) => u.startsWith('tls:') || u.startsWith('wss:'));
   if (!tls) {
-    if (f.cert || f.key || f.clientCa) usage('--cert, --key and --client-ca need a tls:// URL');
+    if (f.cert || f.key || f.clientCa) usage('--cert, --key and --client-ca need a tls:// URL (or wss://)');
     return undefined;
   }
-  if (!f.cert || !f.key) usage('a tls:// server needs --cert and --key');
+  if (!f.cert || !f.key) usage('a tls:// (or wss://) server needs --cert and --key');
   const options: TlsOptions = { cert: read(f.cert, '--cert'), key: read(f.key, '--key') };
   if (f.clientCa)
     Object.assign(options, { ca: read(f.clientCa, '--client-ca'), requestCert: true, rejectUnauthorized: true });
@@ -160,9 +161,9 @@ export function serverAttackLimits(f: ServeSecurityFlags): Partial<AttackLimits>
 }
 
 export function clientTls(url: string, f: ConnectSecurityFlags) {
-  if (!url.startsWith('tls:')) {
+  if (!url.startsWith('tls:') && !url.startsWith('wss:')) {
     if (f.ca || f.cert || f.key || f.servername || f.insecure)
-      usage('--ca, --cert, --key, --servername and --insecure need a tls:// URL');
+      usage('--ca, --cert, --key, --servername and --insecure need a tls:// URL (or wss://)');
     return undefined;
   }
   if ((f.cert === undefined) !== (f.key === undefined)) usage('--cert and --key go together');

@@ -86,7 +86,7 @@ function projectFiles(tarballs: string[]): { manifest: object; lock: object } {
     dependencies[entry.name] = file;
     const { devDependencies: _dev, name: _name, ...rest } = entry;
     packages[`node_modules/${entry.name}`] = { ...rest, resolved: file };
-    wanted.push(...Object.keys(entry.dependencies ?? {}));
+    wanted.push(...Object.keys({ ...entry.dependencies, ...entry.optionalDependencies }));
   }
   while (wanted.length > 0) {
     const name = wanted.pop() as string;
@@ -94,7 +94,7 @@ function projectFiles(tarballs: string[]): { manifest: object; lock: object } {
     const entry = repoLock.packages[`node_modules/${name}`];
     if (!entry) throw new Error(`the repository's lock has no ${name}`);
     packages[`node_modules/${name}`] = entry;
-    wanted.push(...Object.keys(entry.dependencies ?? {}));
+    wanted.push(...Object.keys({ ...entry.dependencies, ...entry.optionalDependencies }));
   }
   const manifest = { name: 'app', version: '1.0.0', private: true, type: 'module', dependencies };
   return {
@@ -113,6 +113,7 @@ interface LockEntry {
   name?: string;
   version?: string;
   dependencies?: Record<string, string>;
+  optionalDependencies?: Record<string, string>;
   devDependencies?: Record<string, string>;
   [key: string]: unknown;
 }

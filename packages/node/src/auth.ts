@@ -16,6 +16,7 @@
  *   into a core deadline; the client renews with `session.renewCredentials(token)`.
  */
 import { createHash, createHmac, type KeyObject, timingSafeEqual, type webcrypto } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import {
   type AgreedParameters,
   type Credentials,
@@ -34,6 +35,7 @@ import {
 } from '@liaison/core';
 import { createLocalJWKSet, type JSONWebKeySet, type JWK, type JWTPayload, jwtVerify } from 'jose';
 import type { PeerCertificateInfo } from './tls-transport.js';
+import type { TransportKind } from './transport.js';
 
 /** Who the server let in. */
 export interface Principal {
@@ -71,7 +73,12 @@ export type ClientCredentials =
 export interface ConnectionFacts {
   remoteAddress: string;
   remotePort: number;
-  transport: 'tcp' | 'tls';
+  transport: TransportKind;
+  /**
+   * ws:// and wss://: the HTTP upgrade request's headers (a web app's cookie or bearer token);
+   * undefined on tcp:// and tls:// and for a renewal.
+   */
+  headers?: IncomingHttpHeaders;
   /** The client's certificate (mutual TLS), or null. */
   peerCertificate: PeerCertificateInfo | null;
   /** Functional units the client asked for (names). */

@@ -5,7 +5,7 @@
  * Theory of operation
  * - A ClientConnection owns one endpoint's transport connection at a time, a session table where
  *   its sessions wait when that transport breaks, and the reconnect loop: after each backoff delay
- *   it opens a new TCP connection and hands every suspended session to a new core Connection with
+ *   it opens a new transport connection (TCP, TLS or WebSocket) and hands every suspended session to a new core Connection with
  *   resumeSession(). All sessions of a connection suspend and resume together.
  * - It gives up on a session when its resume window (the server's, at most the client's own)
  *   and one handshake timeout more have passed: the session ends with RESUME_WINDOW_EXPIRED, or
@@ -42,6 +42,7 @@ import { type ReleaseDecider, Session } from './session.js';
 import { TlsTransport } from './tls-transport.js';
 import { TcpTransport, type Transport } from './transport.js';
 import { type Endpoint, formatEndpoint, parseEndpoint } from './url.js';
+import { WsTransport } from './ws-transport.js';
 
 /** Options of the transport connection (for a pooled session: of the connection it creates, if any). */
 export interface ConnectionOptions {
@@ -63,11 +64,22 @@ export interface ConnectionOptions {
   /** Session-level encryption with Noise (XX, or IK with the server's key); never falls back to plaintext. */
   noise?: NoiseOptions;
   /**
-   * TLS for a `tls://` URL, with tls.connect's option names: `ca` (trust this CA instead of the
+   * TLS for a `tls://` or `wss://` URL, with tls.connect's option names: `ca` (trust this CA instead of the
    * system's), `cert` and `key` (mutual TLS), `servername` (default: the URL's host name),
    * `rejectUnauthorized` (default true; false is for tests only, it lets anyone in the middle).
    */
   tls?: TlsConnectionOptions;
+  /**
+   * ws:// and wss://: extra headers of the HTTP upgrade request (a cookie, `authorization`); the
+   * server's authenticate hook sees them in `facts.headers`.
+   */
+  headers?: Record<string, string>;
+  /**
+   * Where to reconnect after the transport breaks, one URL per attempt in turn (default: the
+   * connect URL). A server listening on several URLs keeps one session table, so a session that
+   * started over tcp:// may resume over ws:// (or the other way round).
+   */
+  resumeUrls?: readonly (string | URL)[];
 }
 
 /** Options of one session. */
@@ -140,7 +152,8 @@ export class Pool {
   /** @internal use connect(url, { pool }) */
   connect(endpoint: Endpoint, options: ConnectOptions): Session {
     // Connections are shared only between sessions that asked for the same protection.
-    const key = `${formatEndpoint(endpoint)} ${noisePoolKey(options.noise)}`;
+    const resumeKey = (options.resumeUrls ?? []).map((u) => formatEndpoint(parseEndpoint(u))).join(' ');
+    const key = `${formatEndpoint(endpoint)} ${noisePoolKey(options.noise)} ${resumeKey}`;
     let set = this.#connections.get(key);
     if (!set) {
       set = new Set();
@@ -187,7 +200,11 @@ const defaultPool = new Pool();
 
 /** One endpoint's transport connection (replaced on each reconnection) and its sessions. */
 class ClientConnection {
-  readonly #endpoint: Endpoint;
+  readonly #resumeEndpoints: Endpoint[];
+  readonly #headers: Record<string, string> | undefined;
+  /** Where the current transport goes: the connect URL, then the resume URLs in turn. */
+  #current: Endpoint;
+  #reconnects = 0;
   readonly #limits: Partial<Limits> | undefined;
   readonly #tls: TlsConnectionOptions | undefined;
   readonly #parking: Parking | null;
@@ -208,7 +225,9 @@ class ClientConnection {
   #gone = false;
 
   constructor(endpoint: Endpoint, options: ConnectionOptions, onGone: () => void = () => {}) {
-    this.#endpoint = endpoint;
+    this.#current = endpoint;
+    this.#resumeEndpoints = (options.resumeUrls ?? []).map((u) => parseEndpoint(u));
+    this.#headers = options.headers;
     this.#limits = options.limits;
     this.#tls = options.tls;
     this.#schedule = new ReconnectSchedule(resolveBackoff(options.backoff));
@@ -304,15 +323,18 @@ class ClientConnection {
       onClosed: () => this.#transportClosed(driver),
       onPeerReached: () => this.#schedule.reached(),
       noiseIk: this.#noise?.remoteStaticKey !== undefined && this.#noise.pattern !== 'XX',
-      clientCertificate: this.#endpoint.scheme === 'tls' && this.#tls?.cert !== undefined,
+      clientCertificate:
+        (this.#current.scheme === 'tls' || this.#current.scheme === 'wss') && this.#tls?.cert !== undefined,
     });
     driver.endWhenIdle = true;
     return driver;
   }
 
   #transport(): Transport {
-    const { host, port, scheme } = this.#endpoint;
+    const { host, port, scheme } = this.#current;
     if (scheme === 'tcp') return new TcpTransport(netConnect({ host, port }));
+    if (scheme === 'ws' || scheme === 'wss')
+      return WsTransport.connect(formatEndpoint(this.#current), scheme, this.#tls, this.#headers);
     // SNI carries names only; an IP address is checked against the certificate's IP entries.
     const servername = isIP(host) === 0 ? host : undefined;
     return new TlsTransport(tlsConnect({ host, port, servername, ...this.#tls }), true);
@@ -380,6 +402,8 @@ class ClientConnection {
         : this.#newConnection({ ...this.#limits, handshakeTimeoutMs: handshakeWithin(this.#limits, deadline - t) });
     for (const core of waiting) conn.resumeSession(t, core);
     this.#parking?.update();
+    const resumeAt = this.#resumeEndpoints;
+    if (resumeAt.length > 0) this.#current = resumeAt[this.#reconnects++ % resumeAt.length] as Endpoint;
     const driver = this.#newDriver(conn);
     this.#conn = conn;
     this.#driver = driver;

@@ -1,5 +1,5 @@
 /**
- * @liaison/node: liaison sessions over TCP for Node.js. This entry point is the application API
+ * @liaison/node: liaison sessions over TCP, TLS and WebSocket for Node.js. This entry point is the application API
  * only; the engine (frames, codecs, the sans-I/O machines) is at `@liaison/node/engine` and the
  * transports at `@liaison/node/transport`, for profiles and tools. The surface is pinned by
  * api/node.api.md (checked in CI, see docs/API.md).
@@ -102,6 +102,7 @@ export {
   type ServerCloseOptions,
   type ServerEventMap,
 } from './server.js';
+export type { ServerSessions } from './server-sessions.js';
 export {
   type CloseOptions,
   type ReleaseDecider,
@@ -119,5 +120,6 @@ export {
   sessionStreams,
 } from './streams.js';
 export type { PeerCertificateInfo } from './tls-transport.js';
+export type { TransportKind } from './transport.js';
 export { TransportFailure, TransportFailureError } from './transport-failure.js';
 export { type Endpoint, formatEndpoint, parseEndpoint } from './url.js';

@@ -7,6 +7,7 @@ import { type AgreedParameters, type Extension, RefuseCode, unitNames } from '@l
 import { type Authenticator, isRefusal, type Principal, principalProblem, readCredentials } from './auth.js';
 import type { ConnectionDriver } from './driver.js';
 import type { PeerCertificateInfo } from './tls-transport.js';
+import type { TransportKind } from './transport.js';
 
 /** The server's per-address rate limit, as renewals see it (a failed renewal counts like a failed login). */
 export interface RenewalGuard {
@@ -20,7 +21,7 @@ export interface RenewalContext {
   failed(): void;
   remoteAddress: string;
   remotePort: number;
-  transport: 'tcp' | 'tls';
+  transport: TransportKind;
   peerCertificate: PeerCertificateInfo | null;
   agreed: AgreedParameters | null;
   channel: number;

@@ -1,12 +1,15 @@
 /**
- * `listen(url, options)`: a session server. Each accepted TCP connection gets its own core
- * Connection and driver; each session the application accepts comes out of the server as a
+ * `listen(url, options)`: a session server, on one URL or several at once (tcp://, tls://, ws://,
+ * wss://: listeners.ts, ws-listener.ts). Each accepted transport connection gets its own core
+ * Connection and driver; all share one session table, so a session may resume on any listener; each session the application accepts comes out of the server as a
  * Session, by the 'session' event or by async iteration (`for await (const s of server)`).
  */
 
 import { EventEmitter, once } from 'node:events';
-import { createServer, type Server as NetServer, type Socket } from 'node:net';
-import { createServer as createTlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
+import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
+import type { TlsOptions } from 'node:tls';
 import {
   AbortCode,
   Connection,
@@ -20,7 +23,6 @@ import {
   RefuseCode,
   SessionClosedError,
   TimeoutError,
-  TransportError,
   UsageError,
   unitNames,
   unitsFromNames,
@@ -40,14 +42,18 @@ import { nativeKeyAgreement, random } from './clock.js';
 import { publish } from './diagnostics.js';
 import { type InitialTokens, wantedTokens } from './dialogue.js';
 import { ConnectionDriver, now } from './driver.js';
+import { type Listener, type ListenerHooks, tcpListener, tlsListener } from './listeners.js';
 import { ServerTokens } from './named-tokens.js';
 import { type NoiseOptions, resolveNoise, secureIfConfigured } from './noise.js';
 import { Parking } from './parking.js';
 import { AddressGuard, type AttackLimits, DEFAULT_ATTACK_LIMITS } from './rate-limit.js';
+import { ServerSessions } from './server-sessions.js';
 import { type ReleaseDecider, Session } from './session.js';
 import { TlsTransport } from './tls-transport.js';
-import { TcpTransport, type Transport } from './transport.js';
+import type { Transport } from './transport.js';
 import { type Endpoint, formatEndpoint, parseEndpoint } from './url.js';
+import { wsListener } from './ws-listener.js';
+import { WsTransport } from './ws-transport.js';
 
 /** What the server learns about a connect request before deciding. */
 export interface IncomingRequest extends ConnectRequest {
@@ -90,10 +96,25 @@ export interface ListenOptions {
    */
   namedTokens?: Partial<NamedTokenLimits> | false;
   /**
-   * TLS for a `tls://` URL, with tls.createServer's option names: `cert` and `key` (required),
-   * `ca`, `requestCert` and `rejectUnauthorized` for mutual TLS, and the rest.
+   * TLS for a `tls://` or `wss://` URL, with tls.createServer's option names: `cert` and `key`
+   * (required), `ca`, `requestCert` and `rejectUnauthorized` for mutual TLS, and the rest.
    */
   tls?: TlsOptions;
+  /**
+   * For the ws:// (or wss://) URL: take WebSocket upgrades from this existing node:http (or
+   * node:https) server instead of binding the URL's port. Only upgrades to `path` are taken;
+   * other requests and upgrades stay the application's, and the server is not closed with this one.
+   */
+  httpServer?: HttpServer | HttpsServer;
+  /** The WebSocket upgrade path (default: the ws:// URL's path, '/' when it has none). */
+  path?: string;
+  /**
+   * ws:// and wss://: the page origins allowed to open a WebSocket (`'https://app.example'`). A
+   * browser upgrade whose `Origin` is not listed is answered 403, so that another site's page
+   * cannot ride the user's cookies into a session (cross-site WebSocket hijacking). Requests
+   * without an `Origin` (not from a browser) are let through. Default: every origin.
+   */
+  origins?: readonly string[];
   /**
    * Checks each connect request's credentials before anything else decides on it (auth.ts).
    * Without it every request is let in with principal null. A refusal answers REFUSE
@@ -138,12 +159,25 @@ export interface ServerEventMap {
   close: [];
 }
 
-/** @throws (rejects) UsageError for a bad URL or options, TransportError when the port cannot be bound. */
-export async function listen(url: string | URL, options: ListenOptions = {}): Promise<Server> {
-  const endpoint = parseEndpoint(url);
+/**
+ * Listens on one URL or several (`listen(['tcp://0.0.0.0:7000', 'ws://0.0.0.0:7001/liaison'])`),
+ * all serving the same sessions.
+ * @throws (rejects) UsageError for a bad URL or options, TransportError when a port cannot be bound.
+ */
+export async function listen(
+  url: string | URL | readonly (string | URL)[],
+  options: ListenOptions = {},
+): Promise<Server> {
+  const urls = Array.isArray(url) ? url : [url as string | URL];
+  if (urls.length === 0) throw new UsageError(ErrorCode.INVALID_ARGUMENT, 'listen() needs at least one URL');
+  const endpoints = urls.map((u) => parseEndpoint(u));
+  const web = endpoints.filter((e) => e.scheme === 'ws' || e.scheme === 'wss');
+  if ((options.httpServer || options.path !== undefined) && web.length !== 1) {
+    throw new UsageError(ErrorCode.INVALID_ARGUMENT, 'httpServer and path need exactly one ws:// or wss:// URL');
+  }
   const { signal } = options;
   if (signal?.aborted) throw signal.reason;
-  const server = new Server(endpoint, options);
+  const server = new Server(endpoints, options);
   await server.start();
   if (signal?.aborted) {
     await server.close();
@@ -155,8 +189,7 @@ export async function listen(url: string | URL, options: ListenOptions = {}): Pr
 
 export class Server extends EventEmitter<ServerEventMap> {
   readonly #options: ListenOptions;
-  readonly #requested: Endpoint;
-  readonly #net: NetServer;
+  readonly #listeners: Listener[];
   readonly #guard: AddressGuard;
   readonly #resumeRefusals = new WeakMap<ConnectionDriver, number>();
   /** Per connection: the end of its queue of authentications (one verified at a time). */
@@ -180,9 +213,8 @@ export class Server extends EventEmitter<ServerEventMap> {
   readonly tokens: ServerTokens | null;
 
   /** @internal use listen() */
-  constructor(endpoint: Endpoint, options: ListenOptions) {
+  constructor(endpoints: Endpoint[], options: ListenOptions) {
     super();
-    this.#requested = endpoint;
     this.#options = options;
     this.#acceptableUnits = options.units ? parseUnits(options.units) : undefined;
     const probe = new Connection({ role: 'responder', limits: options.limits }); // validates the limits now
@@ -190,69 +222,60 @@ export class Server extends EventEmitter<ServerEventMap> {
     this.#noise = resolveNoise(options.noise, 'responder');
     this.tokens = options.namedTokens === false ? null : new ServerTokens(options.namedTokens ?? {});
     this.#guard = new AddressGuard(resolveAttackLimits(options.attackLimits));
-    if (endpoint.scheme === 'tls') {
-      if (!options.tls?.cert || !options.tls.key) {
-        throw new UsageError(ErrorCode.INVALID_ARGUMENT, 'a tls:// server needs tls.cert and tls.key');
-      }
-      // The TLS handshake gets a deadline as long as the liaison handshake that follows it.
-      const tlsServer = createTlsServer({ handshakeTimeout: probe.limits.handshakeTimeoutMs, ...options.tls });
-      // The door is checked on the raw socket, before any TLS work is spent on it.
-      tlsServer.on('connection', (raw: Socket) => {
-        if (!this.#admit(raw, null)) raw.destroy();
-      });
-      tlsServer.on('secureConnection', (socket: TLSSocket) => this.#onSocket(new TlsTransport(socket, false)));
-      tlsServer.on('tlsClientError', (e, socket) => {
-        const from = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
-        // A TLS handshake that failed on its merits (no or a bad client certificate under mutual
-        // TLS, a protocol error, a handshake timeout) is a failed attempt of its address, like a
-        // refused token: mutual TLS is authentication too, and each try costs the server a
-        // handshake. A socket reset (or one this server turned away at the door) is not counted.
-        const code = (e as NodeJS.ErrnoException).code ?? '';
-        if (socket.remoteAddress && (code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS'))) {
-          this.#guard.fail(socket.remoteAddress, Date.now());
-        }
-        this.emit(
-          'connection-error',
-          new TransportError(`TLS handshake with ${from} failed: ${e.message}`, { cause: e }),
-        );
-      });
-      this.#net = tlsServer;
-    } else {
-      this.#net = createServer((socket) => {
-        if (this.#admit(socket, socket)) this.#onSocket(new TcpTransport(socket));
-      });
-    }
-  }
-
-  /** @internal */
-  start(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const onError = (e: Error) =>
-        reject(new TransportError(`cannot listen on ${formatEndpoint(this.#requested)}: ${e.message}`, { cause: e }));
-      this.#net.once('error', onError);
-      this.#net.listen(this.#requested.port, this.#requested.host, () => {
-        this.#net.off('error', onError);
-        this.#net.on('error', (e) => this.emit('connection-error', e));
-        resolve();
-      });
+    const hooks: ListenerHooks = {
+      admit: (socket, plain) => this.#admit(socket, plain),
+      accept: (transport) => this.#onSocket(transport),
+      failedAttempt: (address) => this.#guard.fail(address, Date.now()),
+      error: (e) => this.emit('connection-error', e),
+    };
+    // The TLS and HTTP handshakes get a deadline as long as the liaison handshake that follows them.
+    const handshakeTimeoutMs = probe.limits.handshakeTimeoutMs;
+    this.#listeners = endpoints.map((e) => {
+      if (e.scheme === 'tcp') return tcpListener(e, hooks);
+      if (e.scheme === 'tls') return tlsListener(e, options.tls, handshakeTimeoutMs, hooks);
+      const { tls, httpServer, path, origins } = options;
+      return wsListener(e, { tls, httpServer, path, origins, handshakeTimeoutMs }, hooks);
     });
   }
 
-  /** The bound address (the real port when listening on port 0). */
-  get address(): { host: string; port: number } {
-    const a = this.#net.address();
-    if (a === null || typeof a === 'string') return { host: this.#requested.host, port: this.#requested.port };
-    return { host: a.address, port: a.port };
+  /** @internal */
+  async start(): Promise<void> {
+    const started = await Promise.allSettled(this.#listeners.map((l) => l.start()));
+    const failed = started.find((r) => r.status === 'rejected');
+    if (failed) {
+      await Promise.all(this.#listeners.map((l) => l.close()));
+      throw failed.reason;
+    }
   }
 
+  /** The first listener's bound address (the real port when listening on port 0). */
+  get address(): { host: string; port: number } {
+    return (this.#listeners[0] as Listener).address;
+  }
+
+  /** The first listener's URL, with the real port. */
   get url(): string {
-    return formatEndpoint({ scheme: this.#requested.scheme, ...this.address });
+    return this.urls[0] as string;
+  }
+
+  /** Every listener's URL, in the order given to listen(), with the real ports. */
+  get urls(): string[] {
+    return this.#listeners.map((l) => formatEndpoint({ ...l.endpoint, ...l.address }));
   }
 
   /**
    * Sessions the server keeps state for, for resume: established ones and suspended ones. A
    * refused or unauthenticated request never counts here.
    */
+  /**
+   * The sessions this server holds (open, releasing or suspended), for operations and for code
+   * that addresses a session by its `id`: `server.sessions.get(id)?.send(...)`.
+   */
+  get sessions(): ServerSessions {
+    return this.#sessionView;
+  }
+  readonly #sessionView = new ServerSessions(this.#sessions);
+
   get resumableSessions(): number {
     return this.#parking?.table.registeredCount ?? 0;
   }
@@ -279,7 +302,7 @@ export class Server extends EventEmitter<ServerEventMap> {
     this.#closing = true;
     for (const read of this.#readers) read({ done: true, value: undefined });
     this.#readers = [];
-    const stopped = new Promise<void>((resolve) => this.#net.close(() => resolve()));
+    const stopped = Promise.all(this.#listeners.map((l) => l.close()));
     this.#closed = this.#releaseAll(timeoutMs).then(async () => {
       this.#abortAll();
       await stopped;
@@ -460,6 +483,7 @@ export class Server extends EventEmitter<ServerEventMap> {
       remoteAddress: transport.remoteAddress,
       remotePort: transport.remotePort,
       transport: transport.kind,
+      headers: transport instanceof WsTransport ? transport.headers : undefined,
       peerCertificate: transport instanceof TlsTransport ? transport.peerCertificate : null,
       requestedUnits: unitNames(request.proposedUnits),
       versionMin: request.versionMin,

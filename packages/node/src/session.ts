@@ -70,6 +70,7 @@ import {
   sessionStreams,
 } from './streams.js';
 import { type PeerCertificateInfo, TlsTransport } from './tls-transport.js';
+import type { TransportKind } from './transport.js';
 import type { TransportFailureError } from './transport-failure.js';
 
 export type {
@@ -146,6 +147,23 @@ export class Session extends EventEmitter<SessionEventMap> {
   get channel(): number {
     return this.#live.core.channel;
   }
+
+  /**
+   * The session's id in hex: the one a resume names, the same on both sides and across resumes
+   * (not a secret: it proves nothing without the resume key). Null until established, and when
+   * recovery was not agreed.
+   */
+  get id(): string | null {
+    const bytes = this.#live.core.sessionId;
+    if (bytes === null) return null;
+    if (this.#idOf !== bytes) {
+      this.#idOf = bytes;
+      this.#id = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+    }
+    return this.#id;
+  }
+  #idOf: Uint8Array | null = null;
+  #id: string | null = null;
 
   /** The X.225 state: connecting, awaiting-response, open, releasing, release-requested, disconnecting, closed. */
   get state(): SessionStateName {
@@ -240,8 +258,8 @@ export class Session extends EventEmitter<SessionEventMap> {
     return this.#live.driver.secure?.pattern ?? null;
   }
 
-  /** What carries the session now: 'tcp' or 'tls'. */
-  get transport(): 'tcp' | 'tls' {
+  /** What carries the session now: 'tcp', 'tls', 'ws' or 'wss'. */
+  get transport(): TransportKind {
     return this.#live.driver.transport.kind;
   }
 

@@ -4,7 +4,7 @@
  * the peer presented one (mutual TLS on a server, always on a client).
  */
 import type { PeerCertificate, TLSSocket } from 'node:tls';
-import { TcpTransport } from './transport.js';
+import { TcpTransport, type TransportKind } from './transport.js';
 
 /** The parts of a peer certificate an authorisation decision or a log needs. */
 export interface PeerCertificateInfo {
@@ -31,7 +31,7 @@ export class TlsTransport extends TcpTransport {
     this.#tls = socket;
   }
 
-  override get kind(): 'tcp' | 'tls' {
+  override get kind(): TransportKind {
     return 'tls';
   }
 

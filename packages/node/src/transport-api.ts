@@ -4,4 +4,5 @@
  */
 export { AddressGuard, type AttackLimits, addressKey } from './rate-limit.js';
 export { type PeerCertificateInfo, TlsTransport } from './tls-transport.js';
-export { TcpTransport, type Transport, type TransportHandlers } from './transport.js';
+export { TcpTransport, type Transport, type TransportHandlers, type TransportKind } from './transport.js';
+export { WS_MESSAGE_BYTES_MAX, WsTransport } from './ws-transport.js';

@@ -6,6 +6,7 @@
  * docs/ERRORS.md lists the cases.
  */
 import { TransportError } from '@liaison/core';
+import type { TransportKind } from './transport.js';
 
 export const TransportFailure = {
   /** The transport closed after an exchange, or a server's accepted connection ended. */
@@ -42,7 +43,7 @@ export class TransportFailureError extends TransportError {
 export interface CloseFacts {
   /** This side opened the connection (a client). */
   initiator: boolean;
-  kind: 'tcp' | 'tls';
+  kind: TransportKind;
   /** The transport had opened (TCP connected, TLS handshake complete). */
   opened: boolean;
   /** Bytes received over the transport (after TLS), all of them. */

@@ -1,9 +1,12 @@
 /**
- * The byte pipe under a connection. TCP and TLS (tls-transport.ts) implement it; a WebSocket
- * transport plugs in here later without the driver changing. A transport reports bytes, drain and close through
+ * The byte pipe under a connection. TCP, TLS (tls-transport.ts) and WebSocket (ws-transport.ts)
+ * implement it; the driver does not tell them apart. A transport reports bytes, drain and close through
  * the handlers the driver installs, and never interprets the bytes.
  */
 import type { Socket } from 'node:net';
+
+/** What carries a connection's bytes. */
+export type TransportKind = 'tcp' | 'tls' | 'ws' | 'wss';
 
 export interface TransportHandlers {
   /** The transport is connected and can carry bytes (at once for an accepted socket). */
@@ -17,7 +20,7 @@ export interface TransportHandlers {
 
 export interface Transport {
   /** What carries the bytes: the authentication hook and the logs see it. */
-  readonly kind: 'tcp' | 'tls';
+  readonly kind: TransportKind;
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly localAddress: string;
@@ -57,7 +60,7 @@ export class TcpTransport implements Transport {
     socket.setNoDelay(true);
   }
 
-  get kind(): 'tcp' | 'tls' {
+  get kind(): TransportKind {
     return 'tcp';
   }
 

@@ -1,8 +1,10 @@
 /**
- * `liaison serve --listen URL [--echo | --receive-dir DIR]`: accepts sessions and logs them. With --echo every
+ * `liaison serve --listen URL [--listen URL...] [--echo | --receive-dir DIR]`: accepts sessions on
+ * every URL (tcp://, tls://, ws://, wss://; one session table, so a session may resume on
+ * another of them) and logs them. With --echo every
  * message is sent back on its session; without it, messages are printed one per line on stdout.
  * With --receive-dir DIR it receives files from `liaison send` instead (@liaison/transfer).
- * The first line on stdout is `listening URL` (with the real port when PORT is 0).
+ * stdout starts with one line `listening URL` per --listen, in order (with the real port when PORT is 0).
  */
 import { type CloseReason, describeCloseReason, listen, readNoiseKeyFile, type Session } from '@liaison/node';
 import { Receiver, type ReceiverEvent } from '@liaison/transfer';
@@ -13,7 +15,8 @@ import { type ServeSecurityFlags, serverAttackLimits, serverAuthenticator, serve
 import { onStop } from '../stop.js';
 
 export interface ServeFlags extends LimitFlags, ServeSecurityFlags, NoiseServeFlags {
-  listen: string;
+  /** One URL, or several (--listen is repeatable). */
+  listen: string | string[];
   echo?: boolean;
   json?: boolean;
   quiet?: boolean;
@@ -26,11 +29,12 @@ export async function serve(flags: ServeFlags): Promise<number> {
   const limits = limitsFrom(flags);
   if (flags.maxSessionsPerConnection !== undefined) limits.sessionsPerConnectionMax = flags.maxSessionsPerConnection;
   if (flags.noiseRekeyBytes !== undefined) limits.noiseRekeyBytes = flags.noiseRekeyBytes;
-  const server = await listen(flags.listen, {
+  const urls = [flags.listen].flat();
+  const server = await listen(urls, {
     limits,
     units: unitsFrom(flags),
     resume: flags.resume !== false,
-    tls: serverTls(flags.listen, flags),
+    tls: serverTls(urls, flags),
     authenticate: serverAuthenticator(flags),
     attackLimits: serverAttackLimits(flags),
     noise: noiseForServe(flags),
@@ -52,11 +56,11 @@ export async function serve(flags: ServeFlags): Promise<number> {
     process.exit(s.cause === 'EPIPE' ? s.code : 0);
   });
 
-  process.stdout.write(`listening ${server.url}\n`);
+  for (const url of server.urls) process.stdout.write(`listening ${url}\n`);
   report.event(
     'listening',
-    { url: server.url, echo: flags.echo ?? false, noiseKey },
-    `listening on ${server.url}${flags.echo ? ' (echo)' : ''}${noiseKey ? `, noise key ${noiseKey}` : ''}`,
+    { url: server.url, urls: server.urls, echo: flags.echo ?? false, noiseKey },
+    `listening on ${server.urls.join(' and ')}${flags.echo ? ' (echo)' : ''}${noiseKey ? `, noise key ${noiseKey}` : ''}`,
   );
   server.on('connection-error', (e) => report.error(`connection error: ${e.message}`));
   server.on('auth-failed', (f) =>
