@@ -14,9 +14,9 @@ import {
   type ServerSocket,
 } from '@liaison/events';
 import type { ConnectOptions, ListenOptions } from '@liaison/node';
-import { within } from '@liaison/testkit';
+import { sleep, waitFor, within } from '@liaison/testkit';
 
-export { within };
+export { sleep, waitFor, within };
 
 export async function startEvents<L extends EventsMap, E extends EventsMap = L>(
   t: TestContext,
@@ -79,15 +79,4 @@ export function next(socket: EventSocket<EventsMap, EventsMap>, name: string, ms
     ms,
     `event ${name}`,
   );
-}
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `condition` every 10 ms; rejects if it is still false after `ms`. */
-export async function waitFor(condition: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(10);
-  }
 }

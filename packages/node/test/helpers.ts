@@ -4,26 +4,15 @@
  */
 import type { TestContext } from 'node:test';
 import { type ListenOptions, listen, type Server, type Session } from '@liaison/node';
-import { within } from '@liaison/testkit';
+import { sleep, waitFor, within } from '@liaison/testkit';
 
-export { within };
+export { sleep, waitFor, within };
 
 export const LOCAL = 'tcp://127.0.0.1:0';
 
 const UTF8_DECODER = new TextDecoder();
 export const text = (b: Uint8Array): string => UTF8_DECODER.decode(b);
 export const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `condition` every 10 ms; rejects if it is still false after `ms`. */
-export async function waitFor(condition: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 /** Resolves to 'pending' if `p` is still unsettled after `ms`, else to how it settled. */
 export async function stateAfter(p: Promise<unknown>, ms: number): Promise<'pending' | 'resolved' | 'rejected'> {

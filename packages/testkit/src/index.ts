@@ -19,4 +19,4 @@ export {
 export { makePki, type TestPki } from './pki.js';
 export { closedPort } from './ports.js';
 export { type RedisOptions, type RedisServer, startRedis } from './redis.js';
-export { within } from './within.js';
+export { sleep, waitFor, within } from './within.js';
