@@ -5,24 +5,44 @@
  */
 import type { Writable } from 'node:stream';
 import { type CloseReason, describeCloseReason, TransportFailure, unitNames } from '@liaison/node';
+import { pino } from 'pino';
 
 export interface Reporter {
   event(name: string, fields: Record<string, unknown>, human: string): void;
   error(message: string, fields?: Record<string, unknown>): void;
 }
 
+/**
+ * With --json the lines are pino's (the structured log format Node services ship to their log
+ * stores): `level` (30 info, 50 error), `time` (ISO 8601), `pid`, `hostname`, `event` (what
+ * happened, a stable name), `msg` (the human line), then the event's own fields. Written
+ * synchronously, so a line is out before the command exits.
+ */
 export function makeReporter(json: boolean, quiet = false): Reporter {
+  if (!json) {
+    return {
+      event(_name, _fields, human) {
+        if (!quiet) process.stderr.write(`liaison: ${human}\n`);
+      },
+      error(message) {
+        process.stderr.write(`liaison: ${message}\n`);
+      },
+    };
+  }
+  const log = pino(
+    {
+      name: 'liaison',
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (_label, number) => ({ level: number }) },
+    },
+    pino.destination({ dest: 2, sync: true }),
+  );
   return {
     event(name, fields, human) {
-      if (json) process.stderr.write(`${JSON.stringify({ event: name, time: new Date().toISOString(), ...fields })}\n`);
-      else if (!quiet) process.stderr.write(`liaison: ${human}\n`);
+      log.info({ event: name, ...fields }, human);
     },
     error(message, fields = {}) {
-      if (json)
-        process.stderr.write(
-          `${JSON.stringify({ event: 'error', time: new Date().toISOString(), message, ...fields })}\n`,
-        );
-      process.stderr.write(json ? '' : `liaison: ${message}\n`);
+      log.error({ event: 'error', message, ...fields }, message);
     },
   };
 }
