@@ -4,6 +4,7 @@
 // 2. core reads no clock and starts no timer (identifiers banned below; biome bans the globals too).
 // 3. packages depend only downward: each @liaison/* dependency must come earlier in LAYERS.
 // 4. core has no runtime dependency but audited crypto, by name (the @noble primitives).
+// 5. packages/browser/src imports no node: module.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
@@ -64,6 +65,13 @@ for (const pkg of readdirSync(join(root, 'packages'))) {
       if (!CORE_ALLOWED_DEPENDENCIES.has(dep))
         problems.push(`@liaison/core depends on ${dep}: core has no runtime dependencies`);
   }
+}
+
+// 5. the browser client imports no Node built-in (browser-size.mjs checks the bundle too).
+for (const file of sources(join(root, 'packages/browser/src'))) {
+  const text = readFileSync(file, 'utf8');
+  for (const m of text.matchAll(/(?:import|export)[^'"]*?from\s*['"](node:[^'"]+)['"]/g))
+    problems.push(`${relative(root, file)}: the browser client imports "${m[1]}"`);
 }
 
 function* sources(dir) {
