@@ -16,6 +16,7 @@ const ENTRIES = [
   { name: 'transfer', pkg: 'transfer', dts: 'index.d.ts' },
   { name: 'testkit', pkg: 'testkit', dts: 'index.d.ts' },
   { name: 'events', pkg: 'events', dts: 'index.d.ts' },
+  { name: 'dashboard', pkg: 'dashboard', dts: 'index.d.ts' },
   { name: 'browser', pkg: 'browser', dts: 'index.d.ts' },
   { name: 'browser-noise', pkg: 'browser', dts: 'noise.d.ts' },
 ];

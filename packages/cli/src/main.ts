@@ -44,9 +44,19 @@ function program(): Command {
         0,
       ),
     )
+    .option(
+      '--dashboard <host:port>',
+      'serve the dashboard, Prometheus /metrics and /healthz on HOST:PORT (its URL is printed on stdout)',
+    )
+    .addOption(
+      new Option(
+        '--dashboard-token <token>',
+        'admin token that lets the dashboard abort sessions (Authorization: Bearer)',
+      ).env('LIAISON_DASHBOARD_TOKEN'),
+    )
     .addHelpText(
       'after',
-      `\nExamples:\n  liaison serve --listen tcp://127.0.0.1:7000 --echo\n  liaison serve --listen tcp://127.0.0.1:7000 --listen ws://127.0.0.1:7001/liaison --echo\n  liaison serve --listen tls://127.0.0.1:7443 --cert server.pem --key server.key --auth-token s3cret --echo\n${EXIT_CODES_HELP}`,
+      `\nExamples:\n  liaison serve --listen tcp://127.0.0.1:7000 --echo\n  liaison serve --listen tcp://127.0.0.1:7000 --listen ws://127.0.0.1:7001/liaison --echo\n  liaison serve --listen tls://127.0.0.1:7443 --cert server.pem --key server.key --auth-token s3cret --echo\n  liaison serve --listen tcp://0.0.0.0:7000 --dashboard 127.0.0.1:9090 --dashboard-token $TOKEN --echo\n${EXIT_CODES_HELP}`,
     )
     .exitOverride()
     .action(async (flags) => {

@@ -20,7 +20,7 @@ export const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
  */
 export const TYPE_ROOTS = join(ROOT, 'node_modules/@types');
 /** What `npm i liaison` publishes; sim stays private. */
-export const PUBLISHED = ['core', 'node', 'transfer', 'events', 'browser', 'testkit', 'cli'] as const;
+export const PUBLISHED = ['core', 'node', 'transfer', 'events', 'dashboard', 'browser', 'testkit', 'cli'] as const;
 
 const run = promisify(execFile);
 

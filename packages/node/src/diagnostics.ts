@@ -6,7 +6,8 @@
  *   subscribe('liaison:session:close', ({ session, reason }) => log(session.channel, reason.kind));
  *
  * Channels (docs/ARCHITECTURE.md, "Diagnostics"):
- * - `liaison:session:open`     { session, role }: the session is open (accepted).
+ * - `liaison:session:open`     { session, role, handshakeMs }: the session is open (accepted);
+ *   handshakeMs runs from connect() on a client, from the connect request on a server.
  * - `liaison:session:suspend`  { session, role, reason }: its transport broke; it waits to resume.
  * - `liaison:session:resume`   { session, role, stats }: it resumed on a new transport.
  * - `liaison:session:close`    { session, role, reason }: it ended, however it ended.

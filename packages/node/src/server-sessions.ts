@@ -23,6 +23,11 @@ export class ServerSessions implements Iterable<Session> {
     return undefined;
   }
 
+  /** Whether this server holds `session`. */
+  has(session: Session): boolean {
+    return this.#all.has(session);
+  }
+
   [Symbol.iterator](): Iterator<Session> {
     return this.#all.values();
   }

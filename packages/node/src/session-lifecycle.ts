@@ -25,6 +25,9 @@ export class Lifecycle {
   /** Client: why connect()'s signal ended the establishment (`ready` rejects with it). */
   #establishmentAborted: { reason: unknown } | null = null;
 
+  /** When the session object was made (the connect request, on a server): the open's latency runs from here. */
+  readonly #startedAt = performance.now();
+
   constructor(session: LifecycleSession, role: Role) {
     this.#session = session;
     this.#role = role;
@@ -69,7 +72,11 @@ export class Lifecycle {
 
   opened(): void {
     this.#isOpen = true;
-    publish('open', () => ({ session: this.#session, role: this.#role }));
+    publish('open', () => ({
+      session: this.#session,
+      role: this.#role,
+      handshakeMs: performance.now() - this.#startedAt,
+    }));
     this.#resolveReady?.();
     this.#session.emit('open');
   }

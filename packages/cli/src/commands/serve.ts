@@ -5,8 +5,19 @@
  * message is sent back on its session; without it, messages are printed one per line on stdout.
  * With --receive-dir DIR it receives files from `liaison send` instead (@liaison/transfer).
  * stdout starts with one line `listening URL` per --listen, in order (with the real port when PORT is 0).
+ * With --dashboard HOST:PORT it also serves @liaison/dashboard there (the page, /metrics, /healthz)
+ * and prints `dashboard URL` after the listening lines.
  */
-import { type CloseReason, describeCloseReason, listen, readNoiseKeyFile, type Session } from '@liaison/node';
+import { type Dashboard, startDashboard } from '@liaison/dashboard';
+import {
+  type CloseReason,
+  describeCloseReason,
+  ErrorCode,
+  listen,
+  readNoiseKeyFile,
+  type Session,
+  UsageError,
+} from '@liaison/node';
 import { Receiver, type ReceiverEvent } from '@liaison/transfer';
 import { hex, type NoiseServeFlags, noiseForServe } from '../noise-options.js';
 import { type LimitFlags, limitsFrom, unitsFrom } from '../options.js';
@@ -22,6 +33,10 @@ export interface ServeFlags extends LimitFlags, ServeSecurityFlags, NoiseServeFl
   quiet?: boolean;
   receiveDir?: string;
   shutdownTimeout?: number;
+  /** HOST:PORT of the dashboard (page, /metrics, /healthz); none without it. */
+  dashboard?: string;
+  /** The dashboard's admin token (or LIAISON_DASHBOARD_TOKEN): enables aborting sessions from it. */
+  dashboardToken?: string;
 }
 
 export async function serve(flags: ServeFlags): Promise<number> {
@@ -30,6 +45,7 @@ export async function serve(flags: ServeFlags): Promise<number> {
   if (flags.maxSessionsPerConnection !== undefined) limits.sessionsPerConnectionMax = flags.maxSessionsPerConnection;
   if (flags.noiseRekeyBytes !== undefined) limits.noiseRekeyBytes = flags.noiseRekeyBytes;
   const urls = [flags.listen].flat();
+  const dashboardAt = flags.dashboard === undefined ? null : parseHostPort(flags.dashboard);
   const server = await listen(urls, {
     limits,
     units: unitsFrom(flags),
@@ -44,6 +60,14 @@ export async function serve(flags: ServeFlags): Promise<number> {
   const noiseKey = flags.noiseKey ? hex(readNoiseKeyFile(flags.noiseKey).publicKey) : null;
   const out = new LineWriter(process.stdout);
   const receiver = flags.receiveDir ? await openReceiver(flags.receiveDir, report) : null;
+  const dashboard: Dashboard | null = dashboardAt
+    ? await startDashboard(server, { ...dashboardAt, adminToken: flags.dashboardToken, title: server.url }).catch(
+        async (e: unknown) => {
+          await server.close();
+          throw e;
+        },
+      )
+    : null;
 
   // Installed before the listening line is printed: a supervisor may signal as soon as it reads it.
   // A signal is the normal way to stop a server (exit 0); a closed stdout is not (exit 141).
@@ -52,16 +76,22 @@ export async function serve(flags: ServeFlags): Promise<number> {
     // A signal asks for an orderly end (sessions released, what was sent delivered); a closed
     // stdout cannot print what still arrives, so it aborts at once.
     await server.close({ timeoutMs: s.cause === 'EPIPE' ? 0 : (flags.shutdownTimeout ?? 5_000) });
+    await dashboard?.close();
     await out.end();
     process.exit(s.cause === 'EPIPE' ? s.code : 0);
   });
 
   for (const url of server.urls) process.stdout.write(`listening ${url}\n`);
+  if (dashboard) process.stdout.write(`dashboard ${dashboard.url}\n`);
   report.event(
     'listening',
     { url: server.url, urls: server.urls, echo: flags.echo ?? false, noiseKey },
     `listening on ${server.urls.join(' and ')}${flags.echo ? ' (echo)' : ''}${noiseKey ? `, noise key ${noiseKey}` : ''}`,
   );
+  if (dashboard) {
+    const admin = flags.dashboardToken !== undefined;
+    report.event('dashboard', { url: dashboard.url, admin }, `dashboard on ${dashboard.url}`);
+  }
   server.on('connection-error', (e) => report.error(`connection error: ${e.message}`));
   server.on('auth-failed', (f) =>
     report.event(
@@ -185,4 +215,17 @@ function describeReceiverEvent(e: ReceiverEvent): string {
     case 'session-error':
       return `${e.session}: aborted: ${e.message}`;
   }
+}
+
+/** `--dashboard HOST:PORT` (`[::1]:PORT` for IPv6; `:PORT` for 127.0.0.1). */
+function parseHostPort(value: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(value);
+  const port = Number(m?.[3]);
+  if (!m || port > 65_535) {
+    throw new UsageError(
+      ErrorCode.INVALID_ARGUMENT,
+      `--dashboard must be HOST:PORT (e.g. 127.0.0.1:9090), not ${value}`,
+    );
+  }
+  return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
 }
