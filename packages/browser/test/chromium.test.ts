@@ -13,18 +13,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { build } from 'esbuild';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { sleep, startEchoServer } from './harness.js';
+import { CHROMIUM, CHROMIUM_ARGS, sleep, startEchoServer } from './harness.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const REPORTS = new URL('../../../reports/browser/', import.meta.url);
 
 /** The page: loads the bundle, and exposes a few calls for the test to drive it with. */

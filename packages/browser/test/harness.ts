@@ -9,6 +9,18 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { TestContext } from 'node:test';
 import { type Server as LiaisonServer, type ListenOptions, listen, type Session as NodeSession } from '@liaison/node';
 
+/** Debian's chromium, and the flags that keep it off this machine's closed network. */
+export const CHROMIUM = '/usr/bin/chromium';
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
 export const text = (b: Uint8Array): string => new TextDecoder().decode(b);
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
