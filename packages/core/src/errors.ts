@@ -120,6 +120,8 @@ export const ErrorCode = {
   NAMED_TOKEN_NOT_HELD: 'ERR_LIAISON_NAMED_TOKEN_NOT_HELD',
   /** The server did not accept renewed credentials (the session goes on until the old ones expire). */
   RENEWAL_REFUSED: 'ERR_LIAISON_RENEWAL_REFUSED',
+  /** A session record of an unknown version, or malformed (the message names the field). */
+  INVALID_RECORD: 'ERR_LIAISON_INVALID_RECORD',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -91,6 +91,7 @@ export {
   availableTokens,
   Dialogue,
   type DialogueEvent,
+  type DialogueSnapshot,
   type ResyncKind,
   SERIAL_MAX,
   TOKEN_NAMES,
@@ -125,6 +126,13 @@ export {
   tokenRefuseCodeName,
 } from './session/named-tokens.js';
 export { agreedFromAccept, buildAccept, buildConnect, evaluateConnect } from './session/negotiation.js';
+export {
+  type RecordSentFrame,
+  type RecordState,
+  SESSION_RECORD_VERSION,
+  type SessionRecord,
+} from './session/record.js';
+export { type RestoreOptions, restoreSession, sessionRecord } from './session/record-session.js';
 export { Session, type SessionState, type SessionStateName, type SessionStats } from './session/session.js';
 export type { SessionEventOf } from './session/types.js';
 export {

@@ -177,6 +177,27 @@ export class RetransmitBuffer {
     return out;
   }
 
+  /**
+   * What a session record keeps: the peer's acknowledged count and the frames beyond it, oldest
+   * first, as copies of the records (their bytes are shared views). Frames already acknowledged
+   * and held only for a running replay are left out: a resume rewinds past them anyway.
+   */
+  snapshot(): { acked: number; frames: SentFrame[] } {
+    const frames: SentFrame[] = [];
+    for (let i = this.#head; i < this.#frames.length; i++) {
+      const f = this.#frames[i] as SentFrame;
+      if (f.seq > this.#acked) frames.push({ ...f });
+    }
+    return { acked: this.#acked, frames };
+  }
+
+  /** Replaces the buffer with a snapshot's frames, all sent on a link now gone (nothing to replay until a rewind). */
+  restore(acked: number, frames: readonly SentFrame[]): void {
+    this.clear();
+    this.#acked = acked;
+    for (const f of frames) this.push({ ...f });
+  }
+
   clear(): void {
     this.#frames = [];
     this.#head = 0;

@@ -7,7 +7,7 @@
 import { encodeFrame } from '../wire/codec.js';
 import { type DialogueFrame, HEADER_BYTES } from '../wire/frame.js';
 import { enqueue, type SessionContext } from './context.js';
-import { Dialogue, type DialogueEvent } from './dialogue.js';
+import { Dialogue, type DialogueEvent, type DialogueHost, type DialogueSnapshot } from './dialogue.js';
 import { unblockWriter, writable } from './outbox.js';
 import { dropAssembly } from './receive.js';
 import type { AgreedParameters } from './types.js';
@@ -20,15 +20,22 @@ export function startDialogue(
   initialSerial: number,
 ): void {
   const units = (c.agreed as AgreedParameters).units;
-  c.dialogue = new Dialogue(
-    {
-      queue: (f) => queueDialogue(c, f),
-      emit: (event) => emitDialogue(c, event),
-      purge: () => purge(c),
-      open: () => c.phase.state.name === 'open',
-    },
-    { units, initiator, responderTokens, initialSerial },
-  );
+  c.dialogue = new Dialogue(dialogueHost(c), { units, initiator, responderTokens, initialSerial });
+}
+
+/** Recreates the session's dialogue from a record's snapshot, with the same port. */
+export function restoreDialogue(c: SessionContext, snapshot: DialogueSnapshot): void {
+  const units = (c.agreed as AgreedParameters).units;
+  c.dialogue = Dialogue.restore(dialogueHost(c), units, c.phase.initiator, snapshot);
+}
+
+function dialogueHost(c: SessionContext): DialogueHost {
+  return {
+    queue: (f) => queueDialogue(c, f),
+    emit: (event) => emitDialogue(c, event),
+    purge: () => purge(c),
+    open: () => c.phase.state.name === 'open',
+  };
 }
 
 function queueDialogue(c: SessionContext, f: Omit<DialogueFrame, 'channel'>): void {

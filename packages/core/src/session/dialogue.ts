@@ -135,6 +135,38 @@ export interface ActivityInfo {
   serial: number;
 }
 
+/**
+ * The dialogue machine's whole state as plain data (a session record's `dialogue`): what
+ * `Dialogue.snapshot()` returns and `Dialogue.restore()` takes. The units and the role are the
+ * session's; everything else is here.
+ */
+export interface DialogueSnapshot {
+  /** Tokens this side holds (a Token mask). */
+  mine: number;
+  /** Next serial of this side's sync points, and of the peer's (the same slot unless symmetric). */
+  next: [number, number];
+  /** One past the last confirmed major sync point: the lowest serial a restart may go back to. */
+  floor: number;
+  pendingMajor: { serial: number; mine: boolean; activityEnd: boolean } | null;
+  lastMinorSent: number;
+  minorStart: number;
+  staleMinor: { low: number; high: number } | null;
+  minorConfirmedByPeer: number;
+  lastMinorReceived: number;
+  minorConfirmedByMe: number;
+  /** This side's resynchronize, interrupt or discard waiting for its answer. */
+  awaiting:
+    | { what: 'resync-ack'; kind: ResyncKind; serial: number; tokens: number }
+    | { what: 'interrupt-ack' }
+    | { what: 'discard-ack' }
+    | null;
+  /** The peer's resynchronize not yet confirmed. */
+  indicated: { kind: ResyncKind; serial: number; tokens: number } | null;
+  exception: boolean;
+  activity: { id: Uint8Array; serial: number } | null;
+  capability: 'mine' | 'peer' | null;
+}
+
 const EMPTY = new Uint8Array(0);
 
 export class Dialogue {
@@ -175,6 +207,49 @@ export class Dialogue {
     this.#peerSlot = hasUnit(setup.units, Unit.SYMMETRIC_SYNCHRONIZE) ? 1 : 0;
     this.#floor = setup.initialSerial;
     this.#minorNumbering(setup.initialSerial);
+  }
+
+  /** The machine's state as plain data (copies), for a session record. */
+  snapshot(): DialogueSnapshot {
+    return {
+      mine: this.#mine,
+      next: [this.#next[0], this.#next[1]],
+      floor: this.#floor,
+      pendingMajor: this.#pendingMajor && { ...this.#pendingMajor },
+      lastMinorSent: this.#lastMinorSent,
+      minorStart: this.#minorStart,
+      staleMinor: this.#staleMinor && { ...this.#staleMinor },
+      minorConfirmedByPeer: this.#minorConfirmedByPeer,
+      lastMinorReceived: this.#lastMinorReceived,
+      minorConfirmedByMe: this.#minorConfirmedByMe,
+      awaiting: this.#awaiting && { ...this.#awaiting },
+      indicated: this.#indicated && { ...this.#indicated },
+      exception: this.#exception,
+      activity: this.#activity && { ...this.#activity },
+      capability: this.#capability,
+    };
+  }
+
+  /** A machine in the state `snapshot` recorded, for a session restored from its record. */
+  static restore(host: DialogueHost, units: number, initiator: boolean, snapshot: DialogueSnapshot): Dialogue {
+    const d = new Dialogue(host, { units, initiator, responderTokens: 0, initialSerial: snapshot.next[0] });
+    d.#mine = snapshot.mine;
+    d.#next[0] = snapshot.next[0];
+    d.#next[1] = snapshot.next[1];
+    d.#floor = snapshot.floor;
+    d.#pendingMajor = snapshot.pendingMajor && { ...snapshot.pendingMajor };
+    d.#lastMinorSent = snapshot.lastMinorSent;
+    d.#minorStart = snapshot.minorStart;
+    d.#staleMinor = snapshot.staleMinor && { ...snapshot.staleMinor };
+    d.#minorConfirmedByPeer = snapshot.minorConfirmedByPeer;
+    d.#lastMinorReceived = snapshot.lastMinorReceived;
+    d.#minorConfirmedByMe = snapshot.minorConfirmedByMe;
+    d.#awaiting = snapshot.awaiting && { ...snapshot.awaiting };
+    d.#indicated = snapshot.indicated && { ...snapshot.indicated };
+    d.#exception = snapshot.exception;
+    d.#activity = snapshot.activity && { ...snapshot.activity };
+    d.#capability = snapshot.capability;
+    return d;
   }
 
   // ---------------------------------------------------------------- queries

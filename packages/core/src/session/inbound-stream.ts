@@ -172,6 +172,30 @@ export class InboundStream {
     return head;
   }
 
+  /** The messages being reassembled, for a session record (null when none ever was); copies of the lists. */
+  assemblySnapshot(): Record<AssembledKind, { parts: Uint8Array[]; credit: number }> | null {
+    const a = this.#assembling;
+    if (a === null) return null;
+    return {
+      normal: { parts: [...a.normal.parts], credit: a.normal.credit },
+      typed: { parts: [...a.typed.parts], credit: a.typed.credit },
+    };
+  }
+
+  /** Restores what assemblySnapshot() returned. */
+  restoreAssembly(snapshot: Record<AssembledKind, { parts: readonly Uint8Array[]; credit: number }> | null): void {
+    if (snapshot === null) {
+      this.#assembling = null;
+      return;
+    }
+    const one = (p: { parts: readonly Uint8Array[]; credit: number }): Assembly => ({
+      parts: [...p.parts],
+      bytes: p.parts.reduce((n, part) => n + part.byteLength, 0),
+      credit: p.credit,
+    });
+    this.#assembling = { normal: one(snapshot.normal), typed: one(snapshot.typed) };
+  }
+
   #assembly(kind: AssembledKind): Assembly {
     this.#assembling ??= { normal: { parts: [], bytes: 0, credit: 0 }, typed: { parts: [], bytes: 0, credit: 0 } };
     return this.#assembling[kind];

@@ -124,6 +124,24 @@ export class NamedTokenRequests {
     return out;
   }
 
+  /** Every name held or asked for, in the map's order, for a session record (copies). */
+  snapshot(): { name: string; held: boolean; unanswered: boolean[] }[] {
+    return [...this.#names].map(([name, s]) => ({ name, held: s.held, unanswered: [...s.unanswered] }));
+  }
+
+  /** The requests a snapshot() recorded, under `offer`. */
+  static restore(
+    offer: NamedTokenOffer,
+    names: readonly { name: string; held: boolean; unanswered: readonly boolean[] }[],
+  ): NamedTokenRequests {
+    const r = new NamedTokenRequests(offer);
+    for (const n of names) {
+      r.#names.set(n.name, { held: n.held, unanswered: [...n.unanswered] });
+      r.#load += (n.held ? 1 : 0) + n.unanswered.length;
+    }
+    return r;
+  }
+
   #answer(name: string, what: string): NameState {
     const s = this.#names.get(name);
     if (s === undefined || s.unanswered.length === 0) {

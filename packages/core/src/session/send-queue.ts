@@ -100,6 +100,24 @@ export class SendQueue {
     return purged;
   }
 
+  /** What is queued, in order (the session record's view; the arrays are copies, the bytes are not). */
+  snapshot(): { items: Outgoing[]; expedited: Uint8Array[] } {
+    return { items: this.#items.slice(this.#head), expedited: [...this.#expedited] };
+  }
+
+  /** Replaces the queue with a snapshot's contents; `bytes` follows from them. */
+  restore(items: readonly Outgoing[], expedited: readonly Uint8Array[]): void {
+    this.clear();
+    for (const item of items) {
+      this.#items.push(item);
+      if (item.kind === 'normal' || item.kind === 'typed') this.bytes += item.data.byteLength - item.offset;
+    }
+    for (const data of expedited) {
+      this.#expedited.push(data);
+      this.bytes += data.byteLength;
+    }
+  }
+
   clear(): void {
     this.#items.length = 0;
     this.#head = 0;

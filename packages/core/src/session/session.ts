@@ -19,7 +19,7 @@
  * - The state is held in one SessionContext (context.ts), persistent parts apart from transient.
  * The machine never does I/O and never reads a clock: `now` comes in with every call.
  */
-import { AbortCode, type CloseReason, ProtocolError, type RefuseCode } from '../errors.js';
+import { AbortCode, type CloseReason, ErrorCode, ProtocolError, type RefuseCode, UsageError } from '../errors.js';
 import type { Limits } from '../limits.js';
 import type { KeyShare } from '../recovery/proof.js';
 import { assertNever } from '../wire/codec.js';
@@ -41,6 +41,7 @@ import {
 import { collectUndelivered, send, undeliveredCount, writable } from './outbox.js';
 import { abortWith, peerAborted, peerRelease, providerAbort, refuse, release, respondRelease } from './phase.js';
 import { receiveAck, receiveData } from './receive.js';
+import { captureRecord, restoreContext, type SessionRecord } from './record.js';
 import { answerRenewal, receiveRenewal, renewCredentials } from './renewal.js';
 import {
   attachForResume,
@@ -129,6 +130,32 @@ export class Session {
     host.emit({ type: 'connect-request', channel, session: s, request });
     host.timer(s);
     return s;
+  }
+
+  /**
+   * @internal A session rebuilt from a checked record (record-session.ts), suspended since the
+   * record's suspension (or `now`) and hosted by `host` (a session table's), ready to be resumed.
+   */
+  static fromRecord(now: number, record: SessionRecord, host: SessionHost, limits: Limits, channel: number): Session {
+    const recordLimits = { ...limits, receiveWindowBytes: record.receive.windowBytes };
+    const s = new Session(channel, host, recordLimits, record.state as SessionState, record.initiator, {
+      keyShare: null,
+      offer: null,
+    });
+    restoreContext(s.#c, record, now);
+    return s;
+  }
+
+  /** @internal This session's record (record-session.ts checks the phase first). */
+  toRecord(): SessionRecord {
+    const state = this.#c.phase.state;
+    if (state.name === 'connecting' || state.name === 'awaiting-response' || state.name === 'closed') {
+      throw new UsageError(ErrorCode.INVALID_STATE, `no session record in state ${state.name}`);
+    }
+    if (this.#c.recovery.credentials === null) {
+      throw new UsageError(ErrorCode.INVALID_STATE, 'no session record without recovery (nothing could resume it)');
+    }
+    return captureRecord(this.#c, state);
   }
 
   /** Whether `host` carries this session now (a session that resumed elsewhere is not its old host's). */
