@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { describeCloseReason, ErrorCode, type Server, UsageError } from '@liaison/node';
 import { checkAdmin } from './admin.js';
 import { EventHub } from './events.js';
+import { hostFilter } from './host-check.js';
 import { methodNotAllowed, sendError, sendJson } from './http.js';
 import { DashboardMetrics, displayState, SESSION_STATES } from './metrics.js';
 import { isStaticPath, sendStatic } from './static-files.js';
@@ -26,6 +27,11 @@ export interface DashboardOptions {
   title?: string;
   /** Rows of the live table sent each second (the API lists every session). Default 500. */
   tableRowsMax?: number;
+  /**
+   * Host names the dashboard answers (others get 403, against DNS rebinding). Default: bound to a
+   * loopback address, loopback names and the bound host only; bound elsewhere, any name.
+   */
+  allowedHosts?: readonly string[];
 }
 
 export interface Dashboard {
@@ -53,6 +59,13 @@ export async function startDashboard(server: Server, options: DashboardOptions):
     throw invalid('adminToken must be a non-empty string when given');
   }
   if (!Number.isInteger(tableRowsMax) || tableRowsMax < 0) throw invalid('tableRowsMax must be an integer >= 0');
+  const { allowedHosts } = options;
+  if (
+    allowedHosts !== undefined &&
+    (!Array.isArray(allowedHosts) || allowedHosts.some((h) => typeof h !== 'string' || h === ''))
+  ) {
+    throw invalid('allowedHosts must be an array of host names');
+  }
   const adminToken = options.adminToken ?? null;
   const startedAt = Date.now();
   let serverClosed = false;
@@ -175,9 +188,18 @@ export async function startDashboard(server: Server, options: DashboardOptions):
     sendJson(res, 200, { id, aborted: true, reason: ABORT_REASON });
   }
 
+  const hostAllowed = hostFilter(host, options.allowedHosts);
   const http = createServer((req, res) => {
     // Bodies are never read (no route takes one): drain them so the connection can be reused.
     req.resume();
+    if (!hostAllowed(req.headers.host)) {
+      return sendError(
+        res,
+        403,
+        'HOST_NOT_ALLOWED',
+        `this dashboard does not answer to ${req.headers.host ?? 'no Host'}`,
+      );
+    }
     route(req, res).catch((e: unknown) =>
       sendError(res, 500, 'INTERNAL', e instanceof Error ? e.message : 'internal error'),
     );

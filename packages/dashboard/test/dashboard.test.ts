@@ -5,6 +5,7 @@
  * admin token aborts a session (whose client then sees why).
  */
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
 import { describe, test } from 'node:test';
 import { ABORT_REASON, startDashboard } from '@liaison/dashboard';
 import { bearerTokens, connect, listen, type Session, UsageError } from '@liaison/node';
@@ -253,5 +254,48 @@ describe('startDashboard options', () => {
     const first = await startDashboard(server, { host: '127.0.0.1', port: 0 });
     t.after(() => first.close());
     await assert.rejects(startDashboard(server, { host: '127.0.0.1', port: first.address.port }), /EADDRINUSE/);
+  });
+});
+
+/** GET `path` with a chosen Host header (fetch cannot set one): the status code. */
+function statusWithHost(port: number, path: string, host: string): Promise<number> {
+  return within(
+    new Promise<number>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port, path, headers: { host } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end();
+    }),
+    5_000,
+    `GET ${path} as ${host}`,
+  );
+}
+
+describe('dashboard Host check (DNS rebinding)', () => {
+  test('on loopback it answers loopback names only: another site resolved to 127.0.0.1 gets 403', {
+    timeout: 10_000,
+  }, async (t) => {
+    const { dashboard } = await setup(t);
+    const port = dashboard.address.port;
+    assert.equal(await statusWithHost(port, '/api/sessions', `127.0.0.1:${port}`), 200);
+    assert.equal(await statusWithHost(port, '/api/sessions', `localhost:${port}`), 200);
+    assert.equal(await statusWithHost(port, '/healthz', `[::1]:${port}`), 200);
+    assert.equal(await statusWithHost(port, '/api/sessions', `evil.example:${port}`), 403);
+    assert.equal(await statusWithHost(port, '/metrics', 'evil.example'), 403);
+  });
+
+  test('allowedHosts replaces the default: only the names listed (and the bound host) are answered', {
+    timeout: 10_000,
+  }, async (t) => {
+    const { dashboard } = await setup(t, { dashboard: { allowedHosts: ['dash.example'] } });
+    const port = dashboard.address.port;
+    assert.equal(await statusWithHost(port, '/healthz', `dash.example:${port}`), 200);
+    assert.equal(await statusWithHost(port, '/healthz', `127.0.0.1:${port}`), 200);
+    assert.equal(await statusWithHost(port, '/healthz', `localhost:${port}`), 403);
+    const server = await listen('tcp://127.0.0.1:0');
+    t.after(() => server.close());
+    await assert.rejects(startDashboard(server, { port: 0, allowedHosts: [''] }), UsageError);
   });
 });
