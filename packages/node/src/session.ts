@@ -155,15 +155,8 @@ export class Session extends EventEmitter<SessionEventMap> {
    */
   get id(): string | null {
     const bytes = this.#live.core.sessionId;
-    if (bytes === null) return null;
-    if (this.#idOf !== bytes) {
-      this.#idOf = bytes;
-      this.#id = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-    }
-    return this.#id;
+    return bytes === null ? null : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
   }
-  #idOf: Uint8Array | null = null;
-  #id: string | null = null;
 
   /** The X.225 state: connecting, awaiting-response, open, releasing, release-requested, disconnecting, closed. */
   get state(): SessionStateName {

@@ -59,14 +59,11 @@ export function wsListener(endpoint: Endpoint, options: WsListenerOptions, hooks
     }
     socket.on('error', () => {}); // reported by the transport once it exists
     wss.handleUpgrade(req, socket, head, (ws) => {
-      ws.on('message', (_data, isBinary) => {
-        if (isBinary) return;
+      const refused = (reason: string) => {
         const from = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
-        hooks.error(
-          new TransportError(`connection from ${from}: a text WebSocket message (liaison is binary); closed`),
-        );
-      });
-      hooks.accept(new WsTransport(ws, kind, socket, req.headers));
+        hooks.error(new TransportError(`connection from ${from}: ${reason}; closed`));
+      };
+      hooks.accept(new WsTransport(ws, kind, socket, req.headers, refused));
     });
   };
   if (options.httpServer) return new AttachedWsListener(endpoint, options.httpServer, upgrade(false));

@@ -38,6 +38,7 @@ export class WsTransport implements Transport {
   #failure: Error | undefined;
   /** The peer sent a message liaison does not carry; the WebSocket is closing. */
   #refused = false;
+  readonly #onRefused: ((reason: string) => void) | undefined;
   #bytesReceived = 0;
   /** Writes made before the WebSocket opened (a client's), sent at open. */
   #early: Uint8Array[] = [];
@@ -49,10 +50,18 @@ export class WsTransport implements Transport {
 
   /**
    * `socket`: the TCP socket under an accepted WebSocket (a client's is learnt at the upgrade);
-   * `headers`: the upgrade request's.
+   * `headers`: the upgrade request's; `onRefused`: told when the peer sent what liaison does not
+   * carry (a listener reports it as a connection error).
    */
-  constructor(ws: WebSocket, kind: 'ws' | 'wss', socket: Socket | null = null, headers?: IncomingHttpHeaders) {
+  constructor(
+    ws: WebSocket,
+    kind: 'ws' | 'wss',
+    socket: Socket | null = null,
+    headers?: IncomingHttpHeaders,
+    onRefused?: (reason: string) => void,
+  ) {
     this.#ws = ws;
+    this.#onRefused = onRefused;
     this.kind = kind;
     this.#socket = socket;
     this.headers = headers;
@@ -109,7 +118,10 @@ export class WsTransport implements Transport {
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       // After a text message nothing more is taken: the close is on its way.
       if (this.#closed || this.#refused) return;
-      if (!isBinary) return this.#fail(UNSUPPORTED_DATA, 'liaison carries binary WebSocket messages only');
+      if (!isBinary) {
+        this.#onRefused?.('a text WebSocket message (liaison is binary)');
+        return this.#fail(UNSUPPORTED_DATA, 'liaison carries binary WebSocket messages only');
+      }
       this.#bytesReceived += data.byteLength;
       h.onData(data);
     });
